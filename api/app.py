@@ -1,0 +1,62 @@
+"""The FastAPI application: routers, error handlers, middleware and the services it holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from adapters.db.engine import create_engine, session_factory
+from adapters.settings import Settings
+from adapters.temporal import connect
+from api.auth.endpoints import router as auth_router
+from api.deps import Services
+from api.errors import install_error_handlers
+from api.health import router as health_router
+from api.legal.endpoints import router as legal_router
+from api.middleware import ApiMetrics, RequestMiddleware
+from api.users.endpoints import router as users_router
+
+DESCRIPTION = """
+Crypteras runs crypto trading bots on Mercado Bitcoin and Binance as durable Temporal workflows.
+
+Every error answers `{"error": {"code", "message", "details"}}`; `code` is stable and
+machine-readable. Protected routes take `Authorization: Bearer <access_token>`.
+"""
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """`services` lets tests hand in their own database and Temporal client; otherwise the
+    lifespan builds them from `settings`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        engine = create_engine(settings.database_url)
+        app.state.services = Services(
+            settings=settings,
+            sessions=session_factory(engine),
+            temporal=await connect(settings, lazy=True),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Crypteras API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.registry = CollectorRegistry()
+    install_error_handlers(app)
+    for router in (health_router, auth_router, users_router, legal_router):
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, metrics=ApiMetrics(app.state.registry))
+    return app

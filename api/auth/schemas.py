@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from domain.accounts import PASSWORD_MAX_LENGTH, normalise_email
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterRequest(_Strict):
+    email: EmailStr
+    password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+    name: str = Field(min_length=1, max_length=120)
+    terms_accepted: bool
+    privacy_accepted: bool
+    marketing_accepted: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _normalise(cls, email: str) -> str:
+        return normalise_email(email)
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("must not be blank")
+        return name.strip()
+
+
+class LoginRequest(_Strict):
+    # Any string: a malformed e-mail simply fails like a wrong one, revealing nothing.
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+
+
+class RefreshRequest(_Strict):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    created_at: datetime
+
+
+class RegisterResponse(UserPublic):
+    subscription_workflow_id: str
+
+
+class UpdateMeRequest(_Strict):
+    """Fields left out stay as they are. Changing e-mail or password needs the current one."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    email: EmailStr | None = None
+    new_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+    current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _normalise(cls, email: str | None) -> str | None:
+        return normalise_email(email) if email is not None else None

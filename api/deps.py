@@ -1,0 +1,132 @@
+"""Dependencies routes declare: settings, a unit-of-work session, Temporal, the caller."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from adapters.db.models import User
+from adapters.settings import Settings
+from api.errors import ApiError
+from api.security import InvalidToken, decode_access_token
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the app holds for its lifetime; built by the lifespan or given by tests."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: Client
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_settings(services: Annotated[Services, Depends(get_services)]) -> Settings:
+    return services.settings
+
+
+def get_temporal(services: Annotated[Services, Depends(get_services)]) -> Client:
+    return services.temporal
+
+
+async def get_session(
+    services: Annotated[Services, Depends(get_services)],
+) -> AsyncIterator[AsyncSession]:
+    """Unit of work at the request edge: commit when the route returns, roll back on error."""
+    async with services.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Function scope: the commit happens before the response is sent, so a failed commit is a 5xx
+# and never a 2xx for data that was not written.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is calling, as recorded in consents and the audit log."""
+
+    ip: str
+    user_agent: str | None
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
+    """Cloudflare's CF-Connecting-IP, then the first X-Forwarded-For hop, then the peer."""
+    ip = None
+    if settings.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0]
+        ip = _valid_ip(request.headers.get("cf-connecting-ip")) or _valid_ip(forwarded)
+    peer = request.client.host if request.client else None
+    user_agent = request.headers.get("user-agent")
+    return ClientInfo(
+        ip=ip or _valid_ip(peer) or "unknown", user_agent=user_agent and user_agent[:512]
+    )
+
+
+ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(
+            401,
+            "not_authenticated",
+            "Send an access token: Authorization: Bearer <token>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        user_id = decode_access_token(settings, credentials.credentials)
+    except InvalidToken as exc:
+        raise ApiError(401, exc.code, exc.message, headers={"WWW-Authenticate": "Bearer"}) from None
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise ApiError(
+            401,
+            "invalid_token",
+            "The access token is not valid.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    structlog.contextvars.bind_contextvars(user_id=str(user.id))
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

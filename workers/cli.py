@@ -1,0 +1,110 @@
+"""The `crypteras` command: `up` for the whole local stack; `api`, `worker`, `migrate` for
+production-style separate processes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from adapters.logging import configure_logging
+from adapters.settings import get_settings
+
+
+def _up(args: argparse.Namespace) -> int:
+    from workers.stack import StackError, StackOptions, run_stack
+
+    options = StackOptions(
+        state_dir=args.state_dir,
+        host=args.host,
+        api_port=args.api_port,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        worker_metrics_port=args.worker_metrics_port,
+    )
+    try:
+        return asyncio.run(run_stack(options))
+    except StackError as exc:
+        print(f"crypteras: {exc}", file=sys.stderr)
+        return 1
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_config=None,
+        proxy_headers=False,  # the client IP is resolved by the app (CF-Connecting-IP first)
+    )
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from workers.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from adapters.db.migrate import upgrade
+
+    settings = get_settings()
+    configure_logging(settings)
+    upgrade(settings.database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crypteras", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start Temporal, the database, the worker and the API")
+    up.add_argument("--state-dir", type=Path, default=Path(".crypteras"), help="local data")
+    up.add_argument("--host", default="127.0.0.1", help="address every service binds")
+    up.add_argument("--api-port", type=_port, default=8000)
+    up.add_argument("--temporal-port", type=_port, default=7233)
+    up.add_argument("--ui-port", type=_port, default=8233, help="Temporal Web UI")
+    up.add_argument(
+        "--worker-metrics-port", type=_port, default=None, help="default: API port + 1"
+    )
+    up.set_defaults(handler=_up)
+
+    api = commands.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=_port, default=None)
+    api.set_defaults(handler=_api)
+
+    worker = commands.add_parser("worker", help="run the Temporal worker")
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

