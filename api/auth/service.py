@@ -10,7 +10,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
 from adapters.db.models import ConsentKind, RefreshToken, RefreshTokenStatus, User
 from adapters.db.repositories import (
@@ -21,6 +20,7 @@ from adapters.db.repositories import (
     UserRepository,
 )
 from adapters.settings import Settings
+from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.auth.schemas import LoginRequest, RegisterRequest, TokenPair, UpdateMeRequest
 from api.deps import ClientInfo, utcnow
 from api.errors import ApiError
@@ -147,8 +147,8 @@ class AccountService:
                 task_queue=TaskQueue.ACCOUNTS,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
-        except RPCError as exc:
-            log.error("temporal unavailable at registration", error=exc.message)
+        except TEMPORAL_CALL_ERRORS as exc:
+            log.error("temporal unavailable at registration", error=str(exc))
             raise ApiError(
                 503,
                 "service_unavailable",

@@ -16,6 +16,7 @@ from adapters.db.repositories import (
     ConsentRepository,
     RefreshTokenRepository,
 )
+from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.auth.schemas import UserPublic
 from api.deps import ClientInfoDep, CurrentUser, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
@@ -76,8 +77,8 @@ async def _subscription(temporal: TemporalDep, user_id: uuid.UUID) -> Subscripti
     )
     try:
         return await handle.query(SubscriptionWorkflow.state)
-    except RPCError as exc:
-        log.error("subscription query failed", error=exc.message)
+    except TEMPORAL_CALL_ERRORS as exc:
+        log.error("subscription query failed", error=str(exc))
         raise ApiError(
             503, "service_unavailable", "The subscription service is unavailable right now."
         ) from None
@@ -146,11 +147,11 @@ async def delete_me(
     handle = temporal.get_workflow_handle(subscription_workflow_id(user.id))
     try:
         await handle.signal(SubscriptionWorkflow.close_account, CloseAccount(reason="user_deleted"))
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
+    except TEMPORAL_CALL_ERRORS as exc:
+        if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
             # Already closed by an earlier attempt whose commit failed: nothing left to do.
             return Response(status_code=204)
-        log.error("could not close subscription", error=exc.message)
+        log.error("could not close subscription", error=str(exc))
         raise ApiError(
             503, "service_unavailable", "Account deletion is unavailable right now; try again."
         ) from None

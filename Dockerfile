@@ -1,0 +1,16 @@
+# One image for the API, the worker and the migrations; the command picks the role.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml requirements.lock README.md ./
+COPY api api
+COPY domain domain
+COPY workflows workflows
+COPY activities activities
+COPY adapters adapters
+COPY simulators simulators
+COPY workers workers
+RUN pip install -c requirements.lock . && useradd --system --uid 10001 crypteras
+USER crypteras
+EXPOSE 8000
+CMD ["crypteras", "api", "--host", "0.0.0.0"]

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from adapters.db.models import AuditEvent, User
+from tests.conftest import assert_error, bearer
+
+
+class TestLegalDocuments:
+    async def test_terms_and_privacy_are_published_with_versions(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        for path, title in (("terms", "Termos de Uso"), ("privacy", "Política de Privacidade")):
+            response = await api.get(f"/api/legal/{path}")
+            assert response.status_code == 200
+            document = response.json()
+            assert document["title"] == title
+            assert document["version"] == "2026-11-01"
+            assert document["content"].startswith("# ")
+
+
+class TestConsents:
+    async def test_current_consents_and_history(
+        self, api: httpx.AsyncClient, login: Callable[..., Any]
+    ) -> None:
+        _, tokens = await login(marketing_accepted=True)
+        response = await api.get("/api/legal/consents", headers=bearer(tokens))
+        assert response.status_code == 200
+        consents = response.json()
+        assert {k: v["granted"] for k, v in consents["current"].items()} == {
+            "terms": True,
+            "privacy": True,
+            "marketing": True,
+        }
+        assert consents["current"]["terms"]["document_version"] == "2026-11-01"
+        assert len(consents["history"]) == 3
+
+    async def test_marketing_can_be_revoked_and_granted_again(
+        self, api: httpx.AsyncClient, login: Callable[..., Any], db: AsyncSession
+    ) -> None:
+        _, tokens = await login(marketing_accepted=True)
+        revoked = await api.post(
+            "/api/legal/consents",
+            json={"marketing_accepted": False},
+            headers={
+                **bearer(tokens),
+                "User-Agent": "app/2.0",
+                "X-Forwarded-For": "192.0.2.8, 10.0.0.1",
+            },
+        )
+        assert revoked.status_code == 200, revoked.text
+        marketing = revoked.json()["current"]["marketing"]
+        assert marketing["granted"] is False
+        assert marketing["ip"] == "192.0.2.8"  # first X-Forwarded-For hop
+        assert marketing["user_agent"] == "app/2.0"
+        granted = await api.post(
+            "/api/legal/consents", json={"marketing_accepted": True}, headers=bearer(tokens)
+        )
+        assert granted.json()["current"]["marketing"]["granted"] is True
+        assert granted.json()["current"]["marketing"]["ip"] == "203.0.113.7"  # the peer
+        assert len(granted.json()["history"]) == 5
+        actions = (await db.scalars(select(AuditEvent.action))).all()
+        assert list(actions).count("consent_changed") == 2
+
+    async def test_repeating_the_same_consent_records_nothing(
+        self, api: httpx.AsyncClient, login: Callable[..., Any]
+    ) -> None:
+        _, tokens = await login(marketing_accepted=False)
+        response = await api.post(
+            "/api/legal/consents", json={"marketing_accepted": False}, headers=bearer(tokens)
+        )
+        assert len(response.json()["history"]) == 3
+
+    async def test_terms_cannot_be_revoked(
+        self, api: httpx.AsyncClient, login: Callable[..., Any]
+    ) -> None:
+        _, tokens = await login()
+        response = await api.post(
+            "/api/legal/consents", json={"terms_accepted": False}, headers=bearer(tokens)
+        )
+        error = assert_error(response, 422, "consent_required")
+        assert error["details"]["fields"] == ["terms_accepted"]
+
+    async def test_consents_need_authentication(self, api: httpx.AsyncClient) -> None:
+        assert_error(await api.get("/api/legal/consents"), 401, "not_authenticated")
+
+
+class TestUsersMe:
+    async def test_me_shows_the_free_plan_from_the_subscription_workflow(
+        self, api: httpx.AsyncClient, login: Callable[..., Any], temporal: Client
+    ) -> None:
+        _, tokens = await login()
+        response = await api.get("/api/users/me", headers=bearer(tokens))
+        assert response.status_code == 200, response.text
+        me = response.json()
+        assert me["subscription"]["plan"] == "FREE"
+        assert me["subscription"]["status"] == "active"
+        handle = temporal.get_workflow_handle(f"subscription:{me['id']}")
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+    async def test_export_holds_everything_but_secrets(
+        self, api: httpx.AsyncClient, login: Callable[..., Any]
+    ) -> None:
+        body, tokens = await login(marketing_accepted=True)
+        response = await api.get("/api/users/me/export", headers=bearer(tokens))
+        assert response.status_code == 200, response.text
+        export = response.json()
+        assert export["profile"]["email"] == body["email"]
+        assert export["subscription"]["plan"] == "FREE"
+        assert len(export["consents"]) == 3
+        assert len(export["sessions"]) == 1
+        assert [e["action"] for e in export["security_events"]] == [
+            "register",
+            "login_succeeded",
+            "data_exported",
+        ]
+        text = response.text
+        for secret in (body["password"], tokens["refresh_token"], tokens["access_token"], "argon2"):
+            assert secret not in text
+
+    async def test_delete_refuses_login_keeps_data_and_closes_workflow(
+        self,
+        api: httpx.AsyncClient,
+        login: Callable[..., Any],
+        db: AsyncSession,
+        temporal: Client,
+    ) -> None:
+        body, tokens = await login()
+        me = (await api.get("/api/auth/me", headers=bearer(tokens))).json()
+        response = await api.delete("/api/users/me", headers=bearer(tokens))
+        assert response.status_code == 204, response.text
+
+        assert_error(await api.get("/api/auth/me", headers=bearer(tokens)), 401, "invalid_token")
+        relogin = await api.post(
+            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+        assert_error(relogin, 401, "invalid_credentials")
+        refresh = await api.post(
+            "/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert refresh.status_code == 401
+
+        user = await db.get(User, uuid.UUID(me["id"]))
+        assert user is not None and user.deleted_at is not None  # kept for legal retention
+        handle = temporal.get_workflow_handle(f"subscription:{me['id']}")
+        result = await handle.result()
+        assert result["status"] == "closed"
+        actions = (
+            await db.scalars(select(AuditEvent.action).where(AuditEvent.user_id == user.id))
+        ).all()
+        assert "account_deleted" in actions

