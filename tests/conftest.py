@@ -9,9 +9,12 @@ file. Each xdist worker gets its own database and its own Temporal dev server.
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import secrets
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,8 @@ from temporalio.worker import Worker
 from adapters.db.engine import create_engine, session_factory
 from adapters.db.migrate import upgrade
 from adapters.db.models import Base
-from adapters.settings import Environment, Settings
+from adapters.logging import configure_logging
+from adapters.settings import Environment, LogFormat, Settings
 from api.app import create_app
 from api.deps import Services
 from workers.stack import temporal_binary
@@ -218,6 +222,18 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return dict(body["error"])
+
+
+@pytest.fixture
+def captured_log() -> Iterator[io.StringIO]:
+    """Everything logged during the test, rendered as production renders it (JSON)."""
+    configure_logging(Settings(_env_file=None, log_format=LogFormat.JSON))  # type: ignore[call-arg]
+    stream = io.StringIO()
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    yield stream
+    handler.setStream(sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,7 @@ def temporal_binary() -> Path:
     PATH."""
 
     def usable(candidate: str | None) -> bool:
-        return bool(candidate) and Path(str(candidate)).is_file() and os.access(candidate, os.X_OK)
+        return candidate is not None and Path(candidate).is_file() and os.access(candidate, os.X_OK)
 
     if explicit := os.environ.get("TEMPORAL_BIN"):
         if not usable(explicit):
@@ -177,7 +177,8 @@ class Stack:
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT_SECONDS
         while asyncio.get_running_loop().time() < deadline:
             if exited := self._exited():
-                tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
+                log = await asyncio.to_thread(log_file.read_text, errors="replace")
+                tail = log.strip().splitlines()[-3:]
                 raise StackError(f"{exited[0]} exited with code {exited[1]}: {' / '.join(tail)}")
             try:
                 _reader, writer = await asyncio.open_connection(self.options.host, port)
@@ -232,7 +233,8 @@ class Stack:
         return "\n".join(
             [
                 "Crypteras is up.",
-                f"  API            http://{o.host}:{o.api_port}  (docs: /docs, health: /api/health)",
+                f"  API            http://{o.host}:{o.api_port}"
+                "  (docs: /docs, health: /api/health)",
                 f"  Temporal UI    http://{o.host}:{o.ui_port}",
                 f"  Temporal gRPC  {o.host}:{o.temporal_port}",
                 f"  Metrics        http://{o.host}:{o.api_port}/metrics (API), "

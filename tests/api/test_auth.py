@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -393,3 +394,31 @@ class TestMe:
         _, tokens = await login()
         response = await api.put("/api/auth/me", json={}, headers=bearer(tokens))
         assert_error(response, 422, "nothing_to_update")
+
+
+async def test_no_password_or_token_reaches_the_logs(
+    api: httpx.AsyncClient, captured_log: io.StringIO
+) -> None:
+    body = registration()
+    assert (await api.post("/api/auth/register", json=body)).status_code == 201
+    await api.post("/api/auth/login", json={"email": body["email"], "password": "Wrong-pass-99"})
+    tokens = (
+        await api.post(
+            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+    ).json()
+    rotated = (
+        await api.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    ).json()
+    await api.get("/api/auth/me", headers=bearer(rotated))
+    text = captured_log.getvalue()
+    assert '"route": "/api/auth/login"' in text  # the requests were logged
+    for secret in (
+        body["password"],
+        "Wrong-pass-99",
+        tokens["access_token"],
+        tokens["refresh_token"],
+        rotated["access_token"],
+        rotated["refresh_token"],
+    ):
+        assert secret not in text

@@ -94,7 +94,7 @@ async def test_up_registers_a_user_with_a_workflow_and_stops_cleanly(
 
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 30) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _gone, alive = psutil.wait_procs(children, timeout=10)
         assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
     finally:
         if process.poll() is None:

@@ -4,24 +4,10 @@ import io
 import json
 import logging
 
-import pytest
 import structlog
 
-from adapters.logging import configure_logging
-from adapters.settings import LogFormat, Settings
 
-
-@pytest.fixture
-def json_log() -> io.StringIO:
-    configure_logging(
-        Settings(_env_file=None, log_format=LogFormat.JSON)  # type: ignore[call-arg]
-    )
-    stream = io.StringIO()
-    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
-    return stream
-
-
-def test_secrets_never_reach_a_log_line(json_log: io.StringIO) -> None:
+def test_secrets_never_reach_a_log_line(captured_log: io.StringIO) -> None:
     log = structlog.get_logger("test")
     log.info(
         "login attempt",
@@ -30,7 +16,7 @@ def test_secrets_never_reach_a_log_line(json_log: io.StringIO) -> None:
         note="sent Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
     )
     logging.getLogger("library").warning("token=%s", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln")
-    text = json_log.getvalue()
+    text = captured_log.getvalue()
     for secret in ("hunter2-secret", "abc.def.ghi", "K-123", "c2lnbmF0dXJl", "eyJzdWIiOiIxIn0"):
         assert secret not in text
     first = json.loads(text.splitlines()[0])
@@ -38,11 +24,11 @@ def test_secrets_never_reach_a_log_line(json_log: io.StringIO) -> None:
     assert first["request"]["headers"]["Authorization"] == "[REDACTED]"
 
 
-def test_bound_context_appears_on_every_line(json_log: io.StringIO) -> None:
+def test_bound_context_appears_on_every_line(captured_log: io.StringIO) -> None:
     structlog.contextvars.bind_contextvars(request_id="r-1", user_id="u-1", workflow_id="w-1")
     try:
         structlog.get_logger("test").info("something happened")
     finally:
         structlog.contextvars.clear_contextvars()
-    line = json.loads(json_log.getvalue().splitlines()[-1])
+    line = json.loads(captured_log.getvalue().splitlines()[-1])
     assert (line["request_id"], line["user_id"], line["workflow_id"]) == ("r-1", "u-1", "w-1")
