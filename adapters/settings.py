@@ -11,7 +11,11 @@ from typing import Self
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.vault import parse_keys
+
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
+# 32 bytes of zeros-and-letters: development only, refused in production.
+DEV_CREDENTIALS_KEYS = "1:ZGV2LW9ubHktaW5zZWN1cmUtY3JlZGVudGlhbC1rZXk"
 
 
 class Environment(StrEnum):
@@ -37,6 +41,17 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     refresh_token_days: int = Field(default=7, ge=1, le=30)
+
+    # Master keys that seal exchange secrets: `<version>:<base64 32 bytes>,...`; the active
+    # version seals new values (default: the highest). See adapters/vault.py.
+    credentials_keys: SecretStr = SecretStr(DEV_CREDENTIALS_KEYS)
+    credentials_key_version: int | None = None
+
+    # Venue endpoints; point them at the simulators locally (crypteras up does).
+    binance_base_url: str | None = None  # None: production, or testnet for testnet keys
+    mercadobitcoin_base_url: str = "https://api.mercadobitcoin.net/api/v4"
+    # Real candles that drive the paper venue's BTC-quoted markets.
+    paper_data_dir: str | None = None
 
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
@@ -75,11 +90,23 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
+    @field_validator("credentials_keys")
+    @classmethod
+    def _readable_keys(cls, keys: SecretStr) -> SecretStr:
+        parse_keys(keys.get_secret_value())  # raises with a message naming the bad key
+        return keys
+
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Self:
         secret = self.jwt_secret.get_secret_value()
-        if self.environment is Environment.PRODUCTION and secret == DEV_JWT_SECRET:
+        production = self.environment is Environment.PRODUCTION
+        if production and secret == DEV_JWT_SECRET:
             raise ValueError("JWT_SECRET must be set in production")
+        if production and self.credentials_keys.get_secret_value() == DEV_CREDENTIALS_KEYS:
+            raise ValueError("CREDENTIALS_KEYS must be set in production")
+        version = self.credentials_key_version
+        if version is not None and version not in self.credential_keys:
+            raise ValueError(f"CREDENTIALS_KEY_VERSION {version} is not in CREDENTIALS_KEYS")
         if len(secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         return self
@@ -95,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def login_window(self) -> timedelta:
         return timedelta(minutes=self.login_window_minutes)
+
+    @property
+    def credential_keys(self) -> dict[int, bytes]:
+        return parse_keys(self.credentials_keys.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:

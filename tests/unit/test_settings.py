@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.settings import DEV_JWT_SECRET, ConfigurationError, Settings, load_settings
+from adapters.vault import new_key
 
 
 def test_plain_urls_get_async_drivers() -> None:
@@ -30,7 +31,20 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigurationError, match="JWT_SECRET must be set in production"):
         load_settings()
     monkeypatch.setenv("JWT_SECRET", "s" * 48)
+    with pytest.raises(ConfigurationError, match="CREDENTIALS_KEYS must be set in production"):
+        load_settings()
+    monkeypatch.setenv("CREDENTIALS_KEYS", f"1:{new_key()}")
     assert load_settings().jwt_secret.get_secret_value() != DEV_JWT_SECRET
+
+
+def test_malformed_credential_keys_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDENTIALS_KEYS", "1:c2hvcnQ")
+    with pytest.raises(ConfigurationError, match="key version 1 must be 32 bytes"):
+        load_settings()
+    monkeypatch.setenv("CREDENTIALS_KEYS", f"1:{new_key()}")
+    monkeypatch.setenv("CREDENTIALS_KEY_VERSION", "2")
+    with pytest.raises(ConfigurationError, match="CREDENTIALS_KEY_VERSION 2 is not in"):
+        load_settings()
 
 
 def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
