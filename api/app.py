@@ -12,8 +12,10 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.settings import Settings
 from adapters.temporal import connect
 from api.auth.endpoints import router as auth_router
+from api.credentials.endpoints import router as credentials_router
 from api.deps import Services
 from api.errors import install_error_handlers
+from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
 from api.middleware import ApiMetrics, RequestMiddleware
@@ -37,10 +39,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
             return
         engine = create_engine(settings.database_url)
-        app.state.services = Services(
-            settings=settings,
-            sessions=session_factory(engine),
-            temporal=await connect(settings, lazy=True),
+        app.state.services = Services.build(
+            settings, session_factory(engine), await connect(settings, lazy=True)
         )
         try:
             yield
@@ -57,7 +57,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
-    for router in (health_router, auth_router, users_router, legal_router):
+    for router in (
+        health_router,
+        auth_router,
+        users_router,
+        legal_router,
+        credentials_router,
+        exchanges_router,
+    ):
         app.include_router(router)
     app.add_middleware(RequestMiddleware, metrics=ApiMetrics(app.state.registry))
     return app

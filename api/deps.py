@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from adapters.db.models import User
+from adapters.exchanges.catalogue import MarketCatalogue
+from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
+from adapters.vault import Vault
 from api.errors import ApiError
 from api.security import InvalidToken, decode_access_token
 
@@ -27,6 +30,23 @@ class Services:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
+    vault: Vault
+    exchanges: ExchangeFactory
+    catalogue: MarketCatalogue
+
+    @classmethod
+    def build(
+        cls, settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client
+    ) -> Services:
+        exchanges = ExchangeFactory(settings)
+        return cls(
+            settings=settings,
+            sessions=sessions,
+            temporal=temporal,
+            vault=Vault(settings.credential_keys, settings.credentials_key_version),
+            exchanges=exchanges,
+            catalogue=MarketCatalogue(exchanges),
+        )
 
 
 def get_services(request: Request) -> Services:
@@ -55,7 +75,22 @@ async def get_session(
             raise
 
 
+def get_vault(services: Annotated[Services, Depends(get_services)]) -> Vault:
+    return services.vault
+
+
+def get_exchanges(services: Annotated[Services, Depends(get_services)]) -> ExchangeFactory:
+    return services.exchanges
+
+
+def get_catalogue(services: Annotated[Services, Depends(get_services)]) -> MarketCatalogue:
+    return services.catalogue
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+VaultDep = Annotated[Vault, Depends(get_vault)]
+ExchangesDep = Annotated[ExchangeFactory, Depends(get_exchanges)]
+CatalogueDep = Annotated[MarketCatalogue, Depends(get_catalogue)]
 # Function scope: the commit happens before the response is sent, so a failed commit is a 5xx
 # and never a 2xx for data that was not written.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

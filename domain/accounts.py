@@ -70,3 +70,10 @@ class AuditAction(StrEnum):
     CONSENT_CHANGED = "consent_changed"
     DATA_EXPORTED = "data_exported"
     ACCOUNT_DELETED = "account_deleted"
+    CREDENTIALS_SAVED = "credentials_saved"
+    CREDENTIALS_DELETED = "credentials_deleted"
+
+
+class CredentialStatus(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"  # the venue refused the key at the last validation

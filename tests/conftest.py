@@ -36,7 +36,10 @@ from adapters.settings import Environment, LogFormat, Settings
 from api.app import create_app
 from api.deps import Services
 from workers.stack import temporal_binary
-from workers.worker import build_workers
+from workers.worker import WorkerDeps, build_workers
+
+# Simulator fixtures, usable by any test (the API tests validate keys against them too).
+pytest_plugins = ["tests.exchanges.conftest_binance", "tests.exchanges.conftest_mercadobitcoin"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-jwt-secret-" + "x" * 32
@@ -129,9 +132,11 @@ async def temporal(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def workers(temporal: Client) -> AsyncIterator[list[Worker]]:
+async def workers(
+    temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[list[Worker]]:
     """The production workers, polling the dev server for the whole session."""
-    running = build_workers(temporal)
+    running = build_workers(temporal, WorkerDeps.build(settings, sessions))
     tasks = [asyncio.create_task(worker.run()) for worker in running]
     yield running
     await asyncio.gather(*(worker.shutdown() for worker in running))
@@ -159,7 +164,7 @@ async def api(
     db: AsyncSession,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API over HTTP (ASGI transport), wired to the test database and Temporal."""
-    app = create_app(settings, Services(settings=settings, sessions=sessions, temporal=temporal))
+    app = create_app(settings, Services.build(settings, sessions, temporal))
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

@@ -4,18 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.credentials import CredentialActivities
+from adapters.db.engine import create_engine, session_factory
+from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.temporal import connect
+from adapters.vault import Vault
+from workers.schedules import ensure_schedules
 from workflows import TaskQueue
+from workflows.maintenance import CredentialRevalidationWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerDeps:
+    """Collaborators handed to activities through their constructors."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    vault: Vault
+    exchanges: ExchangeFactory
+
+    @classmethod
+    def build(cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> WorkerDeps:
+        return cls(
+            sessions=sessions,
+            vault=Vault(settings.credential_keys, settings.credentials_key_version),
+            exchanges=ExchangeFactory(settings),
+        )
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -29,15 +54,24 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
-def build_workers(client: Client) -> list[Worker]:
+def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
+    credentials = CredentialActivities(deps.sessions, deps.vault, deps.exchanges)
     return [
         Worker(client, task_queue=TaskQueue.ACCOUNTS, workflows=[SubscriptionWorkflow]),
+        Worker(
+            client,
+            task_queue=TaskQueue.MAINTENANCE,
+            workflows=[CredentialRevalidationWorkflow],
+            activities=[credentials.list_credential_ids, credentials.revalidate_credential],
+        ),
     ]
 
 
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings, runtime=build_runtime(settings))
-    workers = build_workers(client)
+    engine = create_engine(settings.database_url)
+    workers = build_workers(client, WorkerDeps.build(settings, session_factory(engine)))
+    await ensure_schedules(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -47,9 +81,12 @@ async def run_worker(settings: Settings) -> None:
         task_queues=[w.task_queue for w in workers],
         metrics=settings.worker_metrics_address or None,
     )
-    async with asyncio.TaskGroup() as group:
-        for worker in workers:
-            group.create_task(worker.run())
-        await stop.wait()
-        log.info("worker stopping")
-        await asyncio.gather(*(worker.shutdown() for worker in workers))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run())
+            await stop.wait()
+            log.info("worker stopping")
+            await asyncio.gather(*(worker.shutdown() for worker in workers))
+    finally:
+        await engine.dispose()

@@ -7,3 +7,4 @@ class TaskQueue(StrEnum):
     """Task queues by subsystem; a worker polls the ones it serves."""
 
     ACCOUNTS = "accounts"
+    MAINTENANCE = "maintenance"

@@ -14,10 +14,13 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from domain.accounts import CredentialStatus
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -144,3 +147,26 @@ class AuditEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ExchangeCredential(Base):
+    """A user's API key for one venue. Key and secret are sealed by `adapters.vault`; only the
+    last four characters of the key are kept in clear, for display."""
+
+    __tablename__ = "exchange_credentials"
+    __table_args__ = (UniqueConstraint("user_id", "exchange"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    exchange: Mapped[str] = mapped_column(String(20))
+    api_key_sealed: Mapped[str] = mapped_column(String(1024))
+    api_secret_sealed: Mapped[str] = mapped_column(String(1024))
+    key_version: Mapped[int]
+    api_key_last4: Mapped[str] = mapped_column(String(4))
+    testnet: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[CredentialStatus] = mapped_column(String(10))
+    can_withdraw: Mapped[bool | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    validated_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

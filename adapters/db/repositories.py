@@ -14,6 +14,7 @@ from adapters.db.models import (
     AuditEvent,
     ConsentKind,
     ConsentRecord,
+    ExchangeCredential,
     LoginFailure,
     RefreshToken,
     RefreshTokenStatus,
@@ -187,3 +188,41 @@ class LoginFailureRepository:
 
     async def purge_before(self, before: datetime) -> None:
         await self.session.execute(delete(LoginFailure).where(LoginFailure.at <= before))
+
+
+class CredentialRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_user(self, user_id: uuid.UUID) -> Sequence[ExchangeCredential]:
+        result = await self.session.scalars(
+            select(ExchangeCredential)
+            .where(ExchangeCredential.user_id == user_id)
+            .order_by(ExchangeCredential.exchange)
+        )
+        return result.all()
+
+    async def get(self, user_id: uuid.UUID, exchange: str) -> ExchangeCredential | None:
+        return await self.session.scalar(
+            select(ExchangeCredential).where(
+                ExchangeCredential.user_id == user_id, ExchangeCredential.exchange == exchange
+            )
+        )
+
+    async def by_id(self, credential_id: uuid.UUID) -> ExchangeCredential | None:
+        return await self.session.get(ExchangeCredential, credential_id)
+
+    async def ids(self, *, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+        """Every credential id in a stable order, a page at a time (for re-validation)."""
+        query = select(ExchangeCredential.id).order_by(ExchangeCredential.id).limit(limit)
+        if after is not None:
+            query = query.where(ExchangeCredential.id > after)
+        return list((await self.session.scalars(query)).all())
+
+    async def add(self, credential: ExchangeCredential) -> None:
+        self.session.add(credential)
+        await self.session.flush()
+
+    async def delete(self, credential: ExchangeCredential) -> None:
+        await self.session.delete(credential)
+        await self.session.flush()

@@ -65,7 +65,7 @@ class TestHealth:
         sessions: async_sessionmaker[AsyncSession],
         dead_temporal: Client,
     ) -> None:
-        app = create_app(settings, Services(settings, sessions, dead_temporal))
+        app = create_app(settings, Services.build(settings, sessions, dead_temporal))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
@@ -79,7 +79,7 @@ class TestHealth:
         temporal: Client,
         dead_database: async_sessionmaker[AsyncSession],
     ) -> None:
-        app = create_app(settings, Services(settings, dead_database, temporal))
+        app = create_app(settings, Services.build(settings, dead_database, temporal))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
@@ -100,7 +100,7 @@ class TestHealth:
         from adapters.db.models import User
         from tests.conftest import registration
 
-        app = create_app(settings, Services(settings, sessions, dead_temporal))
+        app = create_app(settings, Services.build(settings, sessions, dead_temporal))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:

@@ -1,0 +1,101 @@
+"""The exchange port: one async interface that every venue (binance, mercadobitcoin, paper)
+implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from types import TracebackType
+from typing import ClassVar, Self
+
+from domain.market import (
+    AccountPermissions,
+    Balance,
+    Candle,
+    Fill,
+    MarketRules,
+    Order,
+    OrderBook,
+    OrderRequest,
+    Ticker,
+    Venue,
+)
+
+
+class Exchange(ABC):
+    """A venue seen through Crypteras' vocabulary. Symbols are ``BASE-QUOTE``; every failure is
+    an `adapters.exchanges.errors.ExchangeError`."""
+
+    venue: ClassVar[Venue]
+    intervals: ClassVar[tuple[str, ...]]  # candle intervals, in the venue's own names
+
+    @abstractmethod
+    async def markets(self) -> list[MarketRules]:
+        """Every tradable market with its rules (cached by the adapter)."""
+
+    @abstractmethod
+    async def market_rules(self, symbol: str) -> MarketRules: ...
+
+    @abstractmethod
+    async def ticker(self, symbol: str) -> Ticker: ...
+
+    @abstractmethod
+    async def order_book(self, symbol: str, limit: int = 20) -> OrderBook: ...
+
+    @abstractmethod
+    async def candles(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        limit: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Candle]:
+        """Oldest first. `interval` is one of `intervals`."""
+
+    @abstractmethod
+    async def create_order(self, request: OrderRequest) -> Order:
+        """Quantise to the market rules, refuse locally what the venue would refuse, then place.
+        Idempotent on `request.client_order_id`."""
+
+    @abstractmethod
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order: ...
+
+    @abstractmethod
+    async def get_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order: ...
+
+    @abstractmethod
+    async def open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+    @abstractmethod
+    async def recent_orders(self, symbol: str, limit: int = 50) -> list[Order]: ...
+
+    @abstractmethod
+    async def balances(self) -> list[Balance]: ...
+
+    @abstractmethod
+    async def fills(self, symbol: str, limit: int = 100) -> list[Fill]: ...
+
+    async def permissions(self) -> AccountPermissions:
+        """What the key may do; venues that report it (Binance: canWithdraw) override this."""
+        await self.balances()  # still proves the key works
+        return AccountPermissions()
+
+    async def aclose(self) -> None:  # noqa: B027 - venues without connections need nothing
+        """Release connections."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,447 @@
+"""`BinanceExchange`: the `Exchange` port over Binance Spot REST v3."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from adapters.exchanges.base import Exchange
+from adapters.exchanges.binance.transport import BinanceTransport
+from adapters.exchanges.binance.wire import (
+    VENUE,
+    Json,
+    SymbolInfo,
+    datetime_to_ms,
+    is_duplicate_order,
+    ms_to_datetime,
+    parse_book,
+    parse_kline,
+    parse_order,
+    parse_symbol,
+    parse_ticker,
+    parse_trade,
+    sum_commissions,
+)
+from adapters.exchanges.errors import (
+    ExchangeError,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    RateLimited,
+    TemporaryError,
+    UnknownSymbol,
+)
+from adapters.exchanges.resilience import CircuitBreaker, Resilience
+from domain.market import (
+    AccountPermissions,
+    Balance,
+    Candle,
+    Fill,
+    MarketRules,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderType,
+    Ticker,
+    Venue,
+)
+
+T = TypeVar("T")
+
+PRODUCTION_URL = "https://api.binance.com"
+TESTNET_URL = "https://testnet.binance.vision"
+KLINES_PAGE = 1000
+_VALID_DEPTHS = 5000
+
+
+class BinanceExchange(Exchange):
+    """Binance Spot. Orders are quantised and checked against exchangeInfo filters before they
+    leave; `create_order` is idempotent on the client order id (``newClientOrderId``).
+
+    ``retry=False`` makes every call a single attempt (inside Temporal activities, whose retry
+    policy owns retrying); `create_order` then also looks the client order id up before placing,
+    since the activity attempt may repeat one whose answer was lost."""
+
+    venue: ClassVar[Venue] = Venue.BINANCE
+    intervals: ClassVar[tuple[str, ...]] = (
+        "1s",
+        "1m",
+        "3m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "2h",
+        "4h",
+        "6h",
+        "8h",
+        "12h",
+        "1d",
+        "3d",
+        "1w",
+        "1M",
+    )
+
+    def __init__(
+        self,
+        api_key: str = "",
+        api_secret: str = "",
+        *,
+        base_url: str | None = None,
+        testnet: bool = False,
+        recv_window: int = 5000,
+        timeout: float = 10.0,
+        retry: bool = True,
+        resilience: Resilience | None = None,
+        breaker: CircuitBreaker | None = None,
+        markets_ttl: float = 3600.0,
+        lookup_attempts: int = 3,
+        lookup_delay: float = 0.2,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        url = base_url or (TESTNET_URL if testnet else PRODUCTION_URL)
+        self._http = BinanceTransport(
+            base_url=url,
+            api_key=api_key,
+            api_secret=api_secret,
+            recv_window=recv_window,
+            timeout=timeout,
+            client=http_client,
+        )
+        self._resilience = resilience or Resilience(VENUE, breaker=breaker)
+        self._retry = retry
+        self._testnet = testnet and base_url is None
+        self._markets_ttl = markets_ttl
+        self._lookup_attempts = lookup_attempts
+        self._lookup_delay = lookup_delay
+        self._symbols: dict[str, SymbolInfo] = {}  # by BASE-QUOTE
+        self._names: dict[str, str] = {}  # BTCBRL -> BTC-BRL
+        self._loaded_at = float("-inf")
+        self._loading = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """One logical call through retries and the circuit breaker. `fn` talks to the
+        transport directly, never through `_call` again (a nested call would be refused as a
+        second probe while the breaker is half-open)."""
+        return await self._resilience.call(fn, retry=self._retry)
+
+    async def _get(self, path: str, params: dict[str, str], weight: int) -> Any:
+        return await self._call(lambda: self._http.request("GET", path, params, weight=weight))
+
+    async def _signed(self, method: str, path: str, params: dict[str, str], weight: int) -> Any:
+        return await self._call(lambda: self._http.signed(method, path, params, weight=weight))
+
+    # -- markets ----------------------------------------------------------------------------
+
+    async def _load_markets(self, *, force: bool = False) -> None:
+        async with self._loading:
+            if not force and time.monotonic() - self._loaded_at < self._markets_ttl:
+                return
+            info: Json = await self._get("/api/v3/exchangeInfo", {}, 20)
+            self._http.configure_limits(info.get("rateLimits", []))
+            symbols = [parse_symbol(raw) for raw in info["symbols"]]
+            self._symbols = {s.rules.symbol: s for s in symbols}
+            self._names = {s.name: s.rules.symbol for s in symbols}
+            self._loaded_at = time.monotonic()
+
+    async def _info(self, symbol: str) -> SymbolInfo:
+        await self._load_markets()
+        key = symbol.upper()
+        if key not in self._symbols:  # listed since we loaded?
+            await self._load_markets(force=True)
+        try:
+            return self._symbols[key]
+        except KeyError:
+            raise UnknownSymbol(f"unknown Binance market {symbol}", venue=VENUE) from None
+
+    async def markets(self) -> list[MarketRules]:
+        await self._load_markets()
+        return [s.rules for s in self._symbols.values() if s.trading]
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        return (await self._info(symbol)).rules
+
+    # -- market data ------------------------------------------------------------------------
+
+    async def ticker(self, symbol: str) -> Ticker:
+        info = await self._info(symbol)
+        raw = await self._get("/api/v3/ticker/24hr", {"symbol": info.name}, 2)
+        return parse_ticker(info.rules.symbol, raw)
+
+    async def order_book(self, symbol: str, limit: int = 20) -> OrderBook:
+        if not 1 <= limit <= _VALID_DEPTHS:
+            raise InvalidOrder(f"depth limit must be 1..{_VALID_DEPTHS}", venue=VENUE)
+        info = await self._info(symbol)
+        weight = 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+        raw = await self._get("/api/v3/depth", {"symbol": info.name, "limit": str(limit)}, weight)
+        return parse_book(info.rules.symbol, raw, datetime.now(UTC))
+
+    async def candles(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        limit: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Candle]:
+        """Oldest first; more than 1000 candles are fetched page by page."""
+        if interval not in self.intervals:
+            raise InvalidOrder(f"unknown Binance interval {interval!r}", venue=VENUE)
+        info = await self._info(symbol)
+        wanted = limit or (None if start else 500)
+        rows: list[list[Any]] = []
+        cursor_start, cursor_end = start, end
+        while wanted is None or len(rows) < wanted:
+            page = KLINES_PAGE if wanted is None else min(KLINES_PAGE, wanted - len(rows))
+            params = {"symbol": info.name, "interval": interval, "limit": str(page)}
+            if cursor_start:
+                params["startTime"] = str(datetime_to_ms(cursor_start))
+            if cursor_end:
+                params["endTime"] = str(datetime_to_ms(cursor_end))
+            batch: list[list[Any]] = await self._get("/api/v3/klines", params, 2)
+            if start is not None:  # paging forward from the start
+                rows.extend(batch)
+                if batch:
+                    cursor_start = ms_to_datetime(batch[-1][6] + 1)
+            else:  # paging backward from the end
+                rows[:0] = batch
+                if batch:
+                    cursor_end = ms_to_datetime(batch[0][0] - 1)
+            if len(batch) < page:
+                break
+        return [parse_kline(row) for row in rows]
+
+    # -- orders -----------------------------------------------------------------------------
+
+    async def create_order(self, request: OrderRequest) -> Order:
+        info = await self._info(request.symbol)
+        params = _order_params(info, request)
+        client_order_id = request.client_order_id
+        # After a timeout or 5xx the order may exist: look it up before placing again. Without
+        # our own retries the previous attempt (a Temporal activity retry) may have been lost.
+        uncertain = not self._retry
+
+        async def attempt() -> Order:
+            nonlocal uncertain
+            if uncertain:
+                found = await self._find(info, client_order_id)
+                if found is not None:
+                    return found
+                uncertain = False
+            try:
+                raw = await self._http.signed("POST", "/api/v3/order", params, weight=1)
+            except ExchangeError as error:
+                if is_duplicate_order(error):  # an open order already carries this id
+                    return await self._fetch_order(info, {"origClientOrderId": client_order_id})
+                uncertain = isinstance(error, TemporaryError) and not isinstance(error, RateLimited)
+                raise
+            return await self._with_fee(info, raw)
+
+        return await self._call(attempt)
+
+    async def _find(self, info: SymbolInfo, client_order_id: str) -> Order | None:
+        """The order carrying `client_order_id`, or None. An order whose POST just timed out
+        may surface a moment later, so a miss is asked again a few times."""
+        for attempt in range(self._lookup_attempts):
+            try:
+                return await self._fetch_order(info, {"origClientOrderId": client_order_id})
+            except OrderNotFound:
+                if attempt + 1 < self._lookup_attempts:
+                    await asyncio.sleep(self._lookup_delay)
+        return None
+
+    async def _fetch_order(self, info: SymbolInfo, ref: dict[str, str]) -> Order:
+        raw = await self._http.signed(
+            "GET", "/api/v3/order", {"symbol": info.name, **ref}, weight=4
+        )
+        return await self._with_fee(info, raw)
+
+    async def _with_fee(self, info: SymbolInfo, raw: Json) -> Order:
+        """The order with its commission: from the FULL response's fills, else from myTrades."""
+        fee = None
+        if "fills" not in raw and Decimal(raw["executedQty"]) > 0:
+            trades = await self._http.signed(
+                "GET",
+                "/api/v3/myTrades",
+                {"symbol": info.name, "orderId": str(raw["orderId"])},
+                weight=5,
+            )
+            fee = sum_commissions(trades)
+        return parse_order(info.rules.symbol, raw, fee)
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        info = await self._info(symbol)
+        ref = _order_ref(order_id, client_order_id)
+        try:
+            await self._signed("DELETE", "/api/v3/order", {"symbol": info.name, **ref}, 1)
+        except OrderNotFound as error:
+            # -2011 "Unknown order sent." also answers a cancel of an order already final.
+            order = await self._call(lambda: self._fetch_order(info, ref))
+            raise OrderNotCancelable(
+                f"order {order.order_id} is {order.status}", venue=VENUE, code=error.code
+            ) from error
+        # The cancel answer lacks the creation time and fees: read the order whole.
+        return await self._call(lambda: self._fetch_order(info, ref))
+
+    async def get_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        info = await self._info(symbol)
+        ref = _order_ref(order_id, client_order_id)
+        return await self._call(lambda: self._fetch_order(info, ref))
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        params: dict[str, str] = {}
+        if symbol is not None:
+            params["symbol"] = (await self._info(symbol)).name
+        else:
+            await self._load_markets()
+        weight = 6 if symbol else 80
+
+        async def fetch() -> list[Order]:
+            raws = await self._http.signed("GET", "/api/v3/openOrders", params, weight=weight)
+            return await self._with_fees(raws)
+
+        return await self._call(fetch)
+
+    async def recent_orders(self, symbol: str, limit: int = 50) -> list[Order]:
+        """Oldest first, the most recent `limit`."""
+        info = await self._info(symbol)
+        params = {"symbol": info.name, "limit": str(min(limit, 1000))}
+
+        async def fetch() -> list[Order]:
+            raws = await self._http.signed("GET", "/api/v3/allOrders", params, weight=20)
+            return await self._with_fees(raws)
+
+        return await self._call(fetch)
+
+    async def _with_fees(self, raws: list[Json]) -> list[Order]:
+        """Fees of executed orders from one myTrades page per symbol, per order if not there."""
+        trades: dict[int, list[Json]] = {}
+        names = {raw["symbol"] for raw in raws if Decimal(raw["executedQty"]) > 0}
+        for name in names:
+            page = await self._http.signed(
+                "GET", "/api/v3/myTrades", {"symbol": name, "limit": "1000"}, weight=20
+            )
+            for trade in page:
+                trades.setdefault(trade["orderId"], []).append(trade)
+        orders = []
+        for raw in raws:
+            fee = None
+            if Decimal(raw["executedQty"]) > 0:
+                if raw["orderId"] not in trades:  # older than the page
+                    trades[raw["orderId"]] = await self._http.signed(
+                        "GET",
+                        "/api/v3/myTrades",
+                        {"symbol": raw["symbol"], "orderId": str(raw["orderId"])},
+                        weight=5,
+                    )
+                fee = sum_commissions(trades[raw["orderId"]])
+            orders.append(parse_order(self._names[raw["symbol"]], raw, fee))
+        return orders
+
+    # -- account ----------------------------------------------------------------------------
+
+    async def balances(self) -> list[Balance]:
+        raw = await self._signed("GET", "/api/v3/account", {"omitZeroBalances": "true"}, 20)
+        return [
+            Balance(asset=b["asset"], free=Decimal(b["free"]), locked=Decimal(b["locked"]))
+            for b in raw["balances"]
+            if Decimal(b["free"]) or Decimal(b["locked"])
+        ]
+
+    async def permissions(self) -> AccountPermissions:
+        """The key's own restrictions (SAPI). The testnet has no SAPI: there only the key's
+        validity is proven and withdrawal rights stay unknown."""
+        account = await self._signed("GET", "/api/v3/account", {"omitZeroBalances": "true"}, 20)
+        if self._testnet:
+            return AccountPermissions(can_trade=bool(account.get("canTrade")))
+        restrictions = await self._signed("GET", "/sapi/v1/account/apiRestrictions", {}, 1)
+        return AccountPermissions(
+            can_trade=bool(restrictions.get("enableSpotAndMarginTrading")),
+            can_withdraw=bool(restrictions.get("enableWithdrawals")),
+        )
+
+    async def fills(self, symbol: str, limit: int = 100) -> list[Fill]:
+        """Oldest first, the most recent `limit`."""
+        info = await self._info(symbol)
+        raws = await self._signed(
+            "GET", "/api/v3/myTrades", {"symbol": info.name, "limit": str(min(limit, 1000))}, 20
+        )
+        return [parse_trade(info.rules.symbol, raw) for raw in raws]
+
+
+def _order_ref(order_id: str | None, client_order_id: str | None) -> dict[str, str]:
+    if order_id is not None:
+        return {"orderId": order_id}
+    if client_order_id is not None:
+        return {"origClientOrderId": client_order_id}
+    raise InvalidOrder("give order_id or client_order_id", venue=VENUE)
+
+
+def _order_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
+    """Quantise to exchangeInfo filters and refuse locally what Binance would refuse."""
+    rules = info.rules
+    params = {
+        "symbol": info.name,
+        "side": request.side.value.upper(),
+        "type": request.type.value.upper(),
+        "newClientOrderId": request.client_order_id,
+        "newOrderRespType": "FULL",
+    }
+    if request.type is OrderType.LIMIT:
+        if request.price is None or request.quantity is None or request.quote_quantity:
+            raise InvalidOrder("a limit order needs quantity and price", venue=VENUE)
+        price = rules.quantise_price(request.price, request.side)
+        quantity = rules.quantise_quantity(request.quantity)
+        rule = rules.violation(quantity, price)
+        if rule:
+            raise InvalidOrder(
+                f"{request.symbol}: {quantity} @ {price} breaks {rule} "
+                f"(Binance would answer 'Filter failure')",
+                venue=VENUE,
+            )
+        params |= {"timeInForce": "GTC", "quantity": _plain(quantity), "price": _plain(price)}
+        return params
+    if request.price is not None or (request.quantity is None) == (request.quote_quantity is None):
+        raise InvalidOrder(
+            "a market order needs exactly one of quantity, quote_quantity", venue=VENUE
+        )
+    if request.quote_quantity is not None:
+        spend = request.quote_quantity.quantize(
+            Decimal(1).scaleb(-info.quote_precision), rounding=ROUND_DOWN
+        )
+        if spend <= 0 or spend < rules.min_notional:
+            raise InvalidOrder(f"quote quantity {spend} below the minimum notional", venue=VENUE)
+        params["quoteOrderQty"] = _plain(spend)
+        return params
+    assert request.quantity is not None
+    step = info.market_step if info.market_step > 0 else rules.lot_step
+    quantity = MarketRules(
+        symbol=rules.symbol, price_tick=rules.price_tick, lot_step=step, min_quantity=0
+    ).quantise_quantity(request.quantity)
+    low = max(info.market_min_qty, rules.min_quantity)
+    high = info.market_max_qty
+    if quantity <= 0 or quantity < low or (high is not None and quantity > high):
+        raise InvalidOrder(
+            f"{request.symbol}: market quantity {quantity} outside [{low}, {high}]", venue=VENUE
+        )
+    params["quantity"] = _plain(quantity)
+    return params
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal as Binance accepts it: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")

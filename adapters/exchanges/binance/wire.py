@@ -1,0 +1,228 @@
+"""Translation between Binance Spot v3 JSON and Crypteras' domain models and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from adapters.exchanges.errors import (
+    AuthError,
+    ClockSkew,
+    ExchangeError,
+    InsufficientBalance,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimited,
+    TemporaryError,
+    UnknownSymbol,
+)
+from domain.market import (
+    BookLevel,
+    Candle,
+    Fill,
+    MarketRules,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    Side,
+    Ticker,
+    Venue,
+)
+
+VENUE = Venue.BINANCE.value
+Json = dict[str, Any]
+
+_STATUS = {
+    "NEW": OrderStatus.NEW,
+    "PENDING_NEW": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "PENDING_CANCEL": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
+}
+_AUTH_CODES = {-1002, -1022, -2014, -2015}
+_TEMPORARY_CODES = {-1000, -1001, -1006, -1007, -1008}
+_RATE_CODES = {-1003, -1015}
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def datetime_to_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """One exchangeInfo symbol: its rules plus what MarketRules cannot hold."""
+
+    name: str  # BTCBRL
+    rules: MarketRules
+    market_min_qty: Decimal
+    market_max_qty: Decimal | None
+    market_step: Decimal  # 0: MARKET_LOT_SIZE sets no step, LOT_SIZE's applies
+    quote_precision: int
+    trading: bool
+
+
+def _filters(raw: Json) -> dict[str, Json]:
+    return {f["filterType"]: f for f in raw.get("filters", [])}
+
+
+def _positive(value: str | None) -> Decimal | None:
+    """Binance writes "no limit" as 0."""
+    if value is None:
+        return None
+    number = Decimal(value)
+    return number if number > 0 else None
+
+
+def parse_symbol(raw: Json) -> SymbolInfo:
+    filters = _filters(raw)
+    price = filters.get("PRICE_FILTER", {})
+    lot = filters.get("LOT_SIZE", {})
+    market_lot = filters.get("MARKET_LOT_SIZE", {})
+    notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
+    rules = MarketRules(
+        symbol=f"{raw['baseAsset']}-{raw['quoteAsset']}",
+        price_tick=Decimal(price.get("tickSize", "0")),
+        min_price=Decimal(price.get("minPrice", "0")),
+        max_price=_positive(price.get("maxPrice")),
+        lot_step=Decimal(lot.get("stepSize", "0")),
+        min_quantity=Decimal(lot.get("minQty", "0")),
+        max_quantity=_positive(lot.get("maxQty")),
+        min_notional=Decimal(notional.get("minNotional", "0")),
+        max_notional=_positive(notional.get("maxNotional")),
+    )
+    return SymbolInfo(
+        name=raw["symbol"],
+        rules=rules,
+        market_min_qty=Decimal(market_lot.get("minQty", "0")),
+        market_max_qty=_positive(market_lot.get("maxQty")),
+        market_step=Decimal(market_lot.get("stepSize", "0")),
+        quote_precision=int(raw.get("quoteAssetPrecision") or raw.get("quotePrecision") or 8),
+        trading=raw.get("status") == "TRADING",
+    )
+
+
+def parse_ticker(symbol: str, raw: Json) -> Ticker:
+    return Ticker(
+        symbol=symbol,
+        last=Decimal(raw["lastPrice"]),
+        bid=Decimal(raw["bidPrice"]),
+        ask=Decimal(raw["askPrice"]),
+        high_24h=Decimal(raw["highPrice"]),
+        low_24h=Decimal(raw["lowPrice"]),
+        volume_24h=Decimal(raw["volume"]),
+        at=ms_to_datetime(raw["closeTime"]),
+    )
+
+
+def parse_book(symbol: str, raw: Json, at: datetime) -> OrderBook:
+    def levels(rows: list[list[str]]) -> list[BookLevel]:
+        return [BookLevel(price=Decimal(p), quantity=Decimal(q)) for p, q in rows]
+
+    return OrderBook(symbol=symbol, bids=levels(raw["bids"]), asks=levels(raw["asks"]), at=at)
+
+
+def parse_kline(row: list[Any]) -> Candle:
+    return Candle(
+        open_time=ms_to_datetime(row[0]),
+        open=Decimal(row[1]),
+        high=Decimal(row[2]),
+        low=Decimal(row[3]),
+        close=Decimal(row[4]),
+        volume=Decimal(row[5]),
+    )
+
+
+def parse_order(symbol: str, raw: Json, fee: tuple[Decimal, str | None] | None = None) -> Order:
+    """An order from any of POST (RESULT/FULL), GET, DELETE /api/v3/order. The fee comes from
+    the FULL response's fills, or from `fee` (summed myTrades) when given."""
+    executed = Decimal(raw["executedQty"])
+    quote = Decimal(raw["cummulativeQuoteQty"])
+    created: int = raw["time"] if "time" in raw else raw["transactTime"]
+    updated: int = raw.get("updateTime") or raw.get("transactTime") or created
+    if fee is None and "fills" in raw:
+        fee = sum_commissions(raw["fills"])
+    price = Decimal(raw["price"])
+    quantity = Decimal(raw["origQty"])
+    return Order(
+        order_id=str(raw["orderId"]),
+        client_order_id=raw.get("origClientOrderId") or raw["clientOrderId"],
+        symbol=symbol,
+        side=Side(raw["side"].lower()),
+        type=OrderType(raw["type"].lower()),
+        status=_STATUS[raw["status"]],
+        quantity=quantity if quantity > 0 else executed,
+        price=price if raw["type"] == "LIMIT" else None,
+        filled_quantity=executed,
+        average_price=quote / executed if executed > 0 else None,
+        quote_quantity=quote,
+        fee=fee[0] if fee else Decimal(0),
+        fee_asset=fee[1] if fee else None,
+        created_at=ms_to_datetime(created),
+        updated_at=ms_to_datetime(updated),
+    )
+
+
+def sum_commissions(fills: list[Json]) -> tuple[Decimal, str | None]:
+    """Commission summed in the asset of the first fill (Binance charges the received asset,
+    or BNB when the account pays fees in BNB; mixing both is not expected)."""
+    if not fills:
+        return Decimal(0), None
+    asset: str = fills[0]["commissionAsset"]
+    total = sum(
+        (Decimal(f["commission"]) for f in fills if f["commissionAsset"] == asset), Decimal(0)
+    )
+    return total, asset
+
+
+def parse_trade(symbol: str, raw: Json) -> Fill:
+    return Fill(
+        trade_id=str(raw["id"]),
+        order_id=str(raw["orderId"]),
+        symbol=symbol,
+        side=Side.BUY if raw["isBuyer"] else Side.SELL,
+        price=Decimal(raw["price"]),
+        quantity=Decimal(raw["qty"]),
+        fee=Decimal(raw["commission"]),
+        fee_asset=raw["commissionAsset"],
+        at=ms_to_datetime(raw["time"]),
+    )
+
+
+def error_for(status: int, body: Any, retry_after: float | None) -> ExchangeError:
+    """The typed error for a non-2xx answer (4xx: our fault; 5xx: outcome unknown)."""
+    code = body.get("code") if isinstance(body, dict) else None
+    msg = str(body.get("msg", "")) if isinstance(body, dict) else str(body)[:200]
+    text = f"HTTP {status} {code}: {msg}"
+    if status in (418, 429) or code in _RATE_CODES:
+        return RateLimited(text, retry_after=retry_after, venue=VENUE, code=code)
+    if status >= 500 or code in _TEMPORARY_CODES:
+        return TemporaryError(text, venue=VENUE, code=code)
+    if code == -1021:
+        return ClockSkew(text, venue=VENUE, code=code)
+    if code in _AUTH_CODES or status in (401, 403):
+        return AuthError(text, venue=VENUE, code=code)
+    if code == -1121:
+        return UnknownSymbol(text, venue=VENUE, code=code)
+    if code in (-2011, -2013):
+        return OrderNotFound(text, venue=VENUE, code=code)
+    if code == -2010 and "insufficient balance" in msg.lower():
+        return InsufficientBalance(text, venue=VENUE, code=code)
+    if code == -2010 or code == -1013 or (isinstance(code, int) and -1199 <= code <= -1100):
+        return InvalidOrder(text, venue=VENUE, code=code)
+    return ExchangeError(text, venue=VENUE, code=code)
+
+
+def is_duplicate_order(error: ExchangeError) -> bool:
+    """-2010 "Duplicate order sent.": an open order already carries this client order id."""
+    return error.code == -2010 and "duplicate order" in error.message.lower()

@@ -1,0 +1,399 @@
+"""The paper venue: trading in-process against price paths, with the matching rules of the
+simulators (`domain.matching`). Real candles (../shared/data/ohlcv) drive the BTC-quoted markets,
+seeded random walks the others.
+
+One `PaperMarket` holds the engine, the paths and the clock and is shared by every account;
+`PaperMarket.exchange(account)` is that account's `Exchange`. Before each call the market
+catches up with the clock: every path's low and high since the last catch-up and then its
+current price are fed to the engine, so a resting limit order the path touched in between fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import ClassVar
+
+from adapters.exchanges.base import Exchange
+from adapters.exchanges.errors import (
+    InsufficientBalance,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    TemporaryError,
+    UnknownSymbol,
+)
+from domain.market import (
+    Balance,
+    BookLevel,
+    Candle,
+    Fill,
+    MarketRules,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderType,
+    Side,
+    Ticker,
+    Venue,
+)
+from domain.matching import (
+    Fees,
+    InsufficientFunds,
+    MatchingEngine,
+    MatchingError,
+    NoPrice,
+    OrderNotOpen,
+    RuleViolation,
+    UnknownMarket,
+    UnknownOrder,
+)
+from domain.price_paths import CandleReplay, PricePath, RandomWalk, bucket_start
+
+Clock = Callable[[], datetime]
+
+# Binance's 16 kline intervals; 1M is a calendar month, aggregated separately.
+INTERVALS: dict[str, int] = {
+    "1s": 1,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
+    "1d": 86400,
+    "3d": 259200,
+    "1w": 604800,
+    "1M": 0,
+}
+DEFAULT_CANDLES, MAX_CANDLES = 500, 1000  # as Binance's klines
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
+BINANCE_FEES = Fees(maker=Decimal("0.001"), taker=Decimal("0.001"))
+_HALF_SPREAD = Decimal("0.0005")  # of the price, each side of the synthesised book
+
+
+def _rules(symbol: str, tick: str, lot: str, min_notional: str) -> MarketRules:
+    return MarketRules(
+        symbol=symbol,
+        price_tick=Decimal(tick),
+        lot_step=Decimal(lot),
+        min_quantity=Decimal(lot),
+        max_quantity=Decimal(9_000_000),
+        min_notional=Decimal(min_notional),
+    )
+
+
+# (rules, what drives the price): a CSV file name, or (random walk seed, start price).
+DEFAULT_MARKETS: tuple[tuple[MarketRules, str | tuple[int, Decimal]], ...] = (
+    (_rules("BTC-BRL", "1", "0.00001", "10"), (1, Decimal(350_000))),
+    (_rules("ETH-BRL", "0.01", "0.0001", "10"), (2, Decimal(18_000))),
+    (_rules("BTC-USDT", "0.01", "0.00001", "5"), (3, Decimal(65_000))),
+    (_rules("ETH-USDT", "0.01", "0.0001", "5"), (4, Decimal(3_200))),
+    (_rules("ETH-BTC", "0.00000001", "0.001", "0.0001"), "ETH_BTC-5m.csv"),
+    (_rules("LTC-BTC", "0.00000001", "0.01", "0.0001"), "LTC_BTC-5m.csv"),
+    (_rules("ADA-BTC", "0.00000001", "1", "0.0001"), "ADA_BTC-5m.csv"),
+    (_rules("TRX-BTC", "0.00000001", "1", "0.0001"), "TRX_BTC-5m.csv"),
+    (_rules("XLM-BTC", "0.00000001", "1", "0.0001"), "XLM_BTC-5m.csv"),
+)
+
+
+class PaperMarket:
+    """The venue itself: one engine and one path per market, shared by all accounts."""
+
+    def __init__(self, engine: MatchingEngine, paths: Mapping[str, PricePath], clock: Clock):
+        missing = set(engine.markets) - set(paths)
+        if missing:
+            raise ValueError(f"no price path for {sorted(missing)}")
+        self.engine = engine
+        self.clock = clock
+        self._paths = dict(paths)
+        self._synced: dict[str, datetime] = {}
+
+    def exchange(self, account: str) -> PaperExchange:
+        return PaperExchange(self, account)
+
+    def path(self, symbol: str) -> PricePath:
+        return self._paths[symbol]
+
+    def set_path(self, symbol: str, path: PricePath) -> None:
+        """Drive `symbol` by another path from now on (e.g. `FixedPrice` to pin it)."""
+        self.sync(symbol)
+        self._paths[symbol] = path
+        self._synced.pop(symbol)
+        self.sync(symbol)
+
+    def sync(self, symbol: str | None = None) -> None:
+        """Bring the engine's prices (and so resting orders) up to the clock."""
+        now = self.clock()
+        for name in [symbol] if symbol else list(self._paths):
+            path, since = self._paths[name], self._synced.get(name)
+            if since is not None and since < now:
+                swept = path.candle(since, now)
+                self.engine.set_price(name, swept.low, now)
+                self.engine.set_price(name, swept.high, now)
+            if since is None or since < now:
+                self.engine.set_price(name, path.price_at(now), now)
+                self._synced[name] = now
+
+
+class PaperExchange(Exchange):
+    venue: ClassVar[Venue] = Venue.PAPER
+    intervals: ClassVar[tuple[str, ...]] = tuple(INTERVALS)
+
+    def __init__(self, market: PaperMarket, account: str) -> None:
+        self.market = market
+        self.account = account
+
+    @property
+    def _engine(self) -> MatchingEngine:
+        return self.market.engine
+
+    async def markets(self) -> list[MarketRules]:
+        return list(self._engine.markets.values())
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        return self._engine.markets[self._known(symbol)]
+
+    async def ticker(self, symbol: str) -> Ticker:
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        now = self.market.clock()
+        last = self._engine.price(symbol)
+        bid, ask = self._best(symbol, last)
+        day = self.market.path(symbol).candle(now - timedelta(days=1), now)
+        return Ticker(
+            symbol=symbol,
+            last=last,
+            bid=bid,
+            ask=ask,
+            high_24h=max(day.high, last),
+            low_24h=min(day.low, last),
+            volume_24h=day.volume,
+            at=now,
+        )
+
+    async def order_book(self, symbol: str, limit: int = 20) -> OrderBook:
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        rules = self._engine.markets[symbol]
+        last = self._engine.price(symbol)
+        bid, ask = self._best(symbol, last)
+        step = max(rules.quantise_price(last * _HALF_SPREAD, Side.BUY), rules.price_tick)
+        # Deeper levels hold more, a few minimum orders each, so the book looks like one.
+        unit = max(rules.min_quantity, rules.quantise_quantity(rules.min_notional / last))
+        unit = max(unit, rules.lot_step)
+        bids = [
+            BookLevel(price=bid - i * step, quantity=unit * (2 + i % 5))
+            for i in range(limit)
+            if bid - i * step > 0
+        ]
+        asks = [BookLevel(price=ask + i * step, quantity=unit * (2 + i % 5)) for i in range(limit)]
+        return OrderBook(symbol=symbol, bids=bids, asks=asks, at=self.market.clock())
+
+    async def candles(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        limit: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Candle]:
+        """Binance's klines semantics: `limit` (default 500, max 1000) candles from `start`, or
+        the last `limit` ending with the one that holds `end` (default now); none in the future."""
+        path = self.market.path(self._known(symbol))
+        if interval not in INTERVALS:
+            raise InvalidOrder(f"unknown interval {interval!r}", venue=self.venue)
+        count = min(limit or DEFAULT_CANDLES, MAX_CANDLES)
+        if count < 1:
+            raise InvalidOrder("limit must be positive", venue=self.venue)
+        now = self.market.clock()
+        until = min(end, now) if end else now
+        if start is not None and start > until:
+            return []
+        if interval == "1M":
+            return _month_candles(path, count, start, until, now)
+        seconds = INTERVALS[interval]
+        size = timedelta(seconds=seconds)
+        last_open = bucket_start(until, seconds)
+        first = start if start is not None else last_open - (count - 1) * size
+        return path.candles(seconds, first, min(last_open + size, _just_after(now)))[:count]
+
+    async def create_order(self, request: OrderRequest) -> Order:
+        symbol = self._known(request.symbol)
+        self.market.sync(symbol)
+        with _mapped():
+            try:
+                return self._engine.get(
+                    self.account, symbol, client_order_id=request.client_order_id
+                )
+            except UnknownOrder:
+                pass
+            placed = self._engine.place(self.account, self._quantised(request), self.market.clock())
+        return placed
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        with _mapped():
+            return self._engine.cancel(
+                self.account,
+                symbol,
+                order_id=order_id,
+                client_order_id=client_order_id,
+                at=self.market.clock(),
+            )
+
+    async def get_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        with _mapped():
+            return self._engine.get(
+                self.account, symbol, order_id=order_id, client_order_id=client_order_id
+            )
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        symbol = self._known(symbol) if symbol else None
+        self.market.sync(symbol)
+        return self._engine.open_orders(self.account, symbol)
+
+    async def recent_orders(self, symbol: str, limit: int = 50) -> list[Order]:
+        """The newest `limit` orders, oldest first."""
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        return self._engine.orders(self.account, symbol)[-limit:]
+
+    async def balances(self) -> list[Balance]:
+        self.market.sync()
+        return self._engine.balances(self.account)
+
+    async def fills(self, symbol: str, limit: int = 100) -> list[Fill]:
+        """The newest `limit` fills, oldest first."""
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        return self._engine.fills(self.account, symbol)[-limit:]
+
+    def _known(self, symbol: str) -> str:
+        with _mapped():
+            return self._engine.key(symbol)
+
+    def _best(self, symbol: str, last: Decimal) -> tuple[Decimal, Decimal]:
+        """Best bid and ask, half a spread either side of the last price, on the tick."""
+        rules = self._engine.markets[symbol]
+        bid = rules.quantise_price(last * (1 - _HALF_SPREAD), Side.BUY)
+        ask = rules.quantise_price(last * (1 + _HALF_SPREAD), Side.SELL)
+        return max(bid, rules.price_tick), max(ask, bid + rules.price_tick)
+
+    def _quantised(self, request: OrderRequest) -> OrderRequest:
+        """Onto the tick and lot step, as every adapter does before an order leaves."""
+        rules = self._engine.markets[self._known(request.symbol)]
+        changes: dict[str, Decimal] = {}
+        if request.quantity is not None:
+            changes["quantity"] = rules.quantise_quantity(request.quantity)
+        if request.price is not None and request.type is OrderType.LIMIT:
+            changes["price"] = rules.quantise_price(request.price, request.side)
+        return request.model_copy(update=changes)
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    """Matching errors become the exchange taxonomy."""
+    venue = Venue.PAPER.value
+    try:
+        yield
+    except InsufficientFunds as e:
+        raise InsufficientBalance(str(e), venue=venue) from e
+    except RuleViolation as e:
+        raise InvalidOrder(str(e), venue=venue, code=e.rule) from e
+    except UnknownMarket as e:
+        raise UnknownSymbol(f"unknown symbol {e}", venue=venue) from e
+    except UnknownOrder as e:
+        raise OrderNotFound(str(e), venue=venue) from e
+    except OrderNotOpen as e:
+        raise OrderNotCancelable(str(e), venue=venue) from e
+    except NoPrice as e:
+        raise TemporaryError(str(e), venue=venue) from e
+    except MatchingError as e:
+        raise InvalidOrder(str(e), venue=venue) from e
+
+
+def _month_candles(
+    path: PricePath, count: int, start: datetime | None, until: datetime, now: datetime
+) -> list[Candle]:
+    months: list[Candle] = []
+    opened = _month(start) if start else _add_months(_month(until), 1 - count)
+    while opened <= until and len(months) < count:
+        months.append(path.candle(opened, min(_add_months(opened, 1), _just_after(now))))
+        opened = _add_months(opened, 1)
+    return months
+
+
+def _just_after(now: datetime) -> datetime:
+    """End of the forming candle: includes `now` even when a candle opens exactly then."""
+    return now + timedelta(microseconds=1)
+
+
+def _month(t: datetime) -> datetime:
+    return datetime(t.year, t.month, 1, tzinfo=UTC)
+
+
+def _add_months(t: datetime, months: int) -> datetime:
+    index = t.year * 12 + t.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def build_paper_market(
+    balances: Mapping[str, Mapping[str, Decimal]] | None = None,
+    *,
+    clock: Clock | None = None,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    history: timedelta = timedelta(days=7),
+    fees: Fees = BINANCE_FEES,
+    slippage: Decimal = Decimal("0.0005"),
+    partial_fill_ratio: Decimal = Decimal(1),
+    markets: tuple[tuple[MarketRules, str | tuple[int, Decimal]], ...] = DEFAULT_MARKETS,
+) -> PaperMarket:
+    """The paper venue with `balances` per account ({"alice": {"BRL": Decimal(1000)}}).
+
+    Replays start `history` before now, so indicators find candles in the past; after the data
+    ends a replayed market holds its last close. Random walks move about 3% a day."""
+    clock = clock or (lambda: datetime.now(UTC))
+    now = clock()
+    paths: dict[str, PricePath] = {}
+    for rules, driver in markets:
+        if isinstance(driver, str):
+            csv = data_dir / driver
+            if not csv.is_file():
+                raise FileNotFoundError(f"paper market {rules.symbol} needs {csv}")
+            paths[rules.symbol] = CandleReplay.from_csv(csv, started_at=now - history)
+        else:
+            seed, price = driver
+            paths[rules.symbol] = RandomWalk(
+                seed=seed,
+                start_price=price,
+                started_at=now,
+                volatility=Decimal("0.0001"),  # ~3% a day at one step a second
+                volume_per_step=rules.min_quantity * 10,
+            )
+    engine = MatchingEngine(
+        [rules for rules, _ in markets],
+        fees=fees,
+        slippage=slippage,
+        partial_fill_ratio=partial_fill_ratio,
+    )
+    for account, assets in (balances or {}).items():
+        for asset, amount in assets.items():
+            engine.deposit(account, asset, amount)
+    return PaperMarket(engine, paths, clock)

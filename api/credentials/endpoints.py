@@ -1,0 +1,155 @@
+"""Exchange API keys: saved after a real authenticated call, sealed, shown masked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters.credentials import CredentialService, CredentialsRejected, Keys, VenueUnavailable
+from adapters.db.models import ExchangeCredential
+from adapters.db.repositories import AuditRepository, CredentialRepository
+from api.deps import (
+    ClientInfoDep,
+    CurrentUser,
+    ExchangesDep,
+    SessionDep,
+    VaultDep,
+    utcnow,
+)
+from api.errors import ApiError, error_responses
+from domain.accounts import AuditAction, CredentialStatus
+from domain.market import Venue
+
+router = APIRouter(
+    prefix="/api/credentials", tags=["credentials"], responses=error_responses(401, 422, 500)
+)
+
+# Venues that take keys; the paper venue needs none and counts as configured.
+KeyedVenue = Annotated[Venue, Field(description="binance or mercadobitcoin")]
+
+
+class CredentialCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exchange: KeyedVenue
+    api_key: str = Field(min_length=8, max_length=256)
+    api_secret: str = Field(min_length=8, max_length=256)
+    testnet: bool = Field(default=False, description="Binance Spot testnet keys")
+
+    @field_validator("api_key", "api_secret")
+    @classmethod
+    def _no_blanks(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("must not contain spaces or line breaks (check the copy-paste)")
+        return value
+
+
+class CredentialPublic(BaseModel):
+    exchange: Venue
+    api_key: str = Field(description="Masked: only the last 4 characters are shown")
+    testnet: bool
+    status: CredentialStatus
+    can_withdraw: bool | None = Field(description="None when the venue does not report it")
+    warnings: list[str]
+    last_error: str | None
+    validated_at: datetime
+    created_at: datetime
+
+
+def _public(credential: ExchangeCredential) -> CredentialPublic:
+    warnings = []
+    if credential.can_withdraw:
+        warnings.append(
+            "withdrawal_permission: this key can withdraw funds; Crypteras never needs that, "
+            "create a key without it"
+        )
+    return CredentialPublic(
+        exchange=Venue(credential.exchange),
+        api_key="••••" + credential.api_key_last4,
+        testnet=credential.testnet,
+        status=CredentialStatus(credential.status),
+        can_withdraw=credential.can_withdraw,
+        warnings=warnings,
+        last_error=credential.last_error,
+        validated_at=credential.validated_at,
+        created_at=credential.created_at,
+    )
+
+
+@router.post(
+    "", status_code=201, response_model=CredentialPublic, responses=error_responses(502, 503)
+)
+async def save_credentials(
+    body: CredentialCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    vault: VaultDep,
+    exchanges: ExchangesDep,
+    client: ClientInfoDep,
+) -> CredentialPublic:
+    """Check the key with the venue (a balance read), then store it sealed, replacing any
+    earlier key for that venue. Nothing is stored when the venue refuses it."""
+    if body.exchange is Venue.PAPER:
+        raise ApiError(
+            422, "paper_needs_no_credentials", "The paper venue needs no keys: it is ready to use."
+        )
+    if body.testnet and body.exchange is not Venue.BINANCE:
+        raise ApiError(422, "testnet_not_supported", "Only Binance has a testnet.")
+    service = CredentialService(session, vault, exchanges)
+    keys = Keys(body.api_key, body.api_secret, body.testnet)
+    try:
+        credential = await service.save(user.id, body.exchange, keys, utcnow())
+    except CredentialsRejected as exc:
+        raise ApiError(
+            422,
+            "credentials_rejected",
+            f"{body.exchange.value} refused these keys: {exc}",
+            {"exchange": body.exchange.value},
+        ) from None
+    except VenueUnavailable as exc:
+        raise ApiError(
+            503,
+            "exchange_unavailable",
+            f"{body.exchange.value} could not be reached to check the keys; try again shortly.",
+            {"exchange": body.exchange.value, "reason": str(exc)},
+        ) from None
+    await AuditRepository(session).record(
+        AuditAction.CREDENTIALS_SAVED,
+        user_id=user.id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        at=utcnow(),
+        exchange=body.exchange.value,
+    )
+    return _public(credential)
+
+
+@router.get("", response_model=list[CredentialPublic])
+async def list_credentials(user: CurrentUser, session: SessionDep) -> list[CredentialPublic]:
+    return [_public(c) for c in await CredentialRepository(session).for_user(user.id)]
+
+
+@router.delete("/{exchange}", status_code=204, responses=error_responses(404))
+async def delete_credentials(
+    exchange: Annotated[Venue, Path()],
+    user: CurrentUser,
+    session: SessionDep,
+    client: ClientInfoDep,
+) -> Response:
+    repository = CredentialRepository(session)
+    credential = await repository.get(user.id, exchange.value)
+    if credential is None:
+        raise ApiError(404, "credentials_not_found", f"No keys are saved for {exchange.value}.")
+    await repository.delete(credential)
+    await AuditRepository(session).record(
+        AuditAction.CREDENTIALS_DELETED,
+        user_id=user.id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        at=utcnow(),
+        exchange=exchange.value,
+    )
+    return Response(status_code=204)

@@ -1,0 +1,206 @@
+"""Normalised market data and orders, the one vocabulary every venue is translated into.
+
+Amounts, prices and quantities are `Decimal`; JSON carries them as strings. Symbols inside
+Crypteras are `BASE-QUOTE` (``BTC-BRL``); venues convert at their edge.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+# Decimal that serialises to a JSON string, never a float.
+Money = Annotated[
+    Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")
+]
+
+
+class Venue(StrEnum):
+    BINANCE = "binance"
+    MERCADO_BITCOIN = "mercadobitcoin"
+    PAPER = "paper"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Symbol(_Model):
+    """A market: base asset priced in quote asset."""
+
+    base: str
+    quote: str
+
+    @classmethod
+    def parse(cls, text: str) -> Symbol:
+        base, sep, quote = text.upper().partition("-")
+        if not sep or not base.isalnum() or not quote.isalnum():
+            raise ValueError(f"symbol must look like BTC-BRL, got {text!r}")
+        return cls(base=base, quote=quote)
+
+    def __str__(self) -> str:
+        return f"{self.base}-{self.quote}"
+
+
+class Ticker(_Model):
+    symbol: str
+    last: Money
+    bid: Money
+    ask: Money
+    high_24h: Money | None = None
+    low_24h: Money | None = None
+    volume_24h: Money | None = None
+    at: datetime
+
+
+class BookLevel(_Model):
+    price: Money
+    quantity: Money
+
+
+class OrderBook(_Model):
+    symbol: str
+    bids: list[BookLevel]  # best (highest) first
+    asks: list[BookLevel]  # best (lowest) first
+    at: datetime
+
+
+class Candle(_Model):
+    open_time: datetime
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    volume: Money
+
+
+class Fill(_Model):
+    trade_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    price: Money
+    quantity: Money
+    fee: Money
+    fee_asset: str
+    at: datetime
+
+
+class Order(_Model):
+    order_id: str  # the venue's id
+    client_order_id: str  # ours: the idempotency key
+    symbol: str
+    side: Side
+    type: OrderType
+    status: OrderStatus
+    quantity: Money  # requested base quantity (for a market buy by cost: what was bought)
+    price: Money | None = None  # limit price
+    filled_quantity: Money = Decimal(0)
+    average_price: Money | None = None
+    quote_quantity: Money = Decimal(0)  # quote spent or received so far
+    fee: Money = Decimal(0)
+    fee_asset: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Balance(_Model):
+    asset: str
+    free: Money
+    locked: Money
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+class MarketRules(_Model):
+    """What the venue accepts for one market; orders are quantised to these before they leave."""
+
+    symbol: str
+    price_tick: Money
+    lot_step: Money
+    min_quantity: Money
+    max_quantity: Money | None = None
+    min_notional: Money = Decimal(0)
+    max_notional: Money | None = None
+    min_price: Money = Decimal(0)
+    max_price: Money | None = None
+
+    def quantise_price(self, price: Decimal, side: Side) -> Decimal:
+        """Round a limit price onto the tick, never in the trader's disfavour."""
+        rounding = ROUND_DOWN if side is Side.BUY else ROUND_UP
+        return _to_step(price, self.price_tick, rounding)
+
+    def quantise_quantity(self, quantity: Decimal) -> Decimal:
+        """Round a quantity down onto the lot step (never spend more than was asked)."""
+        return _to_step(quantity, self.lot_step, ROUND_DOWN)
+
+    def violation(self, quantity: Decimal, price: Decimal) -> str | None:
+        """Name of the first rule an order of `quantity` at `price` breaks, or None."""
+        if price <= 0 or price < self.min_price or (self.max_price and price > self.max_price):
+            return "price_range"
+        if price % self.price_tick:
+            return "price_tick"
+        if quantity < self.min_quantity or (self.max_quantity and quantity > self.max_quantity):
+            return "quantity_range"
+        if quantity % self.lot_step:
+            return "lot_step"
+        notional = quantity * price
+        if notional < self.min_notional or (self.max_notional and notional > self.max_notional):
+            return "notional"
+        return None
+
+
+def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    if step <= 0:
+        return value
+    steps = (value / step).to_integral_value(rounding=rounding)
+    return (steps * step).quantize(step)
+
+
+class OrderRequest(_Model):
+    """What a caller asks a venue for. `client_order_id` is the idempotency key: asking twice
+    with the same id must never produce two orders."""
+
+    client_order_id: str = Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_-]+$")
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Money | None = None  # base quantity
+    quote_quantity: Money | None = None  # market orders only: spend/receive this much quote
+    price: Money | None = None  # limit orders only
+
+
+class AccountPermissions(_Model):
+    """What an API key may do, where the venue reports it (None: not reported)."""
+
+    can_trade: bool | None = None
+    can_withdraw: bool | None = None

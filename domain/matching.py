@@ -1,0 +1,443 @@
+"""The matching rules shared by the Binance and Mercado Bitcoin simulators and the paper venue.
+
+Orders never meet each other: they trade against a price path that the caller moves with
+`set_price`. Market orders fill at once at the last price ± slippage (buys up, sells down) as
+takers; limit orders that are marketable on entry fill at once as takers (never worse than their
+limit); other limit orders rest and fill at their limit price as makers when the price crosses
+them, at most `partial_fill_ratio` of what remains per crossing update.
+
+Money: balances move free -> locked on entry, are settled on every fill, and a cancel releases
+what is still locked. Fees are charged in the received asset (base on a buy, quote on a sell).
+Fill quantities sit on the lot step and fill prices on the tick, so quote amounts
+(quantity x price) and fees (amount x rate) are exact decimals, computed in a wide context.
+
+Pure and deterministic: no I/O, no clock (times are passed in), ids are sequential per engine.
+Per account and asset, free + locked always equals deposits + what fills received - what fills
+paid - fees, and nothing is ever negative (property-tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.market import (
+    Balance,
+    Fill,
+    MarketRules,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    Symbol,
+)
+
+# Wide enough that products of 8-decimal quantities, prices and fee rates never round.
+_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+_ZERO = Decimal(0)
+
+
+class MatchingError(Exception):
+    """An order or query the engine refuses; venues map these to their own wire errors."""
+
+
+class InsufficientFunds(MatchingError):
+    pass
+
+
+class RuleViolation(MatchingError):
+    """The order breaks a market rule; `rule` is a `MarketRules.violation()` name."""
+
+    def __init__(self, rule: str, message: str | None = None) -> None:
+        super().__init__(message or f"order breaks market rule {rule!r}")
+        self.rule = rule
+
+
+class InvalidRequest(RuleViolation):
+    """Parameters that do not fit together (limit without price, market with both quantities,
+    neither order id given). `rule` is ``"request"``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("request", message)
+
+
+class UnknownMarket(MatchingError):
+    pass
+
+
+class NoPrice(MatchingError):
+    """A market order arrived before the first `set_price` for its market."""
+
+
+class UnknownOrder(MatchingError):
+    pass
+
+
+class OrderNotOpen(MatchingError):
+    """Cancel of an order that is already final."""
+
+
+class DuplicateClientOrderId(MatchingError):
+    """The client order id is already used by an open order of this account."""
+
+
+class Fees(BaseModel):
+    """Fee rates as fractions of the received amount, e.g. ``Decimal("0.001")`` for 0.1%."""
+
+    model_config = ConfigDict(frozen=True)
+
+    maker: Decimal = Field(ge=0, lt=1)
+    taker: Decimal = Field(ge=0, lt=1)
+
+
+@dataclass
+class _Wallet:
+    free: Decimal = _ZERO
+    locked: Decimal = _ZERO
+
+
+@dataclass(eq=False)  # identity: orders are removed from lists by reference
+class _OrderState:
+    account: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    price: Decimal | None  # limit price
+    lock_price: Decimal  # quote locked per unit of a buy (limit price, or the market fill price)
+    created_at: datetime
+    status: OrderStatus = OrderStatus.NEW
+    filled: Decimal = _ZERO
+    quote: Decimal = _ZERO
+    fee: Decimal = _ZERO
+    locked: Decimal = _ZERO  # still locked for this order, in the paid asset
+    updated_at: datetime | None = None
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled
+
+    def snapshot(self) -> Order:
+        base, quote = _assets(self.symbol)
+        return Order(
+            order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            status=self.status,
+            quantity=self.quantity,
+            price=self.price,
+            filled_quantity=self.filled,
+            average_price=self.quote / self.filled if self.filled else None,
+            quote_quantity=self.quote,
+            fee=self.fee,
+            fee_asset=base if self.side is Side.BUY else quote,
+            created_at=self.created_at,
+            updated_at=self.updated_at or self.created_at,
+        )
+
+
+def _assets(symbol: str) -> tuple[str, str]:
+    parsed = Symbol.parse(symbol)
+    return parsed.base, parsed.quote
+
+
+class MatchingEngine:
+    def __init__(
+        self,
+        markets: Iterable[MarketRules],
+        fees: Fees,
+        slippage: Decimal = _ZERO,
+        partial_fill_ratio: Decimal = Decimal(1),
+    ) -> None:
+        if not _ZERO <= slippage < 1:
+            raise ValueError("slippage must be in [0, 1)")
+        if not _ZERO < partial_fill_ratio <= 1:
+            raise ValueError("partial_fill_ratio must be in (0, 1]")
+        self.markets: dict[str, MarketRules] = {str(Symbol.parse(m.symbol)): m for m in markets}
+        self.fees = fees
+        self.slippage = slippage
+        self.partial_fill_ratio = partial_fill_ratio
+        self._prices: dict[str, Decimal] = {}
+        self._wallets: dict[str, dict[str, _Wallet]] = {}
+        self._orders: dict[str, list[_OrderState]] = {}  # by account, oldest first
+        self._resting: dict[str, list[_OrderState]] = {}  # open limit orders by symbol
+        self._fills: dict[tuple[str, str], list[Fill]] = {}
+        self._next_order = 0
+        self._next_trade = 0
+
+    # -- balances --------------------------------------------------------------------------
+
+    def deposit(self, account: str, asset: str, amount: Decimal) -> None:
+        if amount <= 0:
+            raise ValueError("deposit amount must be positive")
+        with localcontext(_CONTEXT):
+            self._wallet(account, asset).free += amount
+
+    def balances(self, account: str) -> list[Balance]:
+        wallets = self._wallets.get(account, {})
+        return [
+            # `or` turns an exact zero such as 0E-10 into a plain 0.
+            Balance(asset=asset, free=w.free or _ZERO, locked=w.locked or _ZERO)
+            for asset, w in sorted(wallets.items())
+        ]
+
+    # -- market ----------------------------------------------------------------------------
+
+    def price(self, symbol: str) -> Decimal:
+        key = self.key(symbol)
+        try:
+            return self._prices[key]
+        except KeyError:
+            raise NoPrice(f"no price yet for {key}") from None
+
+    def set_price(self, symbol: str, price: Decimal, at: datetime) -> list[Fill]:
+        key = self.key(symbol)
+        rules = self.markets[key]
+        if price <= 0:
+            raise ValueError("price must be positive")
+        self._prices[key] = price
+        fills: list[Fill] = []
+        with localcontext(_CONTEXT):
+            for order in list(self._resting.get(key, [])):
+                assert order.price is not None  # only limit orders rest
+                crossed = price <= order.price if order.side is Side.BUY else price >= order.price
+                if crossed:
+                    quantity = self._portion(rules, order.remaining)
+                    fills.append(self._fill(order, quantity, order.price, self.fees.maker, at))
+        return fills
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def place(self, account: str, request: OrderRequest, at: datetime) -> Order:
+        symbol = self.key(request.symbol)
+        rules = self.markets[symbol]
+        if any(
+            o.client_order_id == request.client_order_id and not o.status.is_final
+            for o in self._orders.get(account, [])
+        ):
+            raise DuplicateClientOrderId(request.client_order_id)
+        with localcontext(_CONTEXT):
+            quantity, limit, taker_price = self._terms(symbol, rules, request)
+            if quantity <= 0:
+                raise RuleViolation("quantity_range")
+            check_price = limit if limit is not None else taker_price
+            assert check_price is not None
+            rule = rules.violation(quantity, check_price)
+            if rule:
+                raise RuleViolation(rule)
+            base, quote = _assets(symbol)
+            lock_price = limit if limit is not None else check_price
+            paid, lock = (
+                (quote, quantity * lock_price) if request.side is Side.BUY else (base, quantity)
+            )
+            free = self._wallets.get(account, {}).get(paid, _Wallet()).free  # refusals add nothing
+            if free < lock:
+                raise InsufficientFunds(f"{paid}: need {lock}, free {free}")
+            wallet = self._wallet(account, paid)
+            wallet.free -= lock
+            wallet.locked += lock
+            self._next_order += 1
+            order = _OrderState(
+                account=account,
+                order_id=str(self._next_order),
+                client_order_id=request.client_order_id,
+                symbol=symbol,
+                side=request.side,
+                type=request.type,
+                quantity=quantity,
+                price=limit,
+                lock_price=lock_price,
+                created_at=at,
+                locked=lock,
+            )
+            self._orders.setdefault(account, []).append(order)
+            if taker_price is not None:
+                self._fill(order, quantity, taker_price, self.fees.taker, at)
+            else:
+                self._resting.setdefault(symbol, []).append(order)
+        return order.snapshot()
+
+    def cancel(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        at: datetime,
+    ) -> Order:
+        order = self._find(account, symbol, order_id, client_order_id)
+        if order.status.is_final:
+            raise OrderNotOpen(f"order {order.order_id} is {order.status}")
+        with localcontext(_CONTEXT):
+            wallet = self._wallet(account, self._paid_asset(order))
+            wallet.locked -= order.locked
+            wallet.free += order.locked
+        order.locked = _ZERO
+        order.status = OrderStatus.CANCELED
+        order.updated_at = at
+        self._resting[order.symbol].remove(order)
+        return order.snapshot()
+
+    def get(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        return self._find(account, symbol, order_id, client_order_id).snapshot()
+
+    def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
+        wanted = self.key(symbol) if symbol else None
+        return [
+            o.snapshot()
+            for o in self._orders.get(account, [])
+            if not o.status.is_final and (wanted is None or o.symbol == wanted)
+        ]
+
+    def orders(self, account: str, symbol: str) -> list[Order]:
+        wanted = self.key(symbol)
+        return [o.snapshot() for o in self._orders.get(account, []) if o.symbol == wanted]
+
+    def fills(self, account: str, symbol: str) -> list[Fill]:
+        return list(self._fills.get((account, self.key(symbol)), []))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def key(self, symbol: str) -> str:
+        """The normalised ``BASE-QUOTE`` of a known market (`UnknownMarket` otherwise)."""
+        try:
+            key = str(Symbol.parse(symbol))
+        except ValueError:
+            raise UnknownMarket(symbol) from None
+        if key not in self.markets:
+            raise UnknownMarket(symbol)
+        return key
+
+    def _wallet(self, account: str, asset: str) -> _Wallet:
+        return self._wallets.setdefault(account, {}).setdefault(asset, _Wallet())
+
+    def _terms(
+        self, symbol: str, rules: MarketRules, request: OrderRequest
+    ) -> tuple[Decimal, Decimal | None, Decimal | None]:
+        """(quantity, limit price, taker fill price or None if the order rests)."""
+        if request.type is OrderType.LIMIT:
+            if request.price is None or request.quantity is None or request.quote_quantity:
+                raise InvalidRequest("a limit order needs quantity and price, no quote_quantity")
+            last = self._prices.get(symbol)
+            if last is None or not _marketable(request.side, request.price, last):
+                return request.quantity, request.price, None
+            taker = self._taker_price(rules, request.side, last)
+            # A marketable limit never fills worse than its limit.
+            best = (
+                min(taker, request.price) if request.side is Side.BUY else max(taker, request.price)
+            )
+            return request.quantity, request.price, best
+        if request.price is not None or (request.quantity is None) == (
+            request.quote_quantity is None
+        ):
+            raise InvalidRequest("a market order needs exactly one of quantity, quote_quantity")
+        taker = self._taker_price(rules, request.side, self.price(symbol))
+        if request.quantity is not None:
+            return request.quantity, None, taker
+        assert request.quote_quantity is not None
+        return rules.quantise_quantity(request.quote_quantity / taker), None, taker
+
+    def _taker_price(self, rules: MarketRules, side: Side, last: Decimal) -> Decimal:
+        """Last price moved against the taker by the slippage, onto the tick (at least one)."""
+        if side is Side.BUY:
+            return rules.quantise_price(last * (1 + self.slippage), Side.SELL)  # rounds up
+        return max(rules.quantise_price(last * (1 - self.slippage), Side.BUY), rules.price_tick)
+
+    def _portion(self, rules: MarketRules, remaining: Decimal) -> Decimal:
+        """What one crossing update fills: the ratio of the rest, at least one lot step."""
+        if self.partial_fill_ratio == 1:
+            return remaining
+        part = rules.quantise_quantity(remaining * self.partial_fill_ratio)
+        return min(max(part, rules.lot_step), remaining)
+
+    def _paid_asset(self, order: _OrderState) -> str:
+        base, quote = _assets(order.symbol)
+        return quote if order.side is Side.BUY else base
+
+    def _fill(
+        self, order: _OrderState, quantity: Decimal, price: Decimal, rate: Decimal, at: datetime
+    ) -> Fill:
+        base, quote = _assets(order.symbol)
+        amount = quantity * price
+        if order.side is Side.BUY:
+            released = quantity * order.lock_price
+            paying, receiving = (
+                self._wallet(order.account, quote),
+                self._wallet(order.account, base),
+            )
+            received, fee_asset = quantity, base
+        else:
+            released = quantity
+            paying, receiving = (
+                self._wallet(order.account, base),
+                self._wallet(order.account, quote),
+            )
+            received, fee_asset = amount, quote
+        fee = received * rate
+        paying.locked -= released
+        if order.side is Side.BUY:
+            paying.free += released - amount  # a buy filled below its lock price gets the change
+        receiving.free += received - fee
+        order.locked -= released
+        order.filled += quantity
+        order.quote += amount
+        order.fee += fee
+        order.updated_at = at
+        if order.remaining == 0:
+            order.status = OrderStatus.FILLED
+            if order in self._resting.get(order.symbol, []):
+                self._resting[order.symbol].remove(order)
+        else:
+            order.status = OrderStatus.PARTIALLY_FILLED
+        self._next_trade += 1
+        fill = Fill(
+            trade_id=str(self._next_trade),
+            order_id=order.order_id,
+            symbol=order.symbol,
+            side=order.side,
+            price=price,
+            quantity=quantity,
+            fee=fee,
+            fee_asset=fee_asset,
+            at=at,
+        )
+        self._fills.setdefault((order.account, order.symbol), []).append(fill)
+        return fill
+
+    def _find(
+        self, account: str, symbol: str, order_id: str | None, client_order_id: str | None
+    ) -> _OrderState:
+        if order_id is None and client_order_id is None:
+            raise InvalidRequest("give order_id or client_order_id")
+        wanted = self.key(symbol)
+        # Newest first: a client id may be reused once its earlier order is final.
+        for order in reversed(self._orders.get(account, [])):
+            if order.symbol != wanted:
+                continue
+            if order_id is not None and order.order_id != order_id:
+                continue
+            if client_order_id is not None and order.client_order_id != client_order_id:
+                continue
+            return order
+        raise UnknownOrder(f"no order {order_id or client_order_id} for {account} on {wanted}")
+
+
+def _marketable(side: Side, limit: Decimal, last: Decimal) -> bool:
+    return limit >= last if side is Side.BUY else limit <= last

@@ -1,0 +1,280 @@
+"""Price paths that drive the simulated venues: real candles replayed, or a seeded random walk.
+
+A path is a deterministic function of time (no clock, no randomness outside the seed), piecewise
+constant between steps; candles of any interval are aggregated from the same steps, so a limit
+order at a candle's high or low is one the path really reached. Times must be timezone-aware.
+Candle buckets are aligned to the Unix epoch (weekly ones to Monday, as Binance does).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from abc import ABC, abstractmethod
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+from domain.market import Candle
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+_WEEK_US = 7 * 86_400 * _US
+_MONDAY_US = 4 * 86_400 * _US  # 1970-01-01 was a Thursday
+_CONTEXT = Context(
+    prec=28, rounding=ROUND_HALF_EVEN
+)  # fixed, so results never depend on the caller's
+_VOLUME_STEP = Decimal("0.00000001")
+_NOISE_UNIT = 1_000_000
+
+
+def _us(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+def _at(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+class PricePath(ABC):
+    @abstractmethod
+    def price_at(self, t: datetime) -> Decimal: ...
+
+    @abstractmethod
+    def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
+        """(price, volume) of the steps covering [start_us, end_us), in order."""
+
+    def candles(self, interval_seconds: int, start: datetime, end: datetime) -> list[Candle]:
+        """Candles whose open time falls in [start aligned down to the interval, end); the last
+        one only aggregates the path up to `end` (a candle still forming)."""
+        size = timedelta(seconds=interval_seconds)
+        opened = bucket_start(start, interval_seconds)
+        candles = []
+        while opened < end:
+            candles.append(self.candle(opened, min(opened + size, end)))
+            opened += size
+        return candles
+
+    def candle(self, start: datetime, end: datetime) -> Candle:
+        """One candle aggregating the path over [start, end), whatever its length."""
+        start_us, end_us = _us(start), _us(end)
+        if end_us <= start_us:
+            raise ValueError("a candle needs end after start")
+        with localcontext(_CONTEXT):
+            steps = list(self._steps(start_us, end_us))
+            prices = [price for price, _ in steps]
+            volume = sum((v for _, v in steps), Decimal(0))
+            return Candle(
+                open_time=start,
+                open=prices[0],
+                high=max(prices),
+                low=min(prices),
+                close=prices[-1],
+                volume=volume.quantize(_VOLUME_STEP),
+            )
+
+
+def bucket_start(t: datetime, interval_seconds: int) -> datetime:
+    """Open time of the `interval_seconds` candle holding `t` (epoch-aligned, weeks on Monday)."""
+    if interval_seconds <= 0:
+        raise ValueError("interval_seconds must be positive")
+    size = interval_seconds * _US
+    offset = _MONDAY_US if size % _WEEK_US == 0 else 0
+    return _at((_us(t) - offset) // size * size + offset)
+
+
+class FixedPrice(PricePath):
+    """A market that stands still, with no volume: for tests and for pinning a price by hand."""
+
+    def __init__(self, price: Decimal) -> None:
+        if price <= 0:
+            raise ValueError("price must be positive")
+        self.price = price
+
+    def price_at(self, t: datetime) -> Decimal:
+        return self.price
+
+    def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
+        yield self.price, Decimal(0)
+
+
+class CandleReplay(PricePath):
+    """Real candles replayed `speed` times faster than the wall clock, the first candle opening
+    at `started_at`. Each candle is walked open -> low -> high -> close (open -> high -> low ->
+    close when it fell), a quarter of its time and volume each. Before the first candle the path
+    holds the first open, in gaps and after the last candle the previous close."""
+
+    def __init__(
+        self,
+        rows: Sequence[Candle],
+        *,
+        speed: float = 1.0,
+        started_at: datetime,
+        scale: Decimal = Decimal(1),
+    ) -> None:
+        if len(rows) < 2:
+            raise ValueError("a replay needs at least two candles")
+        if speed <= 0 or scale <= 0:
+            raise ValueError("speed and scale must be positive")
+        ordered = sorted(rows, key=lambda c: c.open_time)
+        self._opens = [_us(c.open_time) for c in ordered]
+        # The data's own interval is the smallest spacing: larger ones are gaps.
+        self._length = min(b - a for a, b in zip(self._opens, self._opens[1:], strict=False))
+        self._quarter = self._length // 4
+        with localcontext(_CONTEXT):
+            self._walks = [_walk(c, scale) for c in ordered]
+            self._volumes = [c.volume / 4 for c in ordered]
+        self._started_us = _us(started_at)
+        self._speed = Fraction(speed)  # exact, so the time mapping is deterministic
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: Path,
+        *,
+        speed: float = 1.0,
+        started_at: datetime,
+        scale: Decimal = Decimal(1),
+    ) -> CandleReplay:
+        """Read ``open_time_ms,open,high,low,close,volume`` rows (../shared/data/ohlcv)."""
+        rows = _read_csv(path.resolve())
+        return cls(rows, speed=speed, started_at=started_at, scale=scale)
+
+    @property
+    def duration(self) -> timedelta:
+        """Wall time from `started_at` until the last candle closes."""
+        path_us = self._opens[-1] + self._length - self._opens[0]
+        return timedelta(microseconds=int(path_us / self._speed))
+
+    def price_at(self, t: datetime) -> Decimal:
+        path_us = self._path_us(_us(t))
+        return next(self._path_steps(path_us, path_us + 1))[0]
+
+    def _path_us(self, wall_us: int) -> int:
+        return self._opens[0] + int((wall_us - self._started_us) * self._speed // 1)
+
+    def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
+        start, end = self._path_us(start_us), self._path_us(end_us)
+        return self._path_steps(start, max(end, start + 1))
+
+    def _path_steps(self, start: int, end: int) -> Iterator[tuple[Decimal, Decimal]]:
+        i = bisect_right(self._opens, start) - 1
+        at = start
+        while at < end:
+            if i < 0:  # before the first candle
+                yield self._walks[0][0], Decimal(0)
+                at, i = min(end, self._opens[0]), 0
+                continue
+            opened = self._opens[i]
+            if at >= opened + self._length:  # a gap, or past the last candle
+                following = self._opens[i + 1] if i + 1 < len(self._opens) else end
+                if following > at:
+                    yield self._walks[i][3], Decimal(0)
+                at, i = max(at, min(end, following)), i + 1
+                continue
+            quarter = (at - opened) // self._quarter
+            stop = min(end, opened + (quarter + 1) * self._quarter)
+            share = Decimal(stop - at) / self._quarter
+            yield self._walks[i][quarter], self._volumes[i] * share
+            at = stop
+
+
+@lru_cache(maxsize=32)
+def _read_csv(path: Path) -> tuple[Candle, ...]:
+    """Parsed once per process: the data files are read-only and parsing dominates start-up."""
+    with path.open(newline="") as f:
+        return tuple(
+            Candle(
+                open_time=_at(int(r["open_time_ms"]) * 1000),
+                open=Decimal(r["open"]),
+                high=Decimal(r["high"]),
+                low=Decimal(r["low"]),
+                close=Decimal(r["close"]),
+                volume=Decimal(r["volume"]),
+            )
+            for r in csv.DictReader(f)
+        )
+
+
+def _walk(candle: Candle, scale: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    o, h, low, c = (p * scale for p in (candle.open, candle.high, candle.low, candle.close))
+    return (o, low, h, c) if c >= o else (o, h, low, c)
+
+
+class RandomWalk(PricePath):
+    """A seeded synthetic market: the log price is a sum of noise at scales of 4^k steps with
+    amplitude ``volatility * 2^k`` (up to about two years), which moves like a random walk with
+    per-step scale `volatility` (over m steps about ``volatility * sqrt(m)``) yet can be
+    evaluated at any time, past or future, in constant time. Prices keep 10 significant digits;
+    `start_price` is the price at `started_at`. Candles longer than 32 steps are aggregated
+    from 32 samples, so their high and low are close to, not exactly, the path's extremes."""
+
+    _SAMPLES = 32
+    _SIGNIFICANT = 10
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        start_price: Decimal,
+        started_at: datetime,
+        volatility: Decimal,
+        step_seconds: int = 1,
+        volume_per_step: Decimal = Decimal(1),
+    ) -> None:
+        if start_price <= 0 or volatility < 0 or step_seconds <= 0 or volume_per_step < 0:
+            raise ValueError("start_price and step_seconds must be positive, the rest not negative")
+        self._seed = seed
+        self._start_price = start_price
+        self._started_us = _us(started_at)
+        self._volatility = volatility
+        self._step_us = step_seconds * _US
+        self._volume_per_step = volume_per_step
+        two_years_steps = 2 * 365 * 86_400 // step_seconds
+        self._levels = next(k for k in range(64) if 4**k >= two_years_steps) + 1
+        self._top_span = 4 ** (self._levels - 1)
+        self._scale = Decimal(self._top_span * _NOISE_UNIT)
+        self._origin = self._noise_sum(0)
+
+    def price_at(self, t: datetime) -> Decimal:
+        with localcontext(_CONTEXT):
+            return self._price((_us(t) - self._started_us) // self._step_us)
+
+    def _price(self, step: int) -> Decimal:
+        noise = Decimal(self._noise_sum(step) - self._origin) / self._scale
+        price = self._start_price * (self._volatility * noise).exp()
+        exponent = min(price.adjusted() - self._SIGNIFICANT + 1, 0)
+        return price.quantize(Decimal(1).scaleb(exponent))
+
+    def _noise_sum(self, step: int) -> int:
+        """The summed noise as an integer over `_scale` (integers keep this fast and exact)."""
+        total = 0
+        for level in range(self._levels):
+            span = 4**level
+            node, into = divmod(step, span)
+            a, b = _noise(self._seed, level, node), _noise(self._seed, level, node + 1)
+            total += (a * span + (b - a) * into) * 2**level * (self._top_span // span)
+        return total
+
+    def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
+        first = (start_us - self._started_us) // self._step_us
+        last = (end_us - 1 - self._started_us) // self._step_us
+        count = last - first + 1
+        volume = self._volume_per_step * Decimal(end_us - start_us) / self._step_us
+        if count <= self._SAMPLES:
+            picked = list(range(first, last + 1))
+        else:  # evenly spaced, both ends included
+            picked = [first + i * (count - 1) // (self._SAMPLES - 1) for i in range(self._SAMPLES)]
+        for step in picked:
+            yield self._price(step), volume / len(picked)
+
+
+@lru_cache(maxsize=1 << 16)
+def _noise(seed: int, level: int, node: int) -> int:
+    """Uniform in [-1, 1] in millionths, a pure function of its arguments."""
+    digest = hashlib.blake2b(f"{seed}:{level}:{node}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % (2 * _NOISE_UNIT + 1) - _NOISE_UNIT

@@ -1,0 +1,59 @@
+"""A faithful local Binance Spot REST API v3.
+
+Real paths, parameters, JSON shapes, request weights, HMAC-SHA256 signatures (over the exact
+query string concatenated with the form body), recvWindow checks and error bodies
+(``{"code": -1022, "msg": "Signature for this request is not valid."}``), so a stock Binance
+client pointed at the base URL works unchanged. Orders match through
+`domain.matching.MatchingEngine` against a price path (`domain.price_paths`): a seeded random
+walk, real candles replayed from ../shared/data/ohlcv, or a fixed price.
+
+Binance routes (weights as Binance documents them, per client IP, header
+``X-MBX-USED-WEIGHT-1M``; over the limit: 429 + Retry-After, and 418 for clients that keep
+calling): ``GET /api/v3/ping, /time, /exchangeInfo (symbol=, symbols=), /ticker/price,
+/ticker/24hr, /ticker/bookTicker, /avgPrice, /depth, /trades, /klines`` (16 intervals, limit up
+to 1000); signed ``GET /api/v3/account, POST|GET|DELETE /api/v3/order, GET /api/v3/openOrders,
+/allOrders, /myTrades``. LIMIT (GTC, IOC, FOK) and MARKET (quantity or quoteOrderQty) orders;
+newOrderRespType ACK, RESULT or FULL (the default).
+
+Clocks: the *server clock* (wall clock + an offset) answers /api/v3/time and checks signed
+timestamps; the *market clock* (wall clock x speed, advanced on demand) drives prices, klines and
+fills. Prices move lazily: every request first brings each path-driven market to the market clock.
+
+Control API (JSON, unauthenticated, not part of Binance):
+
+- ``POST /_sim/accounts`` ``{"api_key", "secret", "balances": {"BTC": "1"}}`` -> 201; 409 if the
+  key exists. ``GET /_sim/accounts/{api_key}`` -> balances.
+  ``POST /_sim/accounts/{api_key}/deposit`` ``{"asset", "amount"}``.
+- ``POST /_sim/price`` ``{"symbol": "BTCBRL", "price": "350000.00"}`` pins the price (onto the
+  tick) and matches resting orders at it, one partial-fill step per call; ``"price": null``
+  follows the path again. -> ``{"symbol", "price", "fills"}``.
+- ``POST /_sim/clock`` ``{"speed": 60, "offset_ms": -7000, "advance_seconds": 3600}`` (all
+  optional): market clock speed, server clock offset (provokes -1021 until the client resyncs
+  with /api/v3/time), market clock jump.
+- ``POST /_sim/faults`` ``{"path": "/api/v3/order", "method": "POST", "count": 1,
+  "status": 503, "delay_seconds": 2.0, "after_processing": true}`` (all optional): the next
+  `count` matching /api/ requests are delayed and/or answered with that 5xx, before or after the
+  venue processed them (an order placed whose answer is lost). ``DELETE /_sim/faults`` clears.
+- ``POST /_sim/limits`` ``{"weight_limit", "window_seconds", "ban_after", "ban_seconds",
+  "orders_per_10s"}`` (all optional): new limits, counters and bans reset.
+- ``GET /_sim/stats`` -> requests per route, responses per status, orders placed.
+
+Run it with ``crypteras sim binance --port P --account KEY:SECRET:BTC=1,BRL=100000`` (see
+`server.add_arguments` and `server.run`), or in-process with `create_app(SimConfig(...))`.
+"""
+
+from simulators.binance.app import create_app
+from simulators.binance.config import AccountConfig, SimConfig, SymbolConfig, parse_account
+from simulators.binance.server import ThreadedServer, add_arguments, run, run_from_args
+
+__all__ = [
+    "AccountConfig",
+    "SimConfig",
+    "SymbolConfig",
+    "ThreadedServer",
+    "add_arguments",
+    "create_app",
+    "parse_account",
+    "run",
+    "run_from_args",
+]

@@ -1,0 +1,192 @@
+"""The FastAPI app: Binance's /api/v3 routes with weights, security and faults, plus /_sim/."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from simulators.binance import public, trading
+from simulators.binance.auth import api_key_account, verify
+from simulators.binance.config import SimConfig
+from simulators.binance.control import control_router
+from simulators.binance.venue import BinanceVenue, Fault
+from simulators.binance.wire import BinanceError, Params
+
+Handler = Callable[[BinanceVenue, str, Params], Any]
+Weight = Callable[[Params], int]
+
+_FAILURES = {
+    503: (
+        -1008,
+        "Server is currently overloaded with other requests. Please try again in a few minutes.",
+    ),
+    504: (
+        -1007,
+        "Timeout waiting for response from backend server. "
+        "Send status unknown; execution status unknown.",
+    ),
+}
+_INTERNAL = (-1001, "Internal error; unable to process your request. Please try again.")
+
+
+def _fixed(weight: int) -> Weight:
+    return lambda _params: weight
+
+
+def _by_symbols(one: int, every: int) -> Weight:
+    return lambda params: every if public.symbol_count(params) is None else one
+
+
+def _ticker_24hr_weight(params: Params) -> int:
+    count = public.symbol_count(params)
+    if count is None:
+        return 80
+    return 2 if count <= 20 else 40 if count <= 100 else 80
+
+
+def _public(fn: Callable[[BinanceVenue, Params], Any]) -> Handler:
+    return lambda venue, _account, params: fn(venue, params)
+
+
+def _ping(venue: BinanceVenue, params: Params) -> dict[str, Any]:
+    params.check_all_read()
+    return {}
+
+
+def _time(venue: BinanceVenue, params: Params) -> dict[str, Any]:
+    params.check_all_read()
+    return {"serverTime": venue.server_ms()}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    weight: Weight
+    signed: bool
+    handler: Handler
+
+
+ENDPOINTS = (
+    Endpoint("GET", "/api/v3/ping", _fixed(1), False, _public(_ping)),
+    Endpoint("GET", "/api/v3/time", _fixed(1), False, _public(_time)),
+    Endpoint("GET", "/api/v3/exchangeInfo", _fixed(20), False, _public(public.exchange_info)),
+    Endpoint("GET", "/api/v3/ticker/price", _by_symbols(2, 4), False, _public(public.ticker_price)),
+    Endpoint("GET", "/api/v3/ticker/24hr", _ticker_24hr_weight, False, _public(public.ticker_24hr)),
+    Endpoint(
+        "GET", "/api/v3/ticker/bookTicker", _by_symbols(2, 4), False, _public(public.book_ticker)
+    ),
+    Endpoint("GET", "/api/v3/avgPrice", _fixed(2), False, _public(public.avg_price)),
+    Endpoint("GET", "/api/v3/depth", public.depth_weight, False, _public(public.depth)),
+    Endpoint("GET", "/api/v3/trades", _fixed(25), False, _public(public.recent_trades)),
+    Endpoint("GET", "/api/v3/klines", _fixed(2), False, _public(public.klines)),
+    Endpoint("GET", "/api/v3/account", _fixed(20), True, trading.account_info),
+    Endpoint("POST", "/api/v3/order", _fixed(1), True, trading.new_order),
+    Endpoint("GET", "/api/v3/order", _fixed(4), True, trading.query_order),
+    Endpoint("DELETE", "/api/v3/order", _fixed(1), True, trading.cancel_order),
+    Endpoint(
+        "GET",
+        "/api/v3/openOrders",
+        lambda p: 6 if "symbol" in p else 80,
+        True,
+        trading.open_orders,
+    ),
+    Endpoint("GET", "/api/v3/allOrders", _fixed(20), True, trading.all_orders),
+    Endpoint(
+        "GET", "/api/v3/myTrades", lambda p: 5 if "orderId" in p else 20, True, trading.my_trades
+    ),
+    Endpoint("GET", "/sapi/v1/account/apiRestrictions", _fixed(1), True, trading.api_restrictions),
+)
+
+
+def _error(exc: BinanceError, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse(
+        {"code": exc.code, "msg": exc.msg}, status_code=exc.status, headers=headers | exc.headers
+    )
+
+
+async def _inject(fault: Fault, headers: dict[str, str]) -> JSONResponse | None:
+    if fault.delay_seconds:
+        await asyncio.sleep(fault.delay_seconds)  # the fault is the wait itself
+    if fault.status is None:
+        return None
+    code, msg = _FAILURES.get(fault.status, _INTERNAL)
+    return JSONResponse({"code": code, "msg": msg}, status_code=fault.status, headers=headers)
+
+
+async def _serve(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> Response:
+    key = f"{request.method} {request.url.path}"
+    venue.stats.requests[key] = venue.stats.requests.get(key, 0) + 1
+    response = await _answer(venue, endpoint, request)
+    status = str(response.status_code)
+    venue.stats.statuses[status] = venue.stats.statuses.get(status, 0) + 1
+    return response
+
+
+async def _answer(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> Response:
+    method, path = request.method, request.url.path
+    ip = request.client.host if request.client else "unknown"
+    headers: dict[str, str] = {}
+    try:
+        # The exact bytes sent: the signature covers them, not a re-encoding of parsed values.
+        query = request.scope["query_string"].decode("utf-8", "replace")
+        body = (await request.body()).decode("utf-8", "replace")
+        params = Params(query, body)
+        used = venue.weights.charge(ip, endpoint.weight(params), venue.server_time())
+        headers[venue.weights.header] = str(used)
+        before = venue.take_fault(method, path, after_processing=False)
+        if before and (failed := await _inject(before, headers)):
+            return failed
+        venue.sync()
+        account = ""
+        if endpoint.signed:
+            account = api_key_account(request.headers.get("X-MBX-APIKEY"), venue.secrets)
+            verify(
+                secret=venue.secrets[account],
+                query=query,
+                body=body,
+                params=params,
+                server_time_ms=venue.server_ms(),
+            )
+        result = endpoint.handler(venue, account, params)
+    except BinanceError as exc:
+        headers.setdefault(venue.weights.header, str(venue.weights.used(ip, venue.server_time())))
+        return _error(exc, headers)
+    after = venue.take_fault(method, path, after_processing=True)
+    if after and (failed := await _inject(after, headers)):
+        return failed
+    return JSONResponse(result, headers=headers)
+
+
+def create_app(config: SimConfig | None = None) -> FastAPI:
+    """A Binance Spot v3 simulator; state lives in ``app.state.venue``."""
+    venue = BinanceVenue(config or SimConfig())
+    app = FastAPI(
+        title="Crypteras Binance simulator",
+        docs_url="/_sim/docs",
+        openapi_url="/_sim/openapi.json",
+        redoc_url=None,
+    )
+    app.state.venue = venue
+
+    def route(endpoint: Endpoint) -> Callable[[Request], Any]:
+        async def handle(request: Request) -> Response:
+            return await _serve(venue, endpoint, request)
+
+        return handle
+
+    for endpoint in ENDPOINTS:
+        app.add_api_route(
+            endpoint.path,
+            route(endpoint),
+            methods=[endpoint.method],
+            include_in_schema=False,
+            name=f"{endpoint.method} {endpoint.path}",
+        )
+    app.include_router(control_router(venue))
+    return app

@@ -1,0 +1,224 @@
+"""The simulated venue's state: accounts, markets on a market clock, the matching engine, the
+public trade tape, limits and injected faults. Everything runs on the server's event loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.market import Fill, Side
+from domain.matching import Fees, MatchingEngine
+from simulators.binance.config import AccountConfig, SimConfig
+from simulators.binance.limits import OrderCounter, WeightLimiter
+from simulators.binance.market import SymbolMarket
+from simulators.binance.wire import BinanceError
+
+
+class Fault(BaseModel):
+    """An injected failure: the next `count` matching requests are delayed and/or answered
+    with HTTP `status`, before or after the venue processed them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None  # e.g. "/api/v3/order"; None: any /api/ request
+    method: str | None = None
+    count: int = Field(default=1, ge=1)
+    status: int | None = Field(default=None, ge=500, le=599)
+    delay_seconds: float = Field(default=0, ge=0, le=120)
+    after_processing: bool = False  # the order is placed, the caller never hears of it
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.path is None or self.path == path) and (
+            self.method is None or self.method.upper() == method
+        )
+
+
+@dataclass
+class OrderMeta:
+    """What Binance keeps about an order that the engine does not."""
+
+    client_order_id: str
+    time_in_force: str | None
+    orig_quote_qty: Decimal
+    expired: bool = False
+
+
+@dataclass
+class TapeTrade:
+    trade_id: int
+    price: Decimal
+    quantity: Decimal
+    at_ms: int
+    buyer_maker: bool
+
+
+@dataclass
+class Stats:
+    requests: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    orders_placed: int = 0
+
+
+class BinanceVenue:
+    def __init__(self, config: SimConfig, *, wall: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._wall = wall
+        started = datetime.fromtimestamp(wall(), tz=UTC)
+        self.markets = {s.name: SymbolMarket.build(s, started) for s in config.symbols}
+        self.by_domain = {m.config.domain_symbol: m for m in self.markets.values()}
+        self.engine = MatchingEngine(
+            (m.rules for m in self.markets.values()),
+            Fees(maker=config.maker_fee, taker=config.taker_fee),
+            slippage=config.slippage,
+            partial_fill_ratio=config.partial_fill_ratio,
+        )
+        self.secrets: dict[str, str] = {}
+        self.withdrawals: dict[str, bool] = {}  # per API key: may it withdraw?
+        self.meta: dict[str, OrderMeta] = {}  # by engine order id
+        self.maker_trades: set[str] = set()
+        self.tape: dict[str, list[TapeTrade]] = {name: [] for name in self.markets}
+        self.weights = WeightLimiter(
+            config.weight_limit, config.weight_window_seconds, config.ban_after, config.ban_seconds
+        )
+        self.order_counter = OrderCounter(config.orders_per_10s)
+        self.faults: list[Fault] = []
+        self._synced_at: dict[str, datetime] = {}  # market time of each market's last sync
+        self.stats = Stats()
+        self.offset_ms = 0
+        self._speed = config.clock_speed
+        self._anchor_wall = wall()
+        self._anchor_market = self._anchor_wall
+        for account in config.accounts:
+            self.add_account(account)
+        for market in self.markets.values():
+            at = self.server_datetime()
+            self.engine.set_price(market.rules.symbol, market.price_at(self.market_now()), at)
+
+    # -- clocks -----------------------------------------------------------------------------
+
+    def server_time(self) -> float:
+        """Seconds; what /api/v3/time answers and signed requests are checked against."""
+        return self._wall() + self.offset_ms / 1000
+
+    def server_ms(self) -> int:
+        return int(self.server_time() * 1000)
+
+    def server_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.server_time(), tz=UTC)
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def market_now(self) -> datetime:
+        """The clock prices and klines run on: the wall clock, sped up and advanced on demand."""
+        seconds = self._anchor_market + (self._wall() - self._anchor_wall) * self._speed
+        return datetime.fromtimestamp(seconds, tz=UTC)
+
+    def set_clock(
+        self,
+        *,
+        speed: float | None = None,
+        offset_ms: int | None = None,
+        advance_seconds: float | None = None,
+    ) -> None:
+        now_wall = self._wall()
+        self._anchor_market = self.market_now().timestamp() + (advance_seconds or 0)
+        self._anchor_wall = now_wall
+        if speed is not None:
+            if speed <= 0:
+                raise ValueError("speed must be positive")
+            self._speed = speed
+        if offset_ms is not None:
+            self.offset_ms = offset_ms
+        self.sync()
+
+    # -- markets ----------------------------------------------------------------------------
+
+    def market(self, name: str) -> SymbolMarket:
+        try:
+            return self.markets[name]
+        except KeyError:
+            raise BinanceError(-1121, "Invalid symbol.") from None
+
+    def sync(self) -> None:
+        """Bring every path-driven market to the market clock: the path's low and high since
+        the last sync, then its price now, so resting orders the path touched in between fill."""
+        now = self.market_now()
+        for name, market in self.markets.items():
+            if market.pinned is not None:
+                continue
+            last = self._synced_at.get(name, now)
+            self._synced_at[name] = now
+            if now > last:
+                for price in market.range_between(last, now):
+                    self._move(market, price)
+            self._move(market, market.price_at(now))
+
+    def set_price(self, name: str, price: Decimal | None) -> int:
+        """Pin a price (None: follow the path again). Every call is one crossing update (one
+        partial-fill step), even at an unchanged price. Returns how many fills it caused."""
+        market = self.market(name)
+        market.pinned = None if price is None else market.tick(price)
+        self._synced_at[name] = self.market_now()
+        return self._move(market, market.price_at(self.market_now()), force=True)
+
+    def _move(self, market: SymbolMarket, price: Decimal, *, force: bool = False) -> int:
+        if not force and self.engine.price(market.rules.symbol) == price:
+            return 0
+        fills = self.engine.set_price(market.rules.symbol, price, self.server_datetime())
+        for fill in fills:
+            self.maker_trades.add(fill.trade_id)
+        self.record(fills)
+        return len(fills)
+
+    def price(self, name: str) -> Decimal:
+        return self.engine.price(self.market(name).rules.symbol)
+
+    def record(self, fills: list[Fill]) -> None:
+        """Append fills to the public trade tape (the counterparty is the simulated market)."""
+        for fill in fills:
+            name = fill.symbol.replace("-", "")
+            maker = fill.trade_id in self.maker_trades
+            self.tape[name].append(
+                TapeTrade(
+                    trade_id=int(fill.trade_id),
+                    price=fill.price,
+                    quantity=fill.quantity,
+                    at_ms=int(fill.at.timestamp() * 1000),
+                    # The buyer was the maker when our resting buy filled, or our taker sold.
+                    buyer_maker=(fill.side is Side.BUY) == maker,
+                )
+            )
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def add_account(self, account: AccountConfig) -> None:
+        if account.api_key in self.secrets:
+            raise ValueError(f"account {account.api_key} exists")
+        self.secrets[account.api_key] = account.secret
+        self.withdrawals[account.api_key] = account.enable_withdrawals
+        for asset, amount in account.balances.items():
+            if amount > 0:
+                self.engine.deposit(account.api_key, asset, amount)
+
+    def deposit(self, api_key: str, asset: str, amount: Decimal) -> None:
+        if api_key not in self.secrets:
+            raise KeyError(api_key)
+        self.engine.deposit(api_key, asset.upper(), amount)
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def take_fault(self, method: str, path: str, *, after_processing: bool) -> Fault | None:
+        for fault in self.faults:
+            if fault.after_processing == after_processing and fault.matches(method, path):
+                fault.count -= 1
+                if fault.count == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None

@@ -1,0 +1,99 @@
+"""Where each simulated market's price comes from, and its candles at MB's 7 resolutions."""
+
+from __future__ import annotations
+
+import bisect
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from domain.market import Candle
+from domain.price_paths import CandleReplay, PricePath, RandomWalk
+from simulators.mercadobitcoin.config import MarketSpec
+
+# Resolutions with a fixed length; "1M" is calendar months (weeks open on Monday).
+RESOLUTIONS: dict[str, int] = {
+    "1m": 60,
+    "15m": 900,
+    "1h": 3600,
+    "3h": 10800,
+    "1d": 86400,
+    "1w": 7 * 86400,
+}
+MONTH = "1M"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ManualPrices(PricePath):
+    """A step function driven by the control API: the price set last holds until the next."""
+
+    def __init__(self, price: Decimal, at: datetime) -> None:
+        self._times = [at]
+        self._prices = [price]
+
+    def set(self, price: Decimal, at: datetime) -> None:
+        if at < self._times[-1]:
+            raise ValueError("prices are set in time order")
+        self._times.append(at)
+        self._prices.append(price)
+
+    def price_at(self, t: datetime) -> Decimal:
+        return self._prices[max(bisect.bisect_right(self._times, t) - 1, 0)]
+
+    def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
+        start = _EPOCH + timedelta(microseconds=start_us)
+        end = _EPOCH + timedelta(microseconds=end_us)
+        yield self.price_at(start), Decimal(0)
+        first, last = bisect.bisect_right(self._times, start), bisect.bisect_left(self._times, end)
+        for price in self._prices[first:last]:
+            yield price, Decimal(0)
+
+
+def build_source(spec: MarketSpec, started_at: datetime) -> PricePath:
+    if spec.path == "fixed":
+        return ManualPrices(spec.start_price, started_at)
+    if spec.path == "random_walk":
+        return RandomWalk(
+            seed=spec.seed,
+            start_price=spec.start_price,
+            started_at=started_at,
+            volatility=spec.volatility,
+        )
+    if spec.csv is None:
+        raise ValueError(f"{spec.rules.symbol}: a replay market needs a csv")
+    # The simulator's clock applies the speed already: the path runs at 1x simulated time.
+    return CandleReplay(_rows(spec.csv), started_at=started_at, scale=spec.scale)
+
+
+@lru_cache(maxsize=8)
+def _rows(csv_path: Path) -> tuple[Candle, ...]:
+    """``open_time_ms,open,high,low,close,volume`` rows, read once per process (every test
+    starts a simulator of its own)."""
+    with csv_path.open(newline="") as f:
+        return tuple(
+            Candle(
+                open_time=_EPOCH + timedelta(milliseconds=int(r["open_time_ms"])),
+                open=Decimal(r["open"]),
+                high=Decimal(r["high"]),
+                low=Decimal(r["low"]),
+                close=Decimal(r["close"]),
+                volume=Decimal(r["volume"]),
+            )
+            for r in csv.DictReader(f)
+        )
+
+
+def candles(path: PricePath, resolution: str, start: datetime, end: datetime) -> list[Candle]:
+    """Candles from the one holding `start` up to the one holding `end`, oldest first."""
+    if resolution in RESOLUTIONS:
+        return path.candles(RESOLUTIONS[resolution], start, end)
+    out = []
+    opened = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while opened < end:
+        following = (opened + timedelta(days=32)).replace(day=1)
+        out.append(path.candle(opened, min(following, end)))
+        opened = following
+    return out

@@ -1,0 +1,306 @@
+"""The simulated venue: clock, API tokens, rate limits, injected faults, accounts and orders."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.market import Fill, Order, OrderRequest, OrderType, Side
+from domain.matching import InsufficientFunds, MatchingEngine, RuleViolation
+from domain.price_paths import PricePath
+from simulators.mercadobitcoin import orders as place_rules
+from simulators.mercadobitcoin.config import AccountSpec, Limit, RateLimits, SimConfig
+from simulators.mercadobitcoin.prices import ManualPrices, build_source
+from simulators.mercadobitcoin.wire import (
+    MbError,
+    execution,
+    order_document,
+    order_item,
+    unauthenticated,
+    unauthorized,
+)
+
+
+class SimClock:
+    """Simulated time: wall time scaled by `speed` from `started_at`, plus explicit advances."""
+
+    def __init__(self, started_at: datetime, speed: float) -> None:
+        self._anchor = started_at
+        self._wall = time.time()
+        self.speed = speed
+
+    def now(self) -> datetime:
+        return self._anchor + timedelta(seconds=(time.time() - self._wall) * self.speed)
+
+    def set_speed(self, speed: float) -> None:
+        self._anchor, self._wall, self.speed = self.now(), time.time(), speed
+
+    def advance(self, seconds: float) -> None:
+        self._anchor += timedelta(seconds=seconds)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Tokens:
+    """JWT-shaped access tokens, so "not decodable" (403) and "expired" (401) differ as on MB."""
+
+    def __init__(self, lifetime_seconds: float) -> None:
+        self.lifetime = lifetime_seconds
+        self._key = secrets.token_bytes(32)
+        self._valid_after = 0.0
+        self.issued = 0
+
+    def issue(self, login: str) -> tuple[str, int]:
+        now = time.time()
+        expires = now + self.lifetime
+        header = _b64(b'{"alg":"HS256","typ":"JWT"}')
+        claims = {"sub": login, "iat": now, "exp": expires, "jti": uuid.uuid4().hex}
+        payload = _b64(json.dumps(claims).encode())
+        signature = _b64(hmac.digest(self._key, f"{header}.{payload}".encode(), hashlib.sha256))
+        self.issued += 1
+        return f"{header}.{payload}.{signature}", int(expires)
+
+    def verify(self, authorization: str | None) -> str:
+        """The login the bearer token belongs to."""
+        scheme, _, token = (authorization or "").partition(" ")
+        parts = token.split(".")
+        if scheme.lower() != "bearer" or len(parts) != 3:
+            raise unauthenticated()
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            login, issued, expires = str(claims["sub"]), float(claims["iat"]), float(claims["exp"])
+        except (ValueError, KeyError, TypeError):
+            raise unauthenticated() from None
+        expected = _b64(hmac.digest(self._key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256))
+        now = time.time()
+        if (
+            not hmac.compare_digest(expected, parts[2])
+            or expires <= now
+            or issued < self._valid_after
+        ):
+            raise unauthorized()
+        return login
+
+    def expire_all(self) -> None:
+        self._valid_after = time.time()
+
+
+class RateLimiter:
+    """Sliding windows per (endpoint family, caller), plus the overall budget."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+
+    def hit(self, family: str, caller: str) -> float | None:
+        """Record a request; None if allowed, else seconds until one is (rounded up, >= 1)."""
+        if not self.limits.enabled:
+            return None
+        now = time.monotonic()
+        windows = {(f, caller): getattr(self.limits, f) for f in {family, "overall"}}
+        waits = [
+            w for key, limit in windows.items() if (w := self._wait(key, limit, now)) is not None
+        ]
+        if waits:
+            return float(max(1, math.ceil(max(waits))))
+        for key in windows:
+            self._hits[key].append(now)
+        return None
+
+    def _wait(self, key: tuple[str, str], limit: Limit, now: float) -> float | None:
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - limit.per_seconds:
+            hits.popleft()
+        return hits[0] + limit.per_seconds - now if len(hits) >= limit.requests else None
+
+    def reset(self) -> None:
+        self._hits.clear()
+
+
+@dataclass
+class Faults:
+    order_delay: float = 0.0  # seconds to hold the next order response, after placing it
+    errors_left: int = 0  # the next N API requests fail with `error_status`
+    error_status: int = 503
+    error_after_processing: bool = False  # process the request, then answer the error
+
+
+@dataclass
+class Account:
+    key: str
+    secret: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class OrderMeta:
+    external_id: str | None
+    cost: Decimal | None
+
+
+@dataclass
+class Venue:
+    """Everything the routes share. One instance per app."""
+
+    config: SimConfig
+    clock: SimClock = field(init=False)
+    engine: MatchingEngine = field(init=False)
+    tokens: Tokens = field(init=False)
+    limiter: RateLimiter = field(init=False)
+    faults: Faults = field(default_factory=Faults)
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    accounts: dict[str, Account] = field(default_factory=dict)  # by API token id (login)
+    sources: dict[str, PricePath] = field(default_factory=dict)
+    _meta: dict[tuple[str, str], OrderMeta] = field(default_factory=dict)
+    _external: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    _maker_trades: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.clock = SimClock(cfg.started_at or datetime.now(UTC), cfg.clock_speed)
+        self.engine = MatchingEngine(
+            (m.rules for m in cfg.markets), cfg.fees, cfg.slippage, cfg.partial_fill_ratio
+        )
+        self.tokens = Tokens(cfg.token_lifetime_seconds)
+        self.limiter = RateLimiter(cfg.rate_limits)
+        now = self.clock.now()
+        for market in cfg.markets:
+            self.sources[market.rules.symbol] = build_source(market, now)
+            self.engine.set_price(market.rules.symbol, self._on_tick(market.rules.symbol, now), now)
+        for spec in cfg.accounts:
+            self.add_account(spec)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def add_account(self, spec: AccountSpec) -> Account:
+        # Stable per token id, in MB's format (32 hex digits), so a restarted sim keeps ids.
+        account_id = hashlib.sha256(spec.key.encode()).hexdigest()[:32]
+        account = self.accounts.setdefault(spec.key, Account(spec.key, spec.secret, account_id))
+        account.secret = spec.secret
+        for asset, amount in spec.balances.items():
+            if amount > 0:
+                self.engine.deposit(account_id, asset, amount)
+        return account
+
+    def login(self, login: str, password: str) -> Account | None:
+        account = self.accounts.get(login)
+        if account and hmac.compare_digest(account.secret, password):
+            return account
+        return None
+
+    def account_ids(self) -> list[str]:
+        return [a.account_id for a in self.accounts.values()]
+
+    # -- prices ----------------------------------------------------------------------------
+
+    def _on_tick(self, symbol: str, at: datetime) -> Decimal:
+        rules = self.engine.markets[symbol]
+        price = rules.quantise_price(self.sources[symbol].price_at(at), Side.BUY)
+        return max(price, rules.price_tick)
+
+    def sync_prices(self) -> None:
+        """Move every market to its path's price now; resting orders the move crosses fill."""
+        now = self.clock.now()
+        for symbol, source in self.sources.items():
+            if isinstance(source, ManualPrices):
+                continue
+            price = self._on_tick(symbol, now)
+            if price != self.engine.price(symbol):
+                self._record_makers(self.engine.set_price(symbol, price, now))
+
+    def set_price(self, symbol: str, price: Decimal) -> list[Fill]:
+        """Pin a market to `price` from now on (a moving path stops: the test drives it)."""
+        now = self.clock.now()
+        source = self.sources[symbol]
+        if not isinstance(source, ManualPrices):
+            source = self.sources[symbol] = ManualPrices(self.engine.price(symbol), now)
+        source.set(price, now)
+        fills = self.engine.set_price(symbol, price, now)
+        self._record_makers(fills)
+        return fills
+
+    def _record_makers(self, fills: list[Fill]) -> None:
+        self._maker_trades.update(f.trade_id for f in fills)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def place(self, account_id: str, symbol: str, body: place_rules.PlaceOrder) -> Order:
+        side, kind = place_rules.check_shape(body)
+        rules = self.engine.markets.get(symbol)
+        if rules is None:
+            raise place_rules.invalid_pair()
+        if body.external_id and (account_id, body.external_id) in self._external:
+            raise MbError(
+                400, "TRADING|PLACE_ORDER|ORDER_DUPLICATE", "There is already an order created"
+            )
+        base, quote = symbol.split("-")
+        paid = quote if side is Side.BUY else base
+        free = next(
+            (b.free for b in self.engine.balances(account_id) if b.asset == paid), Decimal(0)
+        )
+        last = self.engine.price(symbol)
+        place_rules.check_rules(body, side, kind, rules, last, free)
+        by_cost = kind is OrderType.MARKET and side is Side.BUY and body.qty is None
+        request = OrderRequest(
+            client_order_id=uuid.uuid4().hex,  # the engine's key; MB's externalId is kept here
+            symbol=symbol,
+            side=side,
+            type=kind,
+            quantity=None if by_cost else body.qty,
+            quote_quantity=body.cost if by_cost else None,
+            price=body.limit_price if kind is OrderType.LIMIT else None,
+        )
+        try:
+            order = self.engine.place(account_id, request, self.clock.now())
+        except InsufficientFunds:  # e.g. a market buy whose slippage outgrew the balance
+            raise place_rules.insufficient_balance() from None
+        except RuleViolation:  # e.g. a market buy by cost too small for one lot
+            raise place_rules.generic_error() from None
+        self._meta[(account_id, order.order_id)] = OrderMeta(
+            body.external_id, request.quote_quantity
+        )
+        if body.external_id:
+            self._external[(account_id, body.external_id)] = (symbol, order.order_id)
+        return order
+
+    def document(self, account_id: str, order: Order) -> dict[str, Any]:
+        meta = self._meta[(account_id, order.order_id)]
+        fills = [
+            f for f in self.engine.fills(account_id, order.symbol) if f.order_id == order.order_id
+        ]
+        fees = self.config.fees
+        executions = [
+            execution(
+                f,
+                *(
+                    (fees.maker, "maker")
+                    if f.trade_id in self._maker_trades
+                    else (fees.taker, "taker")
+                ),
+            )
+            for f in fills
+        ]
+        return order_document(
+            order, external_id=meta.external_id, cost=meta.cost, executions=executions
+        )
+
+    def item(self, account_id: str, order: Order) -> dict[str, Any]:
+        return order_item(order, external_id=self._meta[(account_id, order.order_id)].external_id)
+
+    def all_fills(self, symbol: str) -> list[Fill]:
+        fills = [f for a in self.account_ids() for f in self.engine.fills(a, symbol)]
+        return sorted(fills, key=lambda f: int(f.trade_id))

@@ -1,0 +1,250 @@
+"""Properties of the matching engine over generated markets, orders and event sequences."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from domain.market import MarketRules, OrderRequest, OrderType, Side, Symbol
+from domain.matching import Fees, MatchingEngine, MatchingError
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+D = Decimal
+ACCOUNTS = ("a", "b")
+MARKETS = (
+    MarketRules(
+        symbol="BTC-BRL",
+        price_tick=D("1"),
+        lot_step=D("0.00001"),
+        min_quantity=D("0.00001"),
+        min_notional=D(10),
+    ),
+    MarketRules(
+        symbol="TRX-BTC",
+        price_tick=D("0.00000001"),
+        lot_step=D(1),
+        min_quantity=D(1),
+        min_notional=D("0.0001"),
+    ),
+)
+LEVELS = {"BTC-BRL": D(300_000), "TRX-BTC": D("0.00000123")}
+
+
+def decimals(low: str, high: str, places: int) -> st.SearchStrategy[Decimal]:
+    return st.decimals(D(low), D(high), places=places, allow_nan=False, allow_infinity=False)
+
+
+rules_strategy = st.builds(
+    lambda tick, lot, minimum, notional: MarketRules(
+        symbol="X-Y",
+        price_tick=tick,
+        lot_step=lot,
+        min_quantity=lot * minimum,
+        min_notional=notional,
+    ),
+    st.sampled_from([D(1), D("0.01"), D("0.000001"), D("0.00000001")]),
+    st.sampled_from([D(1), D("0.001"), D("0.00001"), D("0.00000001")]),
+    st.integers(1, 10),
+    st.sampled_from([D(0), D("0.0001"), D(10)]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rules=rules_strategy,
+    ticks=st.integers(1, 10**12),
+    jitter=decimals("0", "0.9999", 4),
+    size=decimals("1", "1000", 4),
+    side=st.sampled_from(Side),
+    last=decimals("0.00000001", "1000000", 8),
+)
+def test_an_order_quantised_to_the_rules_that_passes_violation_is_accepted(
+    rules: MarketRules,
+    ticks: int,
+    jitter: Decimal,
+    size: Decimal,
+    side: Side,
+    last: Decimal,
+) -> None:
+    # Raw values off the grid, from about the smallest acceptable order upwards.
+    raw_price = (ticks + jitter) * rules.price_tick
+    raw_quantity = max(rules.min_quantity, rules.min_notional / raw_price) * size
+    price = rules.quantise_price(raw_price, side)
+    quantity = rules.quantise_quantity(raw_quantity)
+    assume(rules.violation(quantity, price) is None)
+    engine = MatchingEngine([rules], Fees(maker=D("0.001"), taker=D("0.002")))
+    if side is Side.BUY:
+        engine.deposit("a", "Y", quantity * price)
+    else:
+        engine.deposit("a", "X", quantity)
+    engine.set_price("X-Y", last, T0)
+    request = OrderRequest(
+        client_order_id="q",
+        symbol="X-Y",
+        side=side,
+        type=OrderType.LIMIT,
+        quantity=quantity,
+        price=price,
+    )
+    order = engine.place("a", request, T0)
+    assert (order.quantity, order.price) == (quantity, price)
+    assert all(b.free >= 0 and b.locked >= 0 for b in engine.balances("a"))
+
+
+# -- random event sequences ---------------------------------------------------------------------
+
+UNITS = {"BRL": D(1), "BTC": D("0.0001"), "TRX": D(10)}
+
+
+@dataclass(frozen=True)
+class Deposit:
+    account: str
+    asset: str
+    units: int
+
+    @property
+    def amount(self) -> Decimal:
+        return self.units * UNITS[self.asset]
+
+
+@dataclass(frozen=True)
+class Move:
+    symbol: str
+    permille: int  # from the market's level
+
+
+@dataclass(frozen=True)
+class Place:
+    account: str
+    symbol: str
+    side: Side
+    how: str  # limit, market (by quantity) or cost (market by quote quantity)
+    lots: int
+    permille: int  # limit price offset from the market's level
+
+
+@dataclass(frozen=True)
+class Cancel:
+    account: str
+    index: int
+
+
+Event = Deposit | Move | Place | Cancel
+accounts = st.sampled_from(ACCOUNTS)
+symbols = st.sampled_from(list(LEVELS))
+events = st.lists(
+    st.one_of(
+        st.builds(Deposit, accounts, st.sampled_from(list(UNITS)), st.integers(1, 10**6)),
+        st.builds(Move, symbols, st.integers(-200, 200)),
+        st.builds(
+            Place,
+            accounts,
+            symbols,
+            st.sampled_from(Side),
+            st.sampled_from(["limit", "market", "cost"]),
+            st.integers(1, 5000),
+            st.integers(-100, 100),
+        ),
+        st.builds(Cancel, accounts, st.integers(0, 30)),
+    ),
+    max_size=60,
+)
+
+
+def level_price(rules: MarketRules, permille: int) -> Decimal:
+    raw = LEVELS[rules.symbol] * (1 + D(permille) / 1000)
+    return max(rules.quantise_price(raw, Side.BUY), rules.price_tick)
+
+
+def apply(engine: MatchingEngine, event: Event, step: int) -> None:
+    match event:
+        case Deposit():
+            engine.deposit(event.account, event.asset, event.amount)
+        case Move():
+            engine.set_price(
+                event.symbol, level_price(engine.markets[event.symbol], event.permille), T0
+            )
+        case Place():
+            rules = engine.markets[event.symbol]
+            quantity = rules.lot_step * event.lots * (1 if event.symbol == "TRX-BTC" else 10)
+            request = OrderRequest(
+                client_order_id=f"c{step}",
+                symbol=event.symbol,
+                side=event.side,
+                type=OrderType.LIMIT if event.how == "limit" else OrderType.MARKET,
+                quantity=quantity if event.how != "cost" else None,
+                quote_quantity=quantity * LEVELS[event.symbol] if event.how == "cost" else None,
+                price=level_price(rules, event.permille) if event.how == "limit" else None,
+            )
+            engine.place(event.account, request, T0)
+        case Cancel():
+            orders = engine.open_orders(event.account)
+            if orders:
+                chosen = orders[event.index % len(orders)]
+                engine.cancel(event.account, chosen.symbol, order_id=chosen.order_id, at=T0)
+
+
+def assert_invariants(engine: MatchingEngine, deposits: dict[tuple[str, str], Decimal]) -> None:
+    """Per account and asset: free + locked == deposits + received - paid - fees (from the
+    fills), locked == what open orders still hold, nothing negative."""
+    for account in ACCOUNTS:
+        expected: dict[str, Decimal] = defaultdict(Decimal)
+        locked: dict[str, Decimal] = defaultdict(Decimal)
+        for (who, asset), amount in deposits.items():
+            if who == account:
+                expected[asset] += amount
+        for symbol in LEVELS:
+            base, quote = Symbol.parse(symbol).base, Symbol.parse(symbol).quote
+            for fill in engine.fills(account, symbol):
+                if fill.side is Side.BUY:
+                    expected[base] += fill.quantity - fill.fee
+                    expected[quote] -= fill.quantity * fill.price
+                else:
+                    expected[base] -= fill.quantity
+                    expected[quote] += fill.quantity * fill.price - fill.fee
+        for order in engine.open_orders(account):
+            base, quote = Symbol.parse(order.symbol).base, Symbol.parse(order.symbol).quote
+            rest = order.quantity - order.filled_quantity
+            assert order.price is not None
+            if order.side is Side.BUY:
+                locked[quote] += rest * order.price
+            else:
+                locked[base] += rest
+        balances = {b.asset: b for b in engine.balances(account)}
+        for asset, b in balances.items():
+            assert b.free >= 0 and b.locked >= 0, (account, b)
+            assert b.free + b.locked == expected[asset], (account, asset)
+            assert b.locked == locked[asset], (account, asset)
+        assert all(expected[a] == 0 for a in expected if a not in balances)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sequence=events,
+    ratio=st.sampled_from([D(1), D("0.5"), D("0.3")]),
+    slippage=st.sampled_from([D(0), D("0.001"), D("0.01")]),
+)
+def test_random_event_sequences_keep_balances_conserved_and_non_negative(
+    sequence: list[Event], ratio: Decimal, slippage: Decimal
+) -> None:
+    engine = MatchingEngine(
+        MARKETS,
+        Fees(maker=D("0.003"), taker=D("0.007")),
+        slippage=slippage,
+        partial_fill_ratio=ratio,
+    )
+    deposits: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for step, event in enumerate(sequence):
+        try:
+            apply(engine, event, step)
+        except MatchingError:
+            pass  # a refusal must change nothing: the invariants below would catch it
+        else:
+            if isinstance(event, Deposit):
+                deposits[(event.account, event.asset)] += event.amount
+        assert_invariants(engine, deposits)
