@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.models import ExchangeCredential
 from adapters.db.repositories import CredentialRepository
@@ -129,17 +129,28 @@ class CredentialService:
         await self.repository.session.flush()
         return CredentialStatus(credential.status)
 
-    async def reseal(self, credential_id: uuid.UUID) -> bool:
-        """Re-encrypt under the active key version; True when something changed."""
-        credential = await self.repository.by_id(credential_id)
-        if credential is None or credential.key_version == self.vault.active_version:
-            return False
-        for field in ("api_key", "api_secret"):
-            attribute = f"{field}_sealed"
-            context = _context(credential.user_id, credential.exchange, field)
-            setattr(
-                credential, attribute, self.vault.reseal(getattr(credential, attribute), context)
-            )
-        credential.key_version = self.vault.active_version
-        await self.repository.session.flush()
-        return True
+
+async def reseal_all(sessions: async_sessionmaker[AsyncSession], vault: Vault) -> int:
+    """Key rotation: re-seal every credential under the active key version, one transaction a
+    credential so an interruption loses nothing; returns how many changed."""
+    changed, after = 0, None
+    while True:
+        async with sessions() as session:
+            ids = await CredentialRepository(session).ids(after=after, limit=100)
+        if not ids:
+            return changed
+        for credential_id in ids:
+            async with sessions() as session:
+                credential = await CredentialRepository(session).by_id(credential_id)
+                if credential is None or credential.key_version == vault.active_version:
+                    continue
+                for field in ("api_key", "api_secret"):
+                    attribute = f"{field}_sealed"
+                    context = _context(credential.user_id, credential.exchange, field)
+                    setattr(
+                        credential, attribute, vault.reseal(getattr(credential, attribute), context)
+                    )
+                credential.key_version = vault.active_version
+                await session.commit()
+                changed += 1
+        after = ids[-1]

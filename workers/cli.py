@@ -66,6 +66,41 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _reseal(_args: argparse.Namespace) -> int:
+    from adapters.credentials import reseal_all
+    from adapters.db.engine import create_engine, session_factory
+    from adapters.vault import Vault
+
+    settings = get_settings()
+    configure_logging(settings)
+
+    async def reseal() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            vault = Vault(settings.credential_keys, settings.credentials_key_version)
+            return await reseal_all(session_factory(engine), vault)
+        finally:
+            await engine.dispose()
+
+    changed = asyncio.run(reseal())
+    print(f"{changed} credential(s) re-sealed under the active key version")
+    return 0
+
+
+# `crypteras sim NAME ...`: each simulator parses the rest of the command line itself.
+SIMULATORS = {
+    "binance": "simulators.binance.server",
+    "mercadobitcoin": "simulators.mercadobitcoin.server",
+}
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import importlib
+
+    importlib.import_module(SIMULATORS[args.name]).main(args.options)
+    return 0
+
+
 def _port(text: str) -> int:
     port = int(text)
     if not 1 <= port <= 65535:
@@ -96,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(handler=_migrate)
+
+    reseal = commands.add_parser(
+        "reseal-credentials",
+        help="key rotation: re-encrypt every exchange secret under CREDENTIALS_KEY_VERSION",
+    )
+    reseal.set_defaults(handler=_reseal)
+
+    sim = commands.add_parser(
+        "sim",
+        help="run a simulator of an outside service (options: crypteras sim NAME --help)",
+    )
+    sim.add_argument("name", choices=sorted(SIMULATORS))
+    sim.add_argument("options", nargs=argparse.REMAINDER, help="the simulator's own options")
+    sim.set_defaults(handler=_sim)
     return parser
 
 

@@ -17,14 +17,22 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from adapters.db.migrate import upgrade
+from adapters.vault import new_key
 
 STOP_TIMEOUT_SECONDS = 15.0
+# Keys the local simulators know from the start, so the real adapters can be tried at once:
+# save them with POST /api/credentials.
+DEMO_ACCOUNTS = {
+    "binance": "demo-binance-key:demo-binance-secret:BRL=100000,USDT=20000,BTC=1,ETH=10",
+    "mercadobitcoin": "demo-mb-login:demo-mb-password:BRL=100000,BTC=1,ETH=10",
+}
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -79,13 +87,19 @@ def ensure_port_free(host: str, port: int, what: str, option: str) -> None:
             ) from None
 
 
-def _local_secret(state_dir: Path) -> str:
-    """A JWT secret made once per state folder, so tokens survive a restart of the stack."""
-    path = state_dir / "jwt-secret"
+def _local_secret(state_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A secret made once per state folder, so tokens and sealed keys survive a restart."""
+    path = state_dir / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -99,6 +113,7 @@ def _die_with_parent() -> None:
 class Stack:
     options: StackOptions
     env: dict[str, str] = field(default_factory=dict)
+    sim_ports: dict[str, int] = field(default_factory=dict)
     children: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
 
     def check(self) -> None:
@@ -118,9 +133,21 @@ class Stack:
         env = dict(os.environ)
         env.setdefault("ENVIRONMENT", "development")
         env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{o.state_dir / 'crypteras.db'}")
-        env.setdefault("JWT_SECRET", _local_secret(o.state_dir))
+        env.setdefault(
+            "JWT_SECRET",
+            _local_secret(o.state_dir, "jwt-secret", lambda: secrets.token_urlsafe(48)),
+        )
+        env.setdefault(
+            "CREDENTIALS_KEYS",
+            _local_secret(o.state_dir, "credentials-keys", lambda: f"1:{new_key()}"),
+        )
         env["TEMPORAL_ADDRESS"] = f"{o.host}:{o.temporal_port}"
         env["WORKER_METRICS_ADDRESS"] = f"{o.host}:{o.metrics_port}"
+        self.sim_ports = {name: free_port(o.host) for name in DEMO_ACCOUNTS}
+        env["BINANCE_BASE_URL"] = f"http://{o.host}:{self.sim_ports['binance']}"
+        env["MERCADOBITCOIN_BASE_URL"] = (
+            f"http://{o.host}:{self.sim_ports['mercadobitcoin']}/api/v4"
+        )
         self.env = env
 
     async def _spawn(self, name: str, *argv: str, log_file: Path | None = None) -> None:
@@ -158,9 +185,18 @@ class Stack:
             "warn",
             log_file=temporal_log,
         )
-        await self._wait_for_port(o.temporal_port, "temporal", temporal_log)
-        await asyncio.to_thread(upgrade, self.env["DATABASE_URL"])
         python = sys.executable
+        for name, port in self.sim_ports.items():
+            await self._spawn(
+                f"{name} simulator",
+                python, "-m", "workers.cli", "sim", name,
+                "--host", o.host, "--port", str(port), "--account", DEMO_ACCOUNTS[name],
+                log_file=o.state_dir / f"sim-{name}.log",
+            )  # fmt: skip
+        await self._wait_for_port(o.temporal_port, "temporal", temporal_log)
+        for name, port in self.sim_ports.items():
+            await self._wait_for_port(port, f"{name} simulator", o.state_dir / f"sim-{name}.log")
+        await asyncio.to_thread(upgrade, self.env["DATABASE_URL"])
         await self._spawn("worker", python, "-m", "workers.cli", "worker")
         await self._spawn(
             "api", python, "-m", "workers.cli", "api", "--host", o.host, "--port", str(o.api_port)
@@ -239,6 +275,11 @@ class Stack:
                 f"  Temporal gRPC  {o.host}:{o.temporal_port}",
                 f"  Metrics        http://{o.host}:{o.api_port}/metrics (API), "
                 f"http://{o.host}:{o.metrics_port}/metrics (worker)",
+                f"  Binance sim    {self.env['BINANCE_BASE_URL']}  "
+                "(key demo-binance-key, secret demo-binance-secret)",
+                f"  MB sim         {self.env['MERCADOBITCOIN_BASE_URL']}  "
+                "(login demo-mb-login, password demo-mb-password)",
+                "  Paper venue    ready, no keys needed",
                 f"  Database       {database}",
                 f"  State folder   {o.state_dir.resolve()}",
                 "Press Ctrl-C to stop.",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -54,15 +56,19 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
-def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
+def maintenance_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     credentials = CredentialActivities(deps.sessions, deps.vault, deps.exchanges)
+    return [credentials.list_credential_ids, credentials.revalidate_credential]
+
+
+def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
     return [
         Worker(client, task_queue=TaskQueue.ACCOUNTS, workflows=[SubscriptionWorkflow]),
         Worker(
             client,
             task_queue=TaskQueue.MAINTENANCE,
             workflows=[CredentialRevalidationWorkflow],
-            activities=[credentials.list_credential_ids, credentials.revalidate_credential],
+            activities=maintenance_activities(deps),
         ),
     ]
 

@@ -100,6 +100,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-limit", type=int, default=6000)
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """``crypteras sim binance [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="crypteras sim binance", description="Binance Spot API v3 simulator"
+    )
+    add_arguments(parser)
+    run_from_args(parser.parse_args(argv))
+
+
 def run_from_args(args: argparse.Namespace) -> None:
     run(
         args.port,

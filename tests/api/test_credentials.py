@@ -19,7 +19,9 @@ from adapters.settings import Settings
 from api.app import create_app
 from api.deps import Services
 from tests.conftest import assert_error, bearer
+from simulators.mercadobitcoin import RunningSim
 from tests.exchanges.conftest_binance import BinanceSim
+from tests.exchanges.conftest_mercadobitcoin import MB_KEY, MB_SECRET
 
 
 @pytest.fixture
@@ -30,9 +32,12 @@ async def venues_api(
     workers: list[Worker],
     db: AsyncSession,
     binance_sim: BinanceSim,
+    mb_sim: RunningSim,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with its Binance adapter pointed at the simulator."""
-    local = settings.model_copy(update={"binance_base_url": binance_sim.base_url})
+    """The API with its Binance and Mercado Bitcoin adapters pointed at the simulators."""
+    local = settings.model_copy(
+        update={"binance_base_url": binance_sim.base_url, "mercadobitcoin_base_url": mb_sim.api_url}
+    )
     app = create_app(local, Services.build(local, sessions, temporal))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
@@ -227,3 +232,22 @@ async def test_catalogue_lists_each_venues_markets_and_timeframes(
     assert "BTC-BRL" in by_venue["binance"]["symbols"]
     assert by_venue["paper"]["available"] is True
     assert_error(await venues_api.get("/api/exchanges/kraken/pairs"), 422, "validation_error")
+
+
+async def test_mercado_bitcoin_keys_validate_through_its_token_login(
+    venues_api: httpx.AsyncClient, venue_login: Callable[..., Any]
+) -> None:
+    tokens = await venue_login()
+    saved = await venues_api.post(
+        "/api/credentials",
+        json={"exchange": "mercadobitcoin", "api_key": MB_KEY, "api_secret": MB_SECRET},
+        headers=bearer(tokens),
+    )
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["can_withdraw"] is None  # MB does not report key permissions
+    refused = await venues_api.post(
+        "/api/credentials",
+        json={"exchange": "mercadobitcoin", "api_key": MB_KEY, "api_secret": "wrong-password"},
+        headers=bearer(tokens),
+    )
+    assert_error(refused, 422, "credentials_rejected")

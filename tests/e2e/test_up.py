@@ -72,12 +72,29 @@ async def test_up_registers_a_user_with_a_workflow_and_stops_cleanly(
     try:
         await wait_healthy(f"{api}/api/health", process)
         children = psutil.Process(process.pid).children(recursive=True)
-        assert len(children) >= 3  # Temporal, worker, API
+        assert len(children) >= 5  # Temporal, two simulators, worker, API
 
-        async with httpx.AsyncClient(base_url=api) as client:
-            response = await client.post("/api/auth/register", json=registration())
+        async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+            body = registration()
+            response = await client.post("/api/auth/register", json=body)
             assert response.status_code == 201, response.text
             user = response.json()
+            tokens = (
+                await client.post(
+                    "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+                )
+            ).json()
+            # The demo keys of the local simulators validate through the real adapters.
+            for exchange, key, secret in (
+                ("binance", "demo-binance-key", "demo-binance-secret"),
+                ("mercadobitcoin", "demo-mb-login", "demo-mb-password"),
+            ):
+                saved = await client.post(
+                    "/api/credentials",
+                    json={"exchange": exchange, "api_key": key, "api_secret": secret},
+                    headers={"Authorization": f"Bearer {tokens['access_token']}"},
+                )
+                assert saved.status_code == 201, saved.text
             ui = await client.get(f"http://127.0.0.1:{port_of(ports, '--ui-port')}/")
             assert ui.status_code == 200  # the Temporal Web UI answers
             worker_metrics = await client.get(
@@ -102,6 +119,7 @@ async def test_up_registers_a_user_with_a_workflow_and_stops_cleanly(
         log.close()
     banner = (tmp_path / "up.log").read_text()
     assert "Crypteras is up." in banner and "Temporal UI" in banner
+    assert "Binance sim" in banner and "MB sim" in banner
 
 
 @pytest.mark.e2e
