@@ -18,8 +18,8 @@ from adapters.db.models import ExchangeCredential
 from adapters.settings import Settings
 from api.app import create_app
 from api.deps import Services
-from tests.conftest import assert_error, bearer
 from simulators.mercadobitcoin import RunningSim
+from tests.conftest import assert_error, bearer
 from tests.exchanges.conftest_binance import BinanceSim
 from tests.exchanges.conftest_mercadobitcoin import MB_KEY, MB_SECRET
 
