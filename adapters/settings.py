@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     # Real candles that drive the paper venue's BTC-quoted markets.
     paper_data_dir: str | None = None
 
+    # Payments. Webhook signing secrets and API keys come from configuration, never from code;
+    # the *_API_BASE settings point the SDKs at the local simulators (crypteras up does).
+    public_base_url: str = "http://127.0.0.1:8000"  # where providers send users and webhooks
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str | None = None
+    stripe_price_pro: str = "price_crypteras_pro_monthly"
+    stripe_price_max: str = "price_crypteras_max_monthly"
+    mercadopago_access_token: SecretStr = SecretStr("")
+    mercadopago_webhook_secret: SecretStr = SecretStr("")
+    mercadopago_api_base: str | None = None
+
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     # Take the client IP from CF-Connecting-IP / X-Forwarded-For: true behind Cloudflare or a

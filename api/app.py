@@ -12,6 +12,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.settings import Settings
 from adapters.temporal import connect
 from api.auth.endpoints import router as auth_router
+from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.deps import Services
 from api.errors import install_error_handlers
@@ -19,7 +20,9 @@ from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
 from api.middleware import ApiMetrics, RequestMiddleware
+from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
+from api.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
 Crypteras runs crypto trading bots on Mercado Bitcoin and Binance as durable Temporal workflows.
@@ -45,6 +48,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.services.payments.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -64,6 +68,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         legal_router,
         credentials_router,
         exchanges_router,
+        subscriptions_router,
+        webhooks_router,
+        contexts_router,
     ):
         app.include_router(router)
     app.add_middleware(RequestMiddleware, metrics=ApiMetrics(app.state.registry))

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from adapters.db.models import User
 from adapters.exchanges.catalogue import MarketCatalogue
 from adapters.exchanges.factory import ExchangeFactory
+from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
 from adapters.vault import Vault
 from api.errors import ApiError
@@ -33,6 +34,7 @@ class Services:
     vault: Vault
     exchanges: ExchangeFactory
     catalogue: MarketCatalogue
+    payments: PaymentGateways
 
     @classmethod
     def build(
@@ -46,6 +48,7 @@ class Services:
             vault=Vault(settings.credential_keys, settings.credentials_key_version),
             exchanges=exchanges,
             catalogue=MarketCatalogue(exchanges),
+            payments=PaymentGateways.from_settings(settings),
         )
 
 
@@ -83,6 +86,10 @@ def get_exchanges(services: Annotated[Services, Depends(get_services)]) -> Excha
     return services.exchanges
 
 
+def get_payments(services: Annotated[Services, Depends(get_services)]) -> PaymentGateways:
+    return services.payments
+
+
 def get_catalogue(services: Annotated[Services, Depends(get_services)]) -> MarketCatalogue:
     return services.catalogue
 
@@ -91,6 +98,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 ExchangesDep = Annotated[ExchangeFactory, Depends(get_exchanges)]
 CatalogueDep = Annotated[MarketCatalogue, Depends(get_catalogue)]
+PaymentsDep = Annotated[PaymentGateways, Depends(get_payments)]
 # Function scope: the commit happens before the response is sent, so a failed commit is a 5xx
 # and never a 2xx for data that was not written.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -164,14 +164,19 @@ class MarketRules(_Model):
         return _to_step(quantity, self.lot_step, ROUND_DOWN)
 
     def violation(self, quantity: Decimal, price: Decimal) -> str | None:
-        """Name of the first rule an order of `quantity` at `price` breaks, or None."""
+        """Name of the first rule an order of `quantity` at `price` breaks, or None.
+
+        Ticks and steps are absolute multiples, as Binance's filters.md states them
+        (`price % tickSize == 0`, `quantity % stepSize == 0`), not offsets from the minimum,
+        which only bounds; a zero tick or step disables that rule (filters.md: "disabled on
+        tickSize == 0")."""
         if price <= 0 or price < self.min_price or (self.max_price and price > self.max_price):
             return "price_range"
-        if price % self.price_tick:
+        if self.price_tick > 0 and price % self.price_tick:
             return "price_tick"
         if quantity < self.min_quantity or (self.max_quantity and quantity > self.max_quantity):
             return "quantity_range"
-        if quantity % self.lot_step:
+        if self.lot_step > 0 and quantity % self.lot_step:
             return "lot_step"
         notional = quantity * price
         if notional < self.min_notional or (self.max_notional and notional > self.max_notional):

@@ -1,7 +1,11 @@
-"""Plans a user can be on. Limits and prices arrive with the subscriptions work; FREE is the
-plan of every new account."""
+"""Plans: the one table of truth for prices, limits and features."""
 
+from __future__ import annotations
+
+from decimal import Decimal
 from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
 
 
 class Plan(StrEnum):
@@ -9,7 +13,93 @@ class Plan(StrEnum):
     PRO = "PRO"
     MAX = "MAX"
 
+    @property
+    def paid(self) -> bool:
+        return self is not Plan.FREE
 
-class SubscriptionStatus(StrEnum):
-    ACTIVE = "active"
-    CLOSED = "closed"  # the account was deleted
+
+class Feature(StrEnum):
+    DASHBOARD = "dashboard"
+    BASIC_SMARTBOTS = "basic_smartbots"
+    CANDLE_BOTS = "candle_bots"
+    DCA_BOTS = "dca_bots"
+    STANDARD_INDICATORS = "standard_indicators"
+    ADVANCED_INDICATORS = "advanced_indicators"
+    ADVANCED_METRICS = "advanced_metrics"
+    MARKET_COMPARISON = "market_comparison"
+    PDF_EXPORT = "pdf_export"
+
+
+class PlanLimits(BaseModel):
+    """None means unlimited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: Plan
+    name: str
+    monthly_price_brl: Decimal
+    max_contexts: int | None
+    max_bots: int | None
+    chat_messages_per_day: int | None
+    history_days: int | None
+    features: frozenset[Feature]
+
+    def allows(self, feature: Feature) -> bool:
+        return feature in self.features
+
+    def within(self, limit: int | None, count: int) -> bool:
+        """Whether one more item fits when `count` exist."""
+        return limit is None or count < limit
+
+
+_FREE_FEATURES = frozenset({Feature.DASHBOARD, Feature.BASIC_SMARTBOTS})
+_PRO_FEATURES = _FREE_FEATURES | {
+    Feature.CANDLE_BOTS,
+    Feature.DCA_BOTS,
+    Feature.STANDARD_INDICATORS,
+    Feature.MARKET_COMPARISON,
+}
+_MAX_FEATURES = _PRO_FEATURES | {
+    Feature.ADVANCED_INDICATORS,
+    Feature.ADVANCED_METRICS,
+    Feature.PDF_EXPORT,
+}
+
+# Bots per plan (our choice, documented in the README): enough for a context's strategies at
+# each tier, bounded so one account cannot flood the workers.
+PLANS: dict[Plan, PlanLimits] = {
+    Plan.FREE: PlanLimits(
+        plan=Plan.FREE,
+        name="Free",
+        monthly_price_brl=Decimal("0.00"),
+        max_contexts=1,
+        max_bots=2,
+        chat_messages_per_day=10,
+        history_days=30,
+        features=_FREE_FEATURES,
+    ),
+    Plan.PRO: PlanLimits(
+        plan=Plan.PRO,
+        name="Pro",
+        monthly_price_brl=Decimal("19.90"),
+        max_contexts=3,
+        max_bots=15,
+        chat_messages_per_day=100,
+        history_days=90,
+        features=_PRO_FEATURES,
+    ),
+    Plan.MAX: PlanLimits(
+        plan=Plan.MAX,
+        name="Max",
+        monthly_price_brl=Decimal("97.00"),
+        max_contexts=None,
+        max_bots=100,
+        chat_messages_per_day=None,
+        history_days=None,
+        features=_MAX_FEATURES,
+    ),
+}
+
+
+def limits(plan: Plan) -> PlanLimits:
+    return PLANS[plan]

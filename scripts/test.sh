@@ -9,6 +9,6 @@ scripts/postgres.sh
 
 workers=${PYTEST_WORKERS:-2}
 echo "== PostgreSQL: the whole suite"
-TEST_DATABASE=postgres .venv/bin/pytest -n "$workers" "$@"
+TEST_DATABASE=postgres .venv/bin/pytest -n "$workers" --dist loadfile "$@"
 echo "== SQLite: the tests that use the database"
-TEST_DATABASE=sqlite .venv/bin/pytest -n "$workers" -m database "$@"
+TEST_DATABASE=sqlite .venv/bin/pytest -n "$workers" --dist loadfile -m database "$@"

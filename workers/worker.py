@@ -15,8 +15,10 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.credentials import CredentialActivities
+from activities.subscriptions import SubscriptionActivities
 from adapters.db.engine import create_engine, session_factory
 from adapters.exchanges.factory import ExchangeFactory
+from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
 from adapters.temporal import connect
 from adapters.vault import Vault
@@ -35,6 +37,7 @@ class WorkerDeps:
     sessions: async_sessionmaker[AsyncSession]
     vault: Vault
     exchanges: ExchangeFactory
+    payments: PaymentGateways
 
     @classmethod
     def build(cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> WorkerDeps:
@@ -42,6 +45,7 @@ class WorkerDeps:
             sessions=sessions,
             vault=Vault(settings.credential_keys, settings.credentials_key_version),
             exchanges=ExchangeFactory(settings),
+            payments=PaymentGateways.from_settings(settings),
         )
 
 
@@ -61,9 +65,25 @@ def maintenance_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     return [credentials.list_credential_ids, credentials.revalidate_credential]
 
 
+def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
+    subscriptions = SubscriptionActivities(deps.sessions, deps.payments)
+    return [
+        subscriptions.project_subscription,
+        subscriptions.record_transition,
+        subscriptions.apply_plan_limits,
+        subscriptions.reconcile_subscription,
+        subscriptions.cancel_superseded,
+    ]
+
+
 def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
     return [
-        Worker(client, task_queue=TaskQueue.ACCOUNTS, workflows=[SubscriptionWorkflow]),
+        Worker(
+            client,
+            task_queue=TaskQueue.ACCOUNTS,
+            workflows=[SubscriptionWorkflow],
+            activities=account_activities(deps),
+        ),
         Worker(
             client,
             task_queue=TaskQueue.MAINTENANCE,

@@ -170,3 +170,84 @@ class ExchangeCredential(Base):
     validated_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SubscriptionRecord(Base):
+    """Projection of the user's SubscriptionWorkflow (the single writer), for reads and
+    lookups; written by an idempotent upsert on every transition."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        Index("ix_subscriptions_provider_subscription", "provider", "subscription_id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    provider: Mapped[str | None] = mapped_column(String(20))
+    customer_id: Mapped[str | None] = mapped_column(String(100))
+    subscription_id: Mapped[str | None] = mapped_column(String(100))
+    current_period_end: Mapped[datetime | None]
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    since: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentCustomer(Base):
+    """Which user a provider's customer is, written when a checkout completes so that later
+    events naming only the customer find their user."""
+
+    __tablename__ = "payment_customers"
+
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentEventRecord(Base):
+    """Every provider event, stored under (provider, event id) before it is acted on: a
+    repeat hits the unique constraint and changes nothing."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(120))
+    type: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(60))  # signaled / ignored: <reason>
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContextStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class PauseReason(StrEnum):
+    PLAN_LIMIT = "plan_limit"  # paused by a downgrade; resumed by the next upgrade
+    USER = "user"
+
+
+class TradingContext(Base):
+    """A market a user trades in: coin + fiat + exchange. Positions, P&L and history hang off
+    the context, so contexts never see each other's trading."""
+
+    __tablename__ = "trading_contexts"
+    __table_args__ = (UniqueConstraint("user_id", "coin", "fiat", "exchange"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    coin: Mapped[str] = mapped_column(String(20))
+    fiat: Mapped[str] = mapped_column(String(20))
+    exchange: Mapped[str] = mapped_column(String(20))
+    status: Mapped[ContextStatus] = mapped_column(String(10), default=ContextStatus.ACTIVE)
+    paused_reason: Mapped[PauseReason | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.coin}-{self.fiat}"

@@ -561,8 +561,10 @@ def _rules_from_columns(columns: dict[str, list[Any]]) -> list[MarketRules]:
 
         scale = col("pricescale", "100000000")
         movement = col("minmovement")
-        # Two styles in the wild: TradingView's integer count of 1/pricescale, or the tick.
-        tick = movement / scale if movement >= 1 else movement or 1 / scale
+        # Two styles in the wild: TradingView's whole count of 1/pricescale ("1", 100), or the
+        # tick itself ("0.01000000", or "2.50000000" with pricescale 10: not a whole count).
+        whole = movement >= 1 and movement == movement.to_integral_value()
+        tick = movement / scale if whole else movement or 1 / scale
         maximum = {k: col(k) or None for k in ("max-volume", "max-cost", "max-price")}
         out.append(
             MarketRules(

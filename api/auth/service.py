@@ -33,10 +33,10 @@ from api.security import (
     verify_password,
 )
 from domain.accounts import AuditAction, normalise_email, password_problems
+from domain.subscriptions import SubscriptionState
 from workflows import TaskQueue
 from workflows.subscription import (
     SubscriptionInput,
-    SubscriptionState,
     SubscriptionWorkflow,
     subscription_workflow_id,
 )

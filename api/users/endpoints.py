@@ -21,10 +21,11 @@ from api.auth.schemas import UserPublic
 from api.deps import ClientInfoDep, CurrentUser, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
 from api.legal.endpoints import ConsentPublic
+from api.subscriptions.endpoints import live_subscription
 from domain.accounts import AuditAction
+from domain.subscriptions import SubscriptionState
 from workflows.subscription import (
     CloseAccount,
-    SubscriptionState,
     SubscriptionWorkflow,
     subscription_workflow_id,
 )
@@ -71,25 +72,12 @@ class UserExport(BaseModel):
     security_events: list[AuditExport]
 
 
-async def _subscription(temporal: TemporalDep, user_id: uuid.UUID) -> SubscriptionState:
-    handle = temporal.get_workflow_handle_for(
-        SubscriptionWorkflow.run, subscription_workflow_id(user_id)
-    )
-    try:
-        return await handle.query(SubscriptionWorkflow.state)
-    except TEMPORAL_CALL_ERRORS as exc:
-        log.error("subscription query failed", error=str(exc))
-        raise ApiError(
-            503, "service_unavailable", "The subscription service is unavailable right now."
-        ) from None
-
-
 @router.get("/me", response_model=MePublic, responses=error_responses(503))
 async def read_me(user: CurrentUser, temporal: TemporalDep) -> MePublic:
     """Profile and the live state of the user's subscription workflow."""
     return MePublic(
         **UserPublic.model_validate(user).model_dump(),
-        subscription=await _subscription(temporal, user.id),
+        subscription=await live_subscription(temporal, user.id),
     )
 
 
@@ -108,7 +96,7 @@ async def export_me(
         at=now,
     )
     try:
-        subscription: SubscriptionState | None = await _subscription(temporal, user.id)
+        subscription: SubscriptionState | None = await live_subscription(temporal, user.id)
     except ApiError:
         subscription = None  # the export must not depend on Temporal being up
     return UserExport(

@@ -79,13 +79,19 @@ def _check_filters(
     price: Decimal | None,
     last: Decimal,
 ) -> None:
-    """PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE and NOTIONAL, as exchangeInfo announces them."""
+    """PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE and NOTIONAL, as exchangeInfo announces them.
+
+    filters.md: `price % tickSize == 0` and `quantity % stepSize == 0` (absolute multiples; the
+    minimum only bounds), and each PRICE_FILTER part is disabled when it is 0."""
     if price is not None and (
-        price < c.min_price or price > c.max_price or (price - c.min_price) % c.tick_size
+        price < c.min_price
+        or (c.max_price > 0 and price > c.max_price)
+        or (c.tick_size > 0 and price % c.tick_size)
     ):
         raise _filter_failure("PRICE_FILTER")
     if quantity is not None:
-        if quantity < c.min_qty or quantity > c.max_qty or (quantity - c.min_qty) % c.step_size:
+        off_step = c.step_size > 0 and quantity % c.step_size
+        if quantity < c.min_qty or quantity > c.max_qty or off_step:
             raise _filter_failure("LOT_SIZE")
         if kind == "MARKET" and quantity > c.market_max_qty:
             raise _filter_failure("MARKET_LOT_SIZE")

@@ -1,24 +1,38 @@
-"""Records the histories replayed by test_replay.py. Run against a dev server with a worker:
+"""Records the histories replayed by test_replay.py:
 
-    python -m tests.replay.record  (starts its own dev server and worker)
+    .venv/bin/python -m tests.replay.record
 
-Commit the JSON it writes; replaying it after a workflow change proves the change is
-deterministic for runs already in flight.
+It starts its own dev server (with time skipping), a SQLite database, a Stripe simulator and a
+worker with the real activities, and runs a full subscription lifecycle: FREE → PRO (Stripe)
+→ renewal → failed payment → recovered → cancel at period end → the period ends (time skipped)
+→ FREE → account closed. Commit the JSON it writes; replaying it after a workflow change proves
+the change is deterministic for runs already in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from temporalio.worker import Worker
 
+from adapters.db.engine import create_engine, session_factory
+from adapters.db.migrate import upgrade
+from adapters.db.models import User
+from adapters.settings import Settings
+from domain.plans import Plan
+from domain.subscriptions import EventKind, PaymentProvider, SubscriptionEvent
+from simulators.stripe import SimConfig, ThreadedServer, create_app
 from workers.stack import temporal_binary
-from workers.worker import build_workers
+from workers.worker import WorkerDeps, account_activities
 from workflows import TaskQueue
 from workflows.subscription import (
+    CancelRequest,
     CloseAccount,
     SubscriptionInput,
     SubscriptionWorkflow,
@@ -26,27 +40,92 @@ from workflows.subscription import (
 )
 
 HISTORIES = Path(__file__).parent / "histories"
+STRIPE_KEY = "sk_test_record"
 
 
 async def record() -> None:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_binary()), data_converter=pydantic_data_converter
-    ) as env:
-        workers = build_workers(env.client)
-        async with workers[0]:
-            user_id = uuid.UUID("00000000-0000-4000-8000-000000000001")
-            handle = await env.client.start_workflow(
-                SubscriptionWorkflow.run,
-                SubscriptionInput(user_id=user_id),
-                id=subscription_workflow_id(user_id),
-                task_queue=TaskQueue.ACCOUNTS,
+    folder = Path(tempfile.mkdtemp(prefix="crypteras-record-"))
+    database = f"sqlite+aiosqlite:///{folder / 'record.db'}"
+    await asyncio.to_thread(upgrade, database)
+    stripe = ThreadedServer(create_app(SimConfig(api_keys=(STRIPE_KEY,)))).start()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database,
+        stripe_secret_key=STRIPE_KEY,  # type: ignore[arg-type]
+        stripe_api_base=stripe.base_url,
+    )
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+    user_id = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    async with sessions() as session:
+        session.add(User(id=user_id, email="record@example.com", name="R", password_hash="x"))
+        await session.commit()
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=str(temporal_binary()),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+        data_converter=pydantic_data_converter,
+    )
+    async with (
+        env,
+        Worker(
+            env.client,
+            task_queue=TaskQueue.ACCOUNTS,
+            workflows=[SubscriptionWorkflow],
+            activities=account_activities(WorkerDeps.build(settings, sessions)),
+        ),
+    ):
+        handle = await env.client.start_workflow(
+            SubscriptionWorkflow.run,
+            SubscriptionInput(user_id=user_id),
+            id=subscription_workflow_id(user_id),
+            task_queue=TaskQueue.ACCOUNTS,
+        )
+        start = (await handle.query(SubscriptionWorkflow.state)).since
+
+        def event(kind: EventKind, days: int, **fields: object) -> SubscriptionEvent:
+            return SubscriptionEvent(
+                provider=PaymentProvider.STRIPE,
+                event_id=f"evt_{kind}_{days}",
+                kind=kind,
+                occurred_at=start + timedelta(days=days),
+                subscription_id="sub_record",
+                customer_id="cus_record",
+                **fields,  # type: ignore[arg-type]
             )
-            await handle.query(SubscriptionWorkflow.state)
-            await handle.signal(SubscriptionWorkflow.close_account, CloseAccount(reason="record"))
-            await handle.result()
-            history = await handle.fetch_history()
+
+        for step in (
+            event(
+                EventKind.ACTIVATED, 0, plan=Plan.PRO, current_period_end=start + timedelta(days=30)
+            ),
+            event(EventKind.RENEWED, 1, current_period_end=start + timedelta(days=60)),
+            event(EventKind.PAYMENT_FAILED, 2),
+            event(EventKind.RENEWED, 3),
+        ):
+            await handle.signal(SubscriptionWorkflow.payment_event, step)
+        while len((await handle.query(SubscriptionWorkflow.state)).recent_event_ids) < 4:
+            await asyncio.sleep(0.05)  # signals are folded in by the workflow's own loop
+        await handle.execute_update(
+            SubscriptionWorkflow.cancel,
+            CancelRequest(
+                provider=PaymentProvider.STRIPE, subscription_id="sub_record", at_period_end=True
+            ),
+        )
+        await env.fast_forward(handle, timedelta(days=62))
+        state = await handle.query(SubscriptionWorkflow.state)
+        assert state.plan is Plan.FREE, state
+        await handle.signal(SubscriptionWorkflow.close_account, CloseAccount(reason="record"))
+        await handle.result()
+        history = await handle.fetch_history()
+    stripe.stop()
+    await engine.dispose()
     HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / "subscription_free_then_closed.json").write_text(history.to_json())
+    for old in HISTORIES.glob("subscription_*.json"):
+        old.unlink()
+    (HISTORIES / "subscription_full_lifecycle.json").write_text(history.to_json())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from domain.plans import Plan, SubscriptionStatus
+from domain.plans import Plan
+from domain.subscriptions import SubscriptionStatus
 from workflows import TaskQueue
 from workflows.subscription import (
     CloseAccount,

@@ -425,6 +425,8 @@ def _order_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
         )
         if spend <= 0 or spend < rules.min_notional:
             raise InvalidOrder(f"quote quantity {spend} below the minimum notional", venue=VENUE)
+        if rules.max_notional and spend > rules.max_notional:  # NOTIONAL.applyMaxToMarket
+            raise InvalidOrder(f"quote quantity {spend} above the maximum notional", venue=VENUE)
         params["quoteOrderQty"] = _plain(spend)
         return params
     assert request.quantity is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -61,7 +62,11 @@ def datetime_to_ms(at: datetime) -> int:
 
 @dataclass(frozen=True)
 class SymbolInfo:
-    """One exchangeInfo symbol: its rules plus what MarketRules cannot hold."""
+    """One exchangeInfo symbol: its rules plus what MarketRules cannot hold.
+
+    A MARKET order by quantity must pass LOT_SIZE and MARKET_LOT_SIZE both, so the market_*
+    fields are the two filters combined: the larger minimum, the smaller maximum, and a step on
+    both grids."""
 
     name: str  # BTCBRL
     rules: MarketRules
@@ -84,6 +89,28 @@ def _positive(value: str | None) -> Decimal | None:
     return number if number > 0 else None
 
 
+def _smallest(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    """The tighter of two optional maxima (None: no limit)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b)
+
+
+def _common_step(market: Decimal, lot: Decimal) -> Decimal:
+    """A step on both grids (their least common multiple); 0 when MARKET_LOT_SIZE sets none."""
+    if market <= 0 or lot <= 0:
+        return market if market > 0 else Decimal(0)
+    places = max(-_exponent(market), -_exponent(lot), 0)
+    scale = Decimal(10) ** places
+    common = math.lcm(int(market * scale), int(lot * scale))
+    return (Decimal(common) / scale).quantize(Decimal(1).scaleb(-places))
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
 def parse_symbol(raw: Json) -> SymbolInfo:
     filters = _filters(raw)
     price = filters.get("PRICE_FILTER", {})
@@ -104,9 +131,9 @@ def parse_symbol(raw: Json) -> SymbolInfo:
     return SymbolInfo(
         name=raw["symbol"],
         rules=rules,
-        market_min_qty=Decimal(market_lot.get("minQty", "0")),
-        market_max_qty=_positive(market_lot.get("maxQty")),
-        market_step=Decimal(market_lot.get("stepSize", "0")),
+        market_min_qty=max(Decimal(market_lot.get("minQty", "0")), rules.min_quantity),
+        market_max_qty=_smallest(_positive(market_lot.get("maxQty")), rules.max_quantity),
+        market_step=_common_step(Decimal(market_lot.get("stepSize", "0")), rules.lot_step),
         quote_precision=int(raw.get("quoteAssetPrecision") or raw.get("quotePrecision") or 8),
         trading=raw.get("status") == "TRADING",
     )

@@ -1,0 +1,108 @@
+"""Trading contexts (coin + fiat + exchange per user) and fitting them to a plan's limits.
+
+`pause_context` and `resume_context` are the one place a context's trading is switched off and
+on: a downgrade, an upgrade and the user all go through them, and the bot engine answers them
+(a context's bots run only while their context is active).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.db.models import ContextStatus, PauseReason, TradingContext
+from domain.plans import Plan, limits
+
+
+class ContextRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_user(self, user_id: uuid.UUID) -> Sequence[TradingContext]:
+        """Oldest first: the order in which contexts keep running under a limit."""
+        result = await self.session.scalars(
+            select(TradingContext)
+            .where(TradingContext.user_id == user_id)
+            .order_by(TradingContext.created_at, TradingContext.id)
+        )
+        return result.all()
+
+    async def get(self, user_id: uuid.UUID, context_id: uuid.UUID) -> TradingContext | None:
+        return await self.session.scalar(
+            select(TradingContext).where(
+                TradingContext.id == context_id, TradingContext.user_id == user_id
+            )
+        )
+
+    async def count(self, user_id: uuid.UUID) -> int:
+        total = await self.session.scalar(
+            select(func.count())
+            .select_from(TradingContext)
+            .where(TradingContext.user_id == user_id)
+        )
+        return int(total or 0)
+
+    async def add(self, context: TradingContext) -> None:
+        self.session.add(context)
+        await self.session.flush()
+
+    async def delete(self, context: TradingContext) -> None:
+        await self.session.delete(context)
+        await self.session.flush()
+
+
+def pause_context(context: TradingContext, reason: PauseReason, now: datetime) -> bool:
+    """Stop a context's trading; False when it was already paused."""
+    if context.status == ContextStatus.PAUSED:
+        return False
+    context.status = ContextStatus.PAUSED
+    context.paused_reason = reason
+    context.updated_at = now
+    return True
+
+
+def resume_context(context: TradingContext, now: datetime) -> bool:
+    """Let a context trade again; False when it was already active."""
+    if context.status == ContextStatus.ACTIVE:
+        return False
+    context.status = ContextStatus.ACTIVE
+    context.paused_reason = None
+    context.updated_at = now
+    return True
+
+
+@dataclass
+class LimitOutcome:
+    paused: list[uuid.UUID] = field(default_factory=list)
+    resumed: list[uuid.UUID] = field(default_factory=list)
+
+
+async def fit_contexts_to_plan(
+    session: AsyncSession, user_id: uuid.UUID, plan: Plan, now: datetime
+) -> LimitOutcome:
+    """Pause the newest active contexts beyond the plan's limit; resume, oldest first, those a
+    downgrade paused while there is room. Never deletes. Idempotent."""
+    contexts = await ContextRepository(session).for_user(user_id)
+    allowed = limits(plan).max_contexts
+    outcome = LimitOutcome()
+    active = [c for c in contexts if c.status == ContextStatus.ACTIVE]
+    if allowed is not None and len(active) > allowed:
+        for context in reversed(active[allowed:]):
+            pause_context(context, PauseReason.PLAN_LIMIT, now)
+            outcome.paused.append(context.id)
+    else:
+        room = None if allowed is None else allowed - len(active)
+        for context in contexts:
+            if room is not None and room <= 0:
+                break
+            if context.paused_reason == PauseReason.PLAN_LIMIT:
+                resume_context(context, now)
+                outcome.resumed.append(context.id)
+                room = None if room is None else room - 1
+    await session.flush()
+    return outcome

@@ -1,0 +1,1 @@
+"""Payment provider adapters (Stripe, Mercado Pago) behind provider-neutral models."""

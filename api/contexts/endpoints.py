@@ -1,0 +1,207 @@
+"""Trading contexts: one market (coin + fiat) on one venue per context, isolated per user."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import IntegrityError
+
+from adapters.contexts import ContextRepository, pause_context, resume_context
+from adapters.db.models import ContextStatus, PauseReason, TradingContext
+from adapters.db.repositories import CredentialRepository
+from adapters.exchanges.catalogue import CatalogueUnavailable
+from api.deps import CatalogueDep, CurrentUser, SessionDep, TemporalDep, utcnow
+from api.errors import ApiError, error_responses
+from api.subscriptions.endpoints import live_subscription
+from domain.market import Venue
+from domain.plans import PLANS
+from domain.subscriptions import SubscriptionStatus
+
+router = APIRouter(
+    prefix="/api/contexts", tags=["contexts"], responses=error_responses(401, 422, 500)
+)
+
+VENUE_NAMES = {
+    Venue.BINANCE: "Binance",
+    Venue.MERCADO_BITCOIN: "MercadoBitcoin",
+    Venue.PAPER: "Paper",
+}
+
+
+class ContextCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    coin: str = Field(min_length=2, max_length=20, examples=["BTC"])
+    fiat: str = Field(min_length=2, max_length=20, examples=["BRL"])
+    exchange: Venue
+
+    @field_validator("coin", "fiat")
+    @classmethod
+    def _asset(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not value.isalnum():
+            raise ValueError("must be an asset code such as BTC or BRL")
+        return value
+
+
+class ContextPublic(BaseModel):
+    id: uuid.UUID
+    name: str = Field(examples=["BTC-BRL-MercadoBitcoin"])
+    coin: str
+    fiat: str
+    symbol: str
+    exchange: Venue
+    status: ContextStatus
+    paused_reason: PauseReason | None
+    created_at: datetime
+
+
+def _public(context: TradingContext) -> ContextPublic:
+    venue = Venue(context.exchange)
+    return ContextPublic(
+        id=context.id,
+        name=f"{context.coin}-{context.fiat}-{VENUE_NAMES[venue]}",
+        coin=context.coin,
+        fiat=context.fiat,
+        symbol=context.symbol,
+        exchange=venue,
+        status=ContextStatus(context.status),
+        paused_reason=PauseReason(context.paused_reason) if context.paused_reason else None,
+        created_at=context.created_at,
+    )
+
+
+async def _owned(session: SessionDep, user_id: uuid.UUID, context_id: uuid.UUID) -> TradingContext:
+    context = await ContextRepository(session).get(user_id, context_id)
+    if context is None:
+        raise ApiError(404, "context_not_found", "No such trading context.")
+    return context
+
+
+@router.get("", response_model=list[ContextPublic])
+async def list_contexts(user: CurrentUser, session: SessionDep) -> list[ContextPublic]:
+    return [_public(c) for c in await ContextRepository(session).for_user(user.id)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ContextPublic,
+    responses=error_responses(402, 403, 409, 503),
+)
+async def create_context(
+    body: ContextCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    catalogue: CatalogueDep,
+) -> ContextPublic:
+    """Needs, in this order: a market the venue lists, keys saved for the venue (the paper
+    venue needs none), an active subscription, and room under the plan's context limit."""
+    symbol = f"{body.coin}-{body.fiat}"
+    try:
+        markets = {m.symbol for m in await catalogue.markets(body.exchange)}
+    except CatalogueUnavailable:
+        raise ApiError(
+            503,
+            "exchange_unavailable",
+            f"{body.exchange.value} cannot be reached to check {symbol}.",
+        ) from None
+    if symbol not in markets:
+        raise ApiError(
+            422,
+            "unknown_market",
+            f"{body.exchange.value} has no {symbol} market.",
+            {"exchange": body.exchange.value, "symbol": symbol},
+        )
+    credentials = CredentialRepository(session)
+    if (
+        body.exchange is not Venue.PAPER
+        and await credentials.get(user.id, body.exchange.value) is None
+    ):
+        raise ApiError(
+            409,
+            "credentials_required",
+            f"Save your {body.exchange.value} API keys first (POST /api/credentials).",
+            {"exchange": body.exchange.value},
+        )
+    state = await live_subscription(temporal, user.id)
+    if state.status is not SubscriptionStatus.ACTIVE:
+        raise ApiError(
+            402,
+            "subscription_inactive",
+            "Your subscription is not active; settle the pending payment to open contexts.",
+            {"status": state.status.value},
+        )
+    repository = ContextRepository(session)
+    limit = PLANS[state.plan].max_contexts
+    count = await repository.count(user.id)
+    if not PLANS[state.plan].within(limit, count):
+        raise ApiError(
+            403,
+            "plan_limit_reached",
+            f"The {state.plan.value} plan allows {limit} trading context(s); upgrade for more.",
+            {"plan": state.plan.value, "limit": limit, "current": count},
+        )
+    context = TradingContext(
+        user_id=user.id,
+        coin=body.coin,
+        fiat=body.fiat,
+        exchange=body.exchange.value,
+        created_at=utcnow(),
+    )
+    try:
+        await repository.add(context)
+    except IntegrityError:
+        raise ApiError(
+            409, "context_exists", f"You already have {symbol} on {body.exchange.value}."
+        ) from None
+    return _public(context)
+
+
+@router.get("/{context_id}", response_model=ContextPublic, responses=error_responses(404))
+async def get_context(
+    context_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> ContextPublic:
+    return _public(await _owned(session, user.id, context_id))
+
+
+@router.post("/{context_id}/pause", response_model=ContextPublic, responses=error_responses(404))
+async def pause(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ContextPublic:
+    context = await _owned(session, user.id, context_id)
+    pause_context(context, PauseReason.USER, utcnow())
+    return _public(context)
+
+
+@router.post(
+    "/{context_id}/resume", response_model=ContextPublic, responses=error_responses(403, 404, 503)
+)
+async def resume(
+    context_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+) -> ContextPublic:
+    """Active contexts must fit the plan: a context a downgrade paused resumes on upgrade."""
+    repository = ContextRepository(session)
+    context = await _owned(session, user.id, context_id)
+    if context.status == ContextStatus.ACTIVE:
+        return _public(context)
+    state = await live_subscription(temporal, user.id)
+    limit = PLANS[state.plan].max_contexts
+    active = sum(1 for c in await repository.for_user(user.id) if c.status == ContextStatus.ACTIVE)
+    if limit is not None and active >= limit:
+        raise ApiError(
+            403,
+            "plan_limit_reached",
+            f"The {state.plan.value} plan runs {limit} context(s) at a time; pause another first.",
+            {"plan": state.plan.value, "limit": limit, "active": active},
+        )
+    resume_context(context, utcnow())
+    return _public(context)
+
+
+@router.delete("/{context_id}", status_code=204, responses=error_responses(404))
+async def delete_context(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    await ContextRepository(session).delete(await _owned(session, user.id, context_id))
+    return Response(status_code=204)

@@ -1,0 +1,179 @@
+"""Payment webhooks: verify → store under (provider, event id) → signal-with-start the user's
+subscription workflow → 200. A repeat is acknowledged and changes nothing; the workflow
+decides what an event means (ordering, resurrection) — the webhook only delivers it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from adapters.db.models import PaymentCustomer, PaymentEventRecord, User
+from adapters.payments.events import Routed, route_mercadopago, route_stripe
+from adapters.payments.models import InvalidSignature, PaymentEvent, PaymentProviderError
+from adapters.temporal import TEMPORAL_CALL_ERRORS
+from api.deps import PaymentsDep, SessionDep, TemporalDep, utcnow
+from api.errors import ApiError, error_responses
+from workflows import TaskQueue
+from workflows.subscription import SubscriptionInput, SubscriptionWorkflow, subscription_workflow_id
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(
+    prefix="/api/webhooks", tags=["webhooks"], responses=error_responses(400, 500, 503)
+)
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+    outcome: str  # signaled | duplicate | ignored: <reason>
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    event: PaymentEvent
+    routed: Routed | None
+
+
+def _refuse(reason: str) -> ApiError:
+    return ApiError(
+        400,
+        "invalid_signature",
+        f"The webhook signature could not be verified ({reason}).",
+        {"reason": reason},
+    )
+
+
+async def _user_for(session: AsyncSession, provider: str, routed: Routed) -> uuid.UUID | None:
+    """The routed user if it is a live account, else the user the customer belongs to."""
+    candidate: uuid.UUID | None = None
+    if routed.user_id:
+        try:
+            candidate = uuid.UUID(routed.user_id)
+        except ValueError:
+            candidate = None
+    if candidate is None and routed.customer_id:
+        candidate = await session.scalar(
+            select(PaymentCustomer.user_id).where(
+                PaymentCustomer.provider == provider,
+                PaymentCustomer.customer_id == routed.customer_id,
+            )
+        )
+    if candidate is None:
+        return None
+    user = await session.get(User, candidate)
+    return user.id if user is not None and user.deleted_at is None else None
+
+
+async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) -> WebhookAck:
+    event, routed = inbound.event, inbound.routed
+    provider = event.provider.value
+    duplicate = await session.scalar(
+        select(PaymentEventRecord.id).where(
+            PaymentEventRecord.provider == provider, PaymentEventRecord.event_id == event.event_id
+        )
+    )
+    if duplicate is not None:
+        return WebhookAck(outcome="duplicate")
+    user_id = await _user_for(session, provider, routed) if routed else None
+    if routed is None:
+        outcome = "ignored: not a subscription event"
+    elif user_id is None:
+        outcome = "ignored: unknown customer"
+    else:
+        outcome = "signaled"
+    record = PaymentEventRecord(
+        provider=provider,
+        event_id=event.event_id,
+        type=event.type[:80],
+        user_id=user_id,
+        outcome=outcome,
+        received_at=utcnow(),
+    )
+    session.add(record)
+    try:
+        await session.flush()  # the unique (provider, event id) decides between racing copies
+    except IntegrityError:
+        await session.rollback()
+        return WebhookAck(outcome="duplicate")
+    if routed is None or user_id is None:
+        log.info("payment event ignored", provider=provider, type=event.type, outcome=outcome)
+        return WebhookAck(outcome=outcome)
+    if routed.customer_id and routed.event.kind.value == "activated":
+        await session.merge(
+            PaymentCustomer(provider=provider, customer_id=routed.customer_id, user_id=user_id)
+        )
+    workflow_id = subscription_workflow_id(user_id)
+    try:
+        # Not committed yet: if Temporal refuses, the event is not stored and the provider's
+        # retry brings it again. A commit failing after the signal at worst signals twice,
+        # which the workflow drops by event id.
+        await temporal.start_workflow(
+            SubscriptionWorkflow.run,
+            SubscriptionInput(user_id=user_id),
+            id=workflow_id,
+            task_queue=TaskQueue.ACCOUNTS,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="payment_event",
+            start_signal_args=[routed.event],
+        )
+    except TEMPORAL_CALL_ERRORS as exc:
+        log.error("could not signal subscription workflow", error=str(exc))
+        raise ApiError(503, "service_unavailable", "Try again later.") from None
+    log.info(
+        "payment event signaled",
+        provider=provider,
+        type=event.type,
+        kind=routed.event.kind.value,
+        workflow_id=workflow_id,
+    )
+    return WebhookAck(outcome=outcome)
+
+
+async def _route(route: object, event: PaymentEvent) -> _Inbound:
+    try:
+        return _Inbound(event, await route)  # type: ignore[misc]
+    except PaymentProviderError as exc:
+        # The provider could not be asked about its own event: answer 5xx so it retries.
+        log.warning("provider lookup failed", provider=event.provider.value, error=exc.message)
+        raise ApiError(503, "provider_unavailable", "Could not confirm the event; retry.") from None
+
+
+@router.post("/stripe", response_model=WebhookAck)
+async def stripe_webhook(
+    request: Request, session: SessionDep, temporal: TemporalDep, payments: PaymentsDep
+) -> WebhookAck:
+    """Stripe events, verified on the raw body with the endpoint secret (Stripe-Signature,
+    timestamp tolerance 300 s)."""
+    try:
+        event = payments.stripe.verify_webhook(
+            await request.body(), request.headers.get("stripe-signature")
+        )
+    except InvalidSignature as exc:
+        raise _refuse(exc.reason) from None
+    inbound = await _route(route_stripe(event, payments.stripe), event)
+    return await _accept(session, temporal, inbound)
+
+
+@router.post("/mercadopago", response_model=WebhookAck)
+async def mercadopago_webhook(
+    request: Request, session: SessionDep, temporal: TemporalDep, payments: PaymentsDep
+) -> WebhookAck:
+    """Mercado Pago notifications, verified by x-signature over the documented manifest, then
+    confirmed by fetching the payment or preapproval they name."""
+    try:
+        event = payments.mercadopago.verify_webhook(
+            request.headers, request.query_params, await request.body()
+        )
+    except InvalidSignature as exc:
+        raise _refuse(exc.reason) from None
+    inbound = await _route(route_mercadopago(event, payments.mercadopago), event)
+    return await _accept(session, temporal, inbound)

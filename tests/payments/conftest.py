@@ -1,0 +1,1 @@
+"""The payment fixtures (`stripe_*`, `mp_*`) are plugins of the root conftest."""
