@@ -91,6 +91,8 @@ def _reseal(_args: argparse.Namespace) -> int:
 SIMULATORS = {
     "binance": "simulators.binance.server",
     "mercadobitcoin": "simulators.mercadobitcoin.server",
+    "stripe": "simulators.stripe.server",
+    "mercadopago": "simulators.mercadopago.server",
 }
 
 

@@ -29,6 +29,7 @@ from adapters.vault import new_key
 STOP_TIMEOUT_SECONDS = 15.0
 # Keys the local simulators know from the start, so the real adapters can be tried at once:
 # save them with POST /api/credentials.
+SIMULATORS = ("binance", "mercadobitcoin", "stripe", "mercadopago")
 DEMO_ACCOUNTS = {
     "binance": "demo-binance-key:demo-binance-secret:BRL=100000,USDT=20000,BTC=1,ETH=10",
     "mercadobitcoin": "demo-mb-login:demo-mb-password:BRL=100000,BTC=1,ETH=10",
@@ -114,6 +115,7 @@ class Stack:
     options: StackOptions
     env: dict[str, str] = field(default_factory=dict)
     sim_ports: dict[str, int] = field(default_factory=dict)
+    sim_options: dict[str, list[str]] = field(default_factory=dict)
     children: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
 
     def check(self) -> None:
@@ -143,11 +145,31 @@ class Stack:
         )
         env["TEMPORAL_ADDRESS"] = f"{o.host}:{o.temporal_port}"
         env["WORKER_METRICS_ADDRESS"] = f"{o.host}:{o.metrics_port}"
-        self.sim_ports = {name: free_port(o.host) for name in DEMO_ACCOUNTS}
+        self.sim_ports = {name: free_port(o.host) for name in SIMULATORS}
         env["BINANCE_BASE_URL"] = f"http://{o.host}:{self.sim_ports['binance']}"
         env["MERCADOBITCOIN_BASE_URL"] = (
             f"http://{o.host}:{self.sim_ports['mercadobitcoin']}/api/v4"
         )
+        # Payment providers: the simulators and the API share keys and webhook secrets made
+        # once per state folder; the simulators read them from the environment.
+        api = f"http://{o.host}:{o.api_port}"
+        env["PUBLIC_BASE_URL"] = api
+        env["STRIPE_API_BASE"] = f"http://{o.host}:{self.sim_ports['stripe']}"
+        env["MERCADOPAGO_API_BASE"] = f"http://{o.host}:{self.sim_ports['mercadopago']}"
+        for name, make in (
+            ("STRIPE_SECRET_KEY", lambda: "sk_test_" + secrets.token_hex(12)),
+            ("STRIPE_WEBHOOK_SECRET", lambda: "whsec_" + secrets.token_hex(16)),
+            ("MERCADOPAGO_ACCESS_TOKEN", lambda: "TEST-" + secrets.token_hex(16)),
+            ("MERCADOPAGO_WEBHOOK_SECRET", lambda: secrets.token_hex(16)),
+        ):
+            env[name] = _local_secret(o.state_dir, name.lower().replace("_", "-"), make)
+        env["STRIPE_API_KEY"] = env["STRIPE_SECRET_KEY"]  # what the simulator accepts
+        self.sim_options = {
+            "binance": ["--account", DEMO_ACCOUNTS["binance"]],
+            "mercadobitcoin": ["--account", DEMO_ACCOUNTS["mercadobitcoin"]],
+            "stripe": ["--webhook-url", f"{api}/api/webhooks/stripe"],
+            "mercadopago": ["--webhook-url", f"{api}/api/webhooks/mercadopago"],
+        }
         self.env = env
 
     async def _spawn(self, name: str, *argv: str, log_file: Path | None = None) -> None:
@@ -190,7 +212,7 @@ class Stack:
             await self._spawn(
                 f"{name} simulator",
                 python, "-m", "workers.cli", "sim", name,
-                "--host", o.host, "--port", str(port), "--account", DEMO_ACCOUNTS[name],
+                "--host", o.host, "--port", str(port), *self.sim_options[name],
                 log_file=o.state_dir / f"sim-{name}.log",
             )  # fmt: skip
         await self._wait_for_port(o.temporal_port, "temporal", temporal_log)
@@ -280,6 +302,8 @@ class Stack:
                 f"  MB sim         {self.env['MERCADOBITCOIN_BASE_URL']}  "
                 "(login demo-mb-login, password demo-mb-password)",
                 "  Paper venue    ready, no keys needed",
+                f"  Stripe sim     {self.env['STRIPE_API_BASE']}  (checkout pages under /_sim/)",
+                f"  MP sim         {self.env['MERCADOPAGO_API_BASE']}",
                 f"  Database       {database}",
                 f"  State folder   {o.state_dir.resolve()}",
                 "Press Ctrl-C to stop.",

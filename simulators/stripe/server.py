@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -66,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DeliveryConfig().backoff_base,
         help="seconds before the first retry; later retries wait 3x longer each",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``crypteras sim stripe [options]``."""
+    parser = argparse.ArgumentParser(prog="crypteras sim stripe", description="Stripe simulator")
+    add_arguments(parser)
+    run_from_args(parser.parse_args(argv))
 
 
 def run_from_args(args: argparse.Namespace) -> None:

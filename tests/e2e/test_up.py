@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -72,7 +73,7 @@ async def test_up_registers_a_user_with_a_workflow_and_stops_cleanly(
     try:
         await wait_healthy(f"{api}/api/health", process)
         children = psutil.Process(process.pid).children(recursive=True)
-        assert len(children) >= 5  # Temporal, two simulators, worker, API
+        assert len(children) >= 7  # Temporal, four simulators, worker, API
 
         async with httpx.AsyncClient(base_url=api, timeout=30) as client:
             body = registration()
@@ -95,6 +96,26 @@ async def test_up_registers_a_user_with_a_workflow_and_stops_cleanly(
                     headers={"Authorization": f"Bearer {tokens['access_token']}"},
                 )
                 assert saved.status_code == 201, saved.text
+            # A local upgrade: checkout, the "user pays" on the Stripe simulator, webhook, PRO.
+            auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+            checkout = await client.post(
+                "/api/subscriptions/checkout",
+                json={"plan": "PRO", "provider": "stripe"},
+                headers=auth,
+            )
+            assert checkout.status_code == 201, checkout.text
+            sim = urlsplit(checkout.json()["checkout_url"])
+            completed = await client.post(
+                f"{sim.scheme}://{sim.netloc}/_sim/checkout/sessions/"
+                f"{checkout.json()['checkout_id']}/complete"
+            )
+            assert completed.status_code == 200, completed.text
+            for _ in range(100):
+                plan = (await client.get("/api/subscriptions/me", headers=auth)).json()["plan"]
+                if plan == "PRO":
+                    break
+                await asyncio.sleep(0.1)
+            assert plan == "PRO"
             ui = await client.get(f"http://127.0.0.1:{port_of(ports, '--ui-port')}/")
             assert ui.status_code == 200  # the Temporal Web UI answers
             worker_metrics = await client.get(
