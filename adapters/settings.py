@@ -82,17 +82,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:
-        """Accept plain `postgresql://` and `sqlite:///` URLs and pick the async drivers."""
-        for plain, driver in (
-            ("postgresql://", "postgresql+asyncpg://"),
-            ("postgres://", "postgresql+asyncpg://"),
-            ("sqlite:///", "sqlite+aiosqlite:///"),
-        ):
-            if url.startswith(plain):
-                return driver + url.removeprefix(plain)
-        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
-            raise ValueError("must be a postgresql:// or sqlite:/// URL")
-        return url
+        return async_database_url(url)
 
     @field_validator("log_level")
     @classmethod
@@ -142,6 +132,20 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def async_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite:///` URLs and pick the async drivers."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
+        raise ValueError("must be a postgresql:// or sqlite:/// URL")
+    return url
 
 
 class ConfigurationError(Exception):

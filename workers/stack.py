@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from adapters.db.migrate import upgrade
+from adapters.settings import async_database_url
 from adapters.vault import new_key
 
 STOP_TIMEOUT_SECONDS = 15.0
@@ -116,6 +117,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     sim_ports: dict[str, int] = field(default_factory=dict)
     sim_options: dict[str, list[str]] = field(default_factory=dict)
+    database_url: str = ""
     children: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
 
     def check(self) -> None:
@@ -135,6 +137,10 @@ class Stack:
         env = dict(os.environ)
         env.setdefault("ENVIRONMENT", "development")
         env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{o.state_dir / 'crypteras.db'}")
+        try:
+            self.database_url = async_database_url(env["DATABASE_URL"])
+        except ValueError as exc:
+            raise StackError(f"DATABASE_URL {exc}") from None
         env.setdefault(
             "JWT_SECRET",
             _local_secret(o.state_dir, "jwt-secret", lambda: secrets.token_urlsafe(48)),
@@ -218,7 +224,7 @@ class Stack:
         await self._wait_for_port(o.temporal_port, "temporal", temporal_log)
         for name, port in self.sim_ports.items():
             await self._wait_for_port(port, f"{name} simulator", o.state_dir / f"sim-{name}.log")
-        await asyncio.to_thread(upgrade, self.env["DATABASE_URL"])
+        await asyncio.to_thread(upgrade, self.database_url)
         await self._spawn("worker", python, "-m", "workers.cli", "worker")
         await self._spawn(
             "api", python, "-m", "workers.cli", "api", "--host", o.host, "--port", str(o.api_port)

@@ -42,7 +42,9 @@ def port_of(argv: list[str], option: str) -> int:
 @pytest.fixture
 def stack_env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The stack runs on this test run's database (PostgreSQL in CI, else SQLite)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json"}
+    # The plain URL form a person would write; the stack picks the async driver itself.
+    plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    env = {**os.environ, "DATABASE_URL": plain, "LOG_FORMAT": "json"}
     env.pop("JWT_SECRET", None)
     yield env
 
