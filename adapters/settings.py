@@ -31,7 +31,8 @@ class LogFormat(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable (docker-compose `${X:-}`) means "not set".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///.crypteras/crypteras.db"
