@@ -40,6 +40,28 @@ def _at(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+# Candle intervals by their Binance names, in seconds; "1M" (0) is a calendar month and is
+# aggregated by calendar, not by a fixed length.
+KLINE_INTERVALS: dict[str, int] = {
+    "1s": 1,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
+    "1d": 86400,
+    "3d": 259200,
+    "1w": 604800,
+    "1M": 0,
+}
+
+
 class PricePath(ABC):
     @abstractmethod
     def price_at(self, t: datetime) -> Decimal: ...

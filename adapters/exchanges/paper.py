@@ -51,29 +51,18 @@ from domain.matching import (
     UnknownMarket,
     UnknownOrder,
 )
-from domain.price_paths import CandleReplay, PricePath, RandomWalk, bucket_start
+from domain.price_paths import (
+    KLINE_INTERVALS,
+    CandleReplay,
+    PricePath,
+    RandomWalk,
+    bucket_start,
+)
 
 Clock = Callable[[], datetime]
 
 # Binance's 16 kline intervals; 1M is a calendar month, aggregated separately.
-INTERVALS: dict[str, int] = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "8h": 28800,
-    "12h": 43200,
-    "1d": 86400,
-    "3d": 259200,
-    "1w": 604800,
-    "1M": 0,
-}
+INTERVALS = KLINE_INTERVALS
 DEFAULT_CANDLES, MAX_CANDLES = 500, 1000  # as Binance's klines
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
 BINANCE_FEES = Fees(maker=Decimal("0.001"), taker=Decimal("0.001"))

@@ -10,27 +10,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from domain.market import Candle, MarketRules
-from domain.price_paths import CandleReplay, FixedPrice, PricePath, RandomWalk, bucket_start
+from domain.price_paths import (
+    KLINE_INTERVALS,
+    CandleReplay,
+    FixedPrice,
+    PricePath,
+    RandomWalk,
+    bucket_start,
+)
 from simulators.binance.config import FixedPath, RandomWalkPath, ReplayPath, SymbolConfig
 
-INTERVAL_SECONDS: dict[str, int] = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "8h": 28800,
-    "12h": 43200,
-    "1d": 86400,
-    "3d": 259200,
-    "1w": 604800,
-    "1M": 0,  # calendar months
-}
+INTERVAL_SECONDS = KLINE_INTERVALS  # 1M: calendar months
 RANDOM_WALK_HISTORY = timedelta(days=1000)  # "listed" this long before the simulator started
 REPLAY_LEAD = timedelta(days=1)  # replays start this far in the past, so klines have history
 

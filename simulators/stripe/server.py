@@ -4,17 +4,13 @@ tests."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import socket
-import threading
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 
 import uvicorn
 from fastapi import FastAPI
 
+from simulators.serving import ThreadedServer as SimServer
 from simulators.stripe.app import create_app
 from simulators.stripe.config import DEFAULT_API_KEY, DeliveryConfig, SimConfig
 
@@ -90,44 +86,8 @@ def run_from_args(args: argparse.Namespace) -> None:
     )
 
 
-class ThreadedServer:
-    """uvicorn on a loopback socket that already listens before the thread starts: early
-    requests wait in the backlog, so nobody polls for readiness. The app's lifespan (the
-    webhook deliverer) runs in the server's own event loop."""
+class ThreadedServer(SimServer):
+    """This simulator served in a background thread (see `simulators.serving`)."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.listen(128)
-        self.port: int = self._socket.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[self._socket])),
-            name=f"stripe-sim-{self.port}",
-            daemon=True,
-        )
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(app, name="stripe-sim", lifespan="on")
