@@ -6,7 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from adapters.db.engine import create_engine, session_factory
 from adapters.settings import Settings
@@ -30,6 +34,22 @@ Crypteras runs crypto trading bots on Mercado Bitcoin and Binance as durable Tem
 Every error answers `{"error": {"code", "message", "details"}}`; `code` is stable and
 machine-readable. Protected routes take `Authorization: Bearer <access_token>`.
 """
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package, so the docs work offline and
+    behind strict networks alike."""
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — docs",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -56,7 +76,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from bundled assets: no CDN needed
     )
+    _serve_docs(app)
     app.state.registry = CollectorRegistry()
     if services is not None:
         app.state.services = services

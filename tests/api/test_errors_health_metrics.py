@@ -130,3 +130,11 @@ class TestMetrics:
         assert given.headers["x-request-id"] == "abc-123"
         made = await api.get("/api/legal/terms", headers={"X-Request-ID": "bad id\n"})
         assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_docs_are_served_without_a_cdn(api: httpx.AsyncClient) -> None:
+    page = await api.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    script = await api.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
