@@ -16,6 +16,7 @@ from adapters.db.repositories import AuditRepository
 from adapters.payments.events import ONE_OFF_PREFIX, reconciliation_event
 from adapters.payments.gateways import PaymentGateways
 from adapters.payments.models import PaymentProviderError
+from domain.accounts import AuditAction
 from domain.plans import Plan
 from domain.subscriptions import (
     PaymentProvider,
@@ -88,7 +89,7 @@ class SubscriptionActivities:
             if await session.get(User, record.user_id) is None:
                 return
             await AuditRepository(session).record(
-                "subscription_changed",
+                AuditAction.SUBSCRIPTION_CHANGED,
                 user_id=record.user_id,
                 ip=None,
                 user_agent=None,

@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     ACCOUNT_DELETED = "account_deleted"
     CREDENTIALS_SAVED = "credentials_saved"
     CREDENTIALS_DELETED = "credentials_deleted"
+    SUBSCRIPTION_CHANGED = "subscription_changed"
 
 
 class CredentialStatus(StrEnum):

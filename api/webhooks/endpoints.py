@@ -5,6 +5,7 @@ decides what an event means (ordering, resurrection) — the webhook only delive
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import structlog
@@ -22,6 +23,7 @@ from adapters.payments.models import InvalidSignature, PaymentEvent, PaymentProv
 from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.deps import PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
+from domain.subscriptions import EventKind
 from workflows import TaskQueue
 from workflows.subscription import SubscriptionInput, SubscriptionWorkflow, subscription_workflow_id
 
@@ -107,7 +109,7 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
     if routed is None or user_id is None:
         log.info("payment event ignored", provider=provider, type=event.type, outcome=outcome)
         return WebhookAck(outcome=outcome)
-    if routed.customer_id and routed.event.kind.value == "activated":
+    if routed.customer_id and routed.event.kind is EventKind.ACTIVATED:
         await session.merge(
             PaymentCustomer(provider=provider, customer_id=routed.customer_id, user_id=user_id)
         )
@@ -138,9 +140,9 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
     return WebhookAck(outcome=outcome)
 
 
-async def _route(route: object, event: PaymentEvent) -> _Inbound:
+async def _route(route: Awaitable[Routed | None], event: PaymentEvent) -> _Inbound:
     try:
-        return _Inbound(event, await route)  # type: ignore[misc]
+        return _Inbound(event, await route)
     except PaymentProviderError as exc:
         # The provider could not be asked about its own event: answer 5xx so it retries.
         log.warning("provider lookup failed", provider=event.provider.value, error=exc.message)
