@@ -144,9 +144,14 @@ async def _route(route: Awaitable[Routed | None], event: PaymentEvent) -> _Inbou
     try:
         return _Inbound(event, await route)
     except PaymentProviderError as exc:
-        # The provider could not be asked about its own event: answer 5xx so it retries.
         log.warning("provider lookup failed", provider=event.provider.value, error=exc.message)
-        raise ApiError(503, "provider_unavailable", "Could not confirm the event; retry.") from None
+        if exc.retryable:
+            # The provider could not be asked about its own event: 5xx, so it retries.
+            raise ApiError(
+                503, "provider_unavailable", "Could not confirm the event; retry."
+            ) from None
+        # The provider does not know what its notification names: nothing to act on.
+        return _Inbound(event, None)
 
 
 @router.post("/stripe", response_model=WebhookAck)

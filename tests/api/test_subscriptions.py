@@ -467,3 +467,40 @@ async def test_checkout_refusals(trader: Callable[[], Awaitable[Trader]]) -> Non
         409,
         "no_paid_subscription",
     )
+
+
+async def test_mercadopago_notification_with_a_bad_signature_is_refused(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    body = json.dumps({"id": 1, "type": "payment", "data": {"id": "123"}}).encode()
+    for headers, reason in (
+        ({}, "missing"),
+        ({"x-signature": f"ts={int(time.time())},v1={'0' * 64}", "x-request-id": "r1"}, "mismatch"),
+        ({"x-signature": "garbage"}, "malformed"),
+    ):
+        response = await client.post(
+            "/api/webhooks/mercadopago?data.id=123&type=payment", content=body, headers=headers
+        )
+        assert assert_error(response, 400, "invalid_signature")["details"]["reason"] == reason
+    assert await stored_events(db) == 0
+
+
+async def test_mercadopago_notification_is_confirmed_through_the_api(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """A correctly signed notification naming a payment MP does not have is not acted on: the
+    API confirmation finds nothing, so it is acknowledged as ignored and signals no one."""
+    from tests.payments.conftest_mercadopago import MP_SECRET
+
+    ts, request_id = str(int(time.time())), "req-1"
+    manifest = f"id:999999;request-id:{request_id};ts:{ts};"
+    v1 = hmac.new(MP_SECRET.encode(), manifest.encode(), hashlib.sha256).hexdigest()
+    body = json.dumps({"id": 42, "type": "payment", "data": {"id": "999999"}}).encode()
+    response = await client.post(
+        "/api/webhooks/mercadopago?data.id=999999&type=payment",
+        content=body,
+        headers={"x-signature": f"ts={ts},v1={v1}", "x-request-id": request_id},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "ignored: not a subscription event"
+    assert (await db.scalars(select(PaymentEventRecord.user_id))).all() == [None]
