@@ -34,6 +34,7 @@ class TransitionRecord(BaseModel):
 class PlanChange(BaseModel):
     user_id: uuid.UUID
     plan: Plan
+    account_closed: bool = False  # a deleted account trades nowhere
 
 
 class PlanChangeResult(BaseModel):
@@ -106,7 +107,11 @@ class SubscriptionActivities:
     async def apply_plan_limits(self, change: PlanChange) -> PlanChangeResult:
         async with self.sessions() as session:
             outcome = await fit_contexts_to_plan(
-                session, change.user_id, change.plan, datetime.now(UTC)
+                session,
+                change.user_id,
+                change.plan,
+                datetime.now(UTC),
+                allowed=0 if change.account_closed else None,
             )
             await session.commit()
         return PlanChangeResult(paused_contexts=outcome.paused, resumed_contexts=outcome.resumed)

@@ -83,12 +83,19 @@ class LimitOutcome:
 
 
 async def fit_contexts_to_plan(
-    session: AsyncSession, user_id: uuid.UUID, plan: Plan, now: datetime
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    plan: Plan,
+    now: datetime,
+    *,
+    allowed: int | None = None,
 ) -> LimitOutcome:
-    """Pause the newest active contexts beyond the plan's limit; resume, oldest first, those a
-    downgrade paused while there is room. Never deletes. Idempotent."""
+    """Pause the newest active contexts beyond the plan's limit (or `allowed`, when given);
+    resume, oldest first, those a downgrade paused while there is room. Never deletes.
+    Idempotent."""
     contexts = await ContextRepository(session).for_user(user_id)
-    allowed = limits(plan).max_contexts
+    if allowed is None:
+        allowed = limits(plan).max_contexts
     outcome = LimitOutcome()
     active = [c for c in contexts if c.status == ContextStatus.ACTIVE]
     if allowed is not None and len(active) > allowed:

@@ -221,11 +221,11 @@ class SubscriptionWorkflow:
                 start_to_close_timeout=DATABASE_TIMEOUT,
                 retry_policy=DATABASE_RETRY,
             )
-            if before.plan is not state.plan or state.status is SubscriptionStatus.CLOSED:
-                plan = Plan.FREE if state.status is SubscriptionStatus.CLOSED else state.plan
+            closed = state.status is SubscriptionStatus.CLOSED
+            if before.plan is not state.plan or closed:
                 await workflow.execute_activity_method(
                     SubscriptionActivities.apply_plan_limits,
-                    PlanChange(user_id=state.user_id, plan=plan),
+                    PlanChange(user_id=state.user_id, plan=state.plan, account_closed=closed),
                     start_to_close_timeout=DATABASE_TIMEOUT,
                     retry_policy=DATABASE_RETRY,
                 )

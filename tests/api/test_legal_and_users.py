@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from adapters.db.models import AuditEvent, User
+from adapters.db.models import AuditEvent, TradingContext, User
 from tests.conftest import assert_error, bearer
 
 
@@ -134,6 +134,12 @@ class TestUsersMe:
     ) -> None:
         body, tokens = await login()
         me = (await api.get("/api/auth/me", headers=bearer(tokens))).json()
+        context = await api.post(
+            "/api/contexts",
+            json={"coin": "BTC", "fiat": "BRL", "exchange": "paper"},
+            headers=bearer(tokens),
+        )
+        assert context.status_code == 201, context.text
         response = await api.delete("/api/users/me", headers=bearer(tokens))
         assert response.status_code == 204, response.text
 
@@ -156,3 +162,6 @@ class TestUsersMe:
             await db.scalars(select(AuditEvent.action).where(AuditEvent.user_id == user.id))
         ).all()
         assert "account_deleted" in actions
+        db.expire_all()
+        kept = await db.get(TradingContext, uuid.UUID(context.json()["id"]))
+        assert kept is not None and kept.status == "paused"  # a deleted account trades nowhere
