@@ -101,7 +101,8 @@ class SubscriptionState(BaseModel):
 
     def next_deadline(self) -> datetime | None:
         """When the clock must be looked at again (`on_clock`), or None."""
-        if not self.paid or self.current_period_end is None:
+        closed = self.status is SubscriptionStatus.CLOSED
+        if closed or not self.paid or self.current_period_end is None:
             return None
         if self.cancel_at_period_end:
             return self.current_period_end
@@ -142,14 +143,20 @@ def _transition(
     )
 
 
+def event_key(event: SubscriptionEvent) -> str:
+    """Event ids are unique per provider, not across providers."""
+    return f"{event.provider}:{event.event_id}"
+
+
 def apply_event(
     state: SubscriptionState, event: SubscriptionEvent, now: datetime
 ) -> tuple[SubscriptionState, Transition | None]:
     """The state after `event`; unchanged for duplicates, stale and foreign events."""
-    if state.status is SubscriptionStatus.CLOSED or event.event_id in state.recent_event_ids:
+    key = event_key(event)
+    if state.status is SubscriptionStatus.CLOSED or key in state.recent_event_ids:
         return state, None
     remembered = state.model_copy(
-        update={"recent_event_ids": [*state.recent_event_ids, event.event_id][-EVENT_MEMORY:]}
+        update={"recent_event_ids": [*state.recent_event_ids, key][-EVENT_MEMORY:]}
     )
     after = _decide(remembered, event, now)
     if after is None:
@@ -165,8 +172,8 @@ def _decide(
         return None  # never resurrect an ended subscription
     current = sub_id is not None and sub_id == state.subscription_id
     if event.kind is EventKind.ACTIVATED:
-        if event.plan is None or not event.plan.paid:
-            return None
+        if sub_id is None or event.plan is None or not event.plan.paid:
+            return None  # a paid plan needs a subscription that later events can name
         if current and state.last_event_at and event.occurred_at < state.last_event_at:
             return None
         period_end = event.current_period_end
@@ -182,7 +189,8 @@ def _decide(
                 "provider": event.provider,
                 "customer_id": event.customer_id or state.customer_id,
                 "subscription_id": sub_id,
-                "current_period_end": period_end or state.current_period_end,
+                # A replacing subscription does not inherit the replaced one's period end.
+                "current_period_end": period_end or (state.current_period_end if current else None),
                 "cancel_at_period_end": bool(event.cancel_at_period_end),
                 "last_event_at": event.occurred_at,
             }

@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         SupersededSubscription,
         TransitionRecord,
     )
-    from domain.plans import Plan
     from domain.subscriptions import (
         RECONCILE_EVERY,
         EventKind,
@@ -98,7 +97,8 @@ class SubscriptionWorkflow:
             if self._closing:
                 await self._commit(*close(self._state, workflow.now()))
                 return self._state
-            if self._due(self._reconcile_at()):
+            # At a deadline the provider is asked first: a renewal may be late or lost.
+            if self._due(self._reconcile_at()) or self._due(self._state.next_deadline()):
                 await self._reconcile()
             if self._due(self._state.next_deadline()):
                 await self._commit(*on_clock(self._state, workflow.now()))
