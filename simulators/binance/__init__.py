@@ -10,10 +10,10 @@ walk, real candles replayed from ../shared/data/ohlcv, or a fixed price.
 Binance routes (weights as Binance documents them, per client IP, header
 ``X-MBX-USED-WEIGHT-1M``; over the limit: 429 + Retry-After, and 418 for clients that keep
 calling): ``GET /api/v3/ping, /time, /exchangeInfo (symbol=, symbols=), /ticker/price,
-/ticker/24hr, /ticker/bookTicker, /avgPrice, /depth, /trades, /klines`` (16 intervals, limit up
-to 1000); signed ``GET /api/v3/account, POST|GET|DELETE /api/v3/order, GET /api/v3/openOrders,
-/allOrders, /myTrades``. LIMIT (GTC, IOC, FOK) and MARKET (quantity or quoteOrderQty) orders;
-newOrderRespType ACK, RESULT or FULL (the default).
+/ticker/24hr, /ticker/bookTicker, /avgPrice, /depth, /trades, /aggTrades, /klines`` (16
+intervals, limit up to 1000); signed ``GET /api/v3/account, POST|GET|DELETE /api/v3/order,
+GET /api/v3/openOrders, /allOrders, /myTrades``. LIMIT (GTC, IOC, FOK) and MARKET (quantity or
+quoteOrderQty) orders; newOrderRespType ACK, RESULT or FULL (the default).
 
 Clocks: the *server clock* (wall clock + an offset) answers /api/v3/time and checks signed
 timestamps; the *market clock* (wall clock x speed, advanced on demand) drives prices, klines and

@@ -84,6 +84,7 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v3/avgPrice", _fixed(2), False, _public(public.avg_price)),
     Endpoint("GET", "/api/v3/depth", public.depth_weight, False, _public(public.depth)),
     Endpoint("GET", "/api/v3/trades", _fixed(25), False, _public(public.recent_trades)),
+    Endpoint("GET", "/api/v3/aggTrades", _fixed(4), False, _public(public.agg_trades)),
     Endpoint("GET", "/api/v3/klines", _fixed(2), False, _public(public.klines)),
     Endpoint("GET", "/api/v3/account", _fixed(20), True, trading.account_info),
     Endpoint("POST", "/api/v3/order", _fixed(1), True, trading.new_order),

@@ -269,6 +269,42 @@ def recent_trades(venue: BinanceVenue, params: Params) -> list[Json]:
     ]
 
 
+def agg_trades(venue: BinanceVenue, params: Params) -> list[Json]:
+    """Compressed trades. Every tape trade is one taker fill at one price, so each is its own
+    aggregate (`a` = `f` = `l` = the trade id). `fromId` (inclusive) or `startTime`/`endTime`
+    (inclusive, in ms) select the oldest matches first; none of them: the most recent."""
+    m = venue.market(params.require("symbol"))
+    from_id = params.integer("fromId", low=0)
+    start = params.integer("startTime", low=0)
+    end = params.integer("endTime", low=0)
+    limit = min(params.integer("limit", low=1) or 500, 1000)
+    params.check_all_read()
+    tape = venue.tape[m.config.name]
+    if from_id is None and start is None and end is None:
+        chosen = tape[-limit:]
+    else:
+        chosen = [
+            t
+            for t in tape
+            if (from_id is None or t.trade_id >= from_id)
+            and (start is None or t.at_ms >= start)
+            and (end is None or t.at_ms <= end)
+        ][:limit]
+    return [
+        {
+            "a": t.trade_id,
+            "p": fmt(t.price),
+            "q": fmt(t.quantity),
+            "f": t.trade_id,
+            "l": t.trade_id,
+            "T": t.at_ms,
+            "m": t.buyer_maker,
+            "M": True,
+        }
+        for t in chosen
+    ]
+
+
 def klines(venue: BinanceVenue, params: Params) -> list[list[Any]]:
     m = venue.market(params.require("symbol"))
     interval = params.require("interval")
