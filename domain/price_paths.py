@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import hashlib
 from abc import ABC, abstractmethod
-from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from domain.market import Candle
 
@@ -128,7 +129,15 @@ class CandleReplay(PricePath):
     """Real candles replayed `speed` times faster than the wall clock, the first candle opening
     at `started_at`. Each candle is walked open -> low -> high -> close (open -> high -> low ->
     close when it fell), a quarter of its time and volume each. Before the first candle the path
-    holds the first open, in gaps and after the last candle the previous close."""
+    holds the first open, in gaps and after the last candle the previous close.
+
+    With `looping` the replay never ends and never jumps: after the last candle it plays the
+    data backwards (a mirror image: each candle walked in reverse, close first) to the first
+    open, then forwards again, and so on; the same mirroring runs back in time before
+    `started_at`. The path is then periodic (period twice `duration`) and, at both turn points,
+    the price simply carries on from where it was."""
+
+    _BLOCK = 64  # candles per block of the range index that aggregates long candles quickly
 
     def __init__(
         self,
@@ -137,6 +146,7 @@ class CandleReplay(PricePath):
         speed: float = 1.0,
         started_at: datetime,
         scale: Decimal = Decimal(1),
+        looping: bool = False,
     ) -> None:
         if len(rows) < 2:
             raise ValueError("a replay needs at least two candles")
@@ -147,11 +157,13 @@ class CandleReplay(PricePath):
         # The data's own interval is the smallest spacing: larger ones are gaps.
         self._length = min(b - a for a, b in zip(self._opens, self._opens[1:], strict=False))
         self._quarter = self._length // 4
+        self._span = self._opens[-1] + self._length - self._opens[0]  # one lap, in path time
         with localcontext(_CONTEXT):
             self._walks = [_walk(c, scale) for c in ordered]
             self._volumes = [c.volume / 4 for c in ordered]
         self._started_us = _us(started_at)
         self._speed = Fraction(speed)  # exact, so the time mapping is deterministic
+        self._looping = looping
 
     @classmethod
     def from_csv(
@@ -161,27 +173,78 @@ class CandleReplay(PricePath):
         speed: float = 1.0,
         started_at: datetime,
         scale: Decimal = Decimal(1),
+        looping: bool = False,
     ) -> CandleReplay:
         """Read ``open_time_ms,open,high,low,close,volume`` rows (../shared/data/ohlcv)."""
         rows = _read_csv(path.resolve())
-        return cls(rows, speed=speed, started_at=started_at, scale=scale)
+        return cls(rows, speed=speed, started_at=started_at, scale=scale, looping=looping)
+
+    @property
+    def looping(self) -> bool:
+        return self._looping
 
     @property
     def duration(self) -> timedelta:
-        """Wall time from `started_at` until the last candle closes."""
-        path_us = self._opens[-1] + self._length - self._opens[0]
-        return timedelta(microseconds=int(path_us / self._speed))
+        """Wall time from `started_at` until the last candle closes (when looping: until the
+        first turn; the data is back at its first open after twice that)."""
+        return timedelta(microseconds=int(self._span / self._speed))
 
     def price_at(self, t: datetime) -> Decimal:
         path_us = self._path_us(_us(t))
-        return next(self._path_steps(path_us, path_us + 1))[0]
+        return next(self._played(path_us, path_us + 1))[0]
+
+    def candle(self, start: datetime, end: datetime) -> Candle:
+        """As `PricePath.candle`, but runs of whole candles are aggregated from an index, so a
+        month of a looping replay costs about as much as an hour."""
+        start_us, end_us = _us(start), _us(end)
+        if end_us <= start_us:
+            raise ValueError("a candle needs end after start")
+        first = self._path_us(start_us)
+        last = max(self._path_us(end_us), first + 1)
+        with localcontext(_CONTEXT):
+            parts = []
+            for a, b, backward in self._segments(first, last):
+                part = self._summary(a, b)
+                parts.append(part._replace(open=part.close, close=part.open) if backward else part)
+            total = _combine(parts)
+            return Candle(
+                open_time=start,
+                open=total.open,
+                high=total.high,
+                low=total.low,
+                close=total.close,
+                volume=total.volume.quantize(_VOLUME_STEP),
+            )
 
     def _path_us(self, wall_us: int) -> int:
         return self._opens[0] + int((wall_us - self._started_us) * self._speed // 1)
 
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         start, end = self._path_us(start_us), self._path_us(end_us)
-        return self._path_steps(start, max(end, start + 1))
+        return self._played(start, max(end, start + 1))
+
+    def _segments(self, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
+        """[start, end) of the played path as pieces [a, b) of the data's own time, each with
+        whether it is played backwards; a piece never crosses a turn point."""
+        if not self._looping:
+            yield start, end, False
+            return
+        origin, span = self._opens[0], self._span
+        while start < end:
+            lap, into = divmod(start - origin, span)
+            length = min(end - start, span - into)
+            if lap % 2:  # mirrored: played time into.. is data time span - into backwards
+                yield origin + span - into - length, origin + span - into, True
+            else:
+                yield origin + into, origin + into + length, False
+            start += length
+
+    def _played(self, start: int, end: int) -> Iterator[tuple[Decimal, Decimal]]:
+        for a, b, backward in self._segments(start, end):
+            if backward:
+                yield from reversed(list(self._path_steps(a, b)))
+            else:
+                yield from self._path_steps(a, b)
 
     def _path_steps(self, start: int, end: int) -> Iterator[tuple[Decimal, Decimal]]:
         i = bisect_right(self._opens, start) - 1
@@ -203,6 +266,81 @@ class CandleReplay(PricePath):
             share = Decimal(stop - at) / self._quarter
             yield self._walks[i][quarter], self._volumes[i] * share
             at = stop
+
+    def _summary(self, start: int, end: int) -> _Summary:
+        """The data played forwards over [start, end): the whole candles inside from the index,
+        the partial ones (and gaps) at either edge step by step."""
+        i = bisect_left(self._opens, start)  # the first candle opening in the range
+        j = bisect_right(self._opens, end - self._length)  # after the last one closing in it
+        if j <= i:
+            return _summarise(self._path_steps(start, end))
+        parts = []
+        if start < self._opens[i]:
+            parts.append(_summarise(self._path_steps(start, self._opens[i])))
+        highs, lows, volumes = self._index
+        # Gaps between whole candles hold a close, which is inside its candle's range.
+        parts.append(
+            _Summary(
+                open=self._walks[i][0],
+                high=max(self._candidates(highs, i, j)),
+                low=min(self._candidates(lows, i, j)),
+                close=self._walks[j - 1][3],
+                volume=volumes[j] - volumes[i],
+            )
+        )
+        closed = self._opens[j - 1] + self._length
+        if closed < end:
+            parts.append(_summarise(self._path_steps(closed, end)))
+        return _combine(parts)
+
+    @cached_property
+    def _index(self) -> tuple[list[list[Decimal]], list[list[Decimal]], list[Decimal]]:
+        """Per candle and per block of `_BLOCK` candles, the high and the low; and the running
+        total of volume. Built on first use (it is only needed for long candles)."""
+        with localcontext(_CONTEXT):
+            highs = [max(w) for w in self._walks]
+            lows = [min(w) for w in self._walks]
+            volumes = [Decimal(0)]
+            for quarter in self._volumes:
+                volumes.append(volumes[-1] + quarter * 4)
+        size = self._BLOCK
+        blocks = range(0, len(highs) - size + 1, size)
+        high_blocks = [max(highs[b : b + size]) for b in blocks]
+        low_blocks = [min(lows[b : b + size]) for b in blocks]
+        return [highs, high_blocks], [lows, low_blocks], volumes
+
+    def _candidates(self, levels: list[list[Decimal]], i: int, j: int) -> list[Decimal]:
+        """The candidates for the max (or min) over candles [i, j): whole blocks and the
+        candles at either edge, at most about two blocks' worth plus one per block."""
+        single, blocks = levels
+        size = self._BLOCK
+        first, last = -(-i // size), j // size
+        if first >= last:
+            return single[i:j]
+        return single[i : first * size] + blocks[first:last] + single[last * size : j]
+
+
+class _Summary(NamedTuple):
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+def _summarise(steps: Iterable[tuple[Decimal, Decimal]]) -> _Summary:
+    prices, volumes = zip(*steps, strict=True)
+    return _Summary(prices[0], max(prices), min(prices), prices[-1], sum(volumes, Decimal(0)))
+
+
+def _combine(parts: Sequence[_Summary]) -> _Summary:
+    return _Summary(
+        open=parts[0].open,
+        high=max(p.high for p in parts),
+        low=min(p.low for p in parts),
+        close=parts[-1].close,
+        volume=sum((p.volume for p in parts), Decimal(0)),
+    )
 
 
 @lru_cache(maxsize=32)

@@ -1,6 +1,7 @@
 """The paper venue: trading in-process against price paths, with the matching rules of the
 simulators (`domain.matching`). Real candles (../shared/data/ohlcv) drive the BTC-quoted markets,
-seeded random walks the others.
+seeded random walks the others. The replays loop (forwards, then mirrored backwards, and so on),
+so a paper market left running for weeks keeps moving instead of going flat when the data ends.
 
 One `PaperMarket` holds the engine, the paths and the clock and is shared by every account;
 `PaperMarket.exchange(account)` is that account's `Exchange`. Before each call the market
@@ -353,11 +354,15 @@ def build_paper_market(
     slippage: Decimal = Decimal("0.0005"),
     partial_fill_ratio: Decimal = Decimal(1),
     markets: tuple[tuple[MarketRules, str | tuple[int, Decimal]], ...] = DEFAULT_MARKETS,
+    looping: bool = True,
 ) -> PaperMarket:
     """The paper venue with `balances` per account ({"alice": {"BRL": Decimal(1000)}}).
 
-    Replays start `history` before now, so indicators find candles in the past; after the data
-    ends a replayed market holds its last close. Random walks move about 3% a day."""
+    Replays start `history` before now, so indicators find candles in the past. With `looping`
+    (the default) a replay plays its data backwards when it runs out, then forwards again, with
+    no jump at the turns, and mirrors likewise before it started; without it a replayed market
+    holds its first open before its data and its last close after. Random walks move about 3% a
+    day."""
     clock = clock or (lambda: datetime.now(UTC))
     now = clock()
     paths: dict[str, PricePath] = {}
@@ -366,7 +371,9 @@ def build_paper_market(
             csv = data_dir / driver
             if not csv.is_file():
                 raise FileNotFoundError(f"paper market {rules.symbol} needs {csv}")
-            paths[rules.symbol] = CandleReplay.from_csv(csv, started_at=now - history)
+            paths[rules.symbol] = CandleReplay.from_csv(
+                csv, started_at=now - history, looping=looping
+            )
         else:
             seed, price = driver
             paths[rules.symbol] = RandomWalk(

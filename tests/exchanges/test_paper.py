@@ -149,3 +149,29 @@ async def test_unknown_symbols_and_intervals_are_refused(paper_exchange: PaperEx
         await paper_exchange.candles("nonsense", "1m")
     with pytest.raises(InvalidOrder):
         await paper_exchange.candles("BTC-BRL", "2d")
+
+
+async def test_a_paper_market_still_moves_two_months_after_it_started(
+    paper_market: PaperMarket, paper_exchange: PaperExchange, paper_clock: PaperClock
+) -> None:
+    """The data runs out about 13 days in; the replays loop, so a month-long paper run works."""
+    replayed = [rules.symbol for rules, driver in DEFAULT_MARKETS if isinstance(driver, str)]
+    await paper_exchange.balances()  # synced at the start, so the first catch-up spans 60 days
+    start = paper_clock.now
+    paper_clock.now = start + timedelta(days=60)
+    for symbol in replayed:
+        prices = set()
+        for _ in range(12):
+            paper_clock.advance(timedelta(minutes=20))
+            prices.add((await paper_exchange.ticker(symbol)).last)
+        assert len(prices) > 3, symbol
+        for interval in ("5m", "1h", "1d"):
+            candles = await paper_exchange.candles(symbol, interval, limit=48)
+            assert len(candles) == 48 and len({c.close for c in candles}) > 3, (symbol, interval)
+            assert all(
+                c.low <= min(c.open, c.close) and max(c.open, c.close) <= c.high for c in candles
+            )
+            assert all(c.volume > 0 for c in candles[:-1]), (symbol, interval)
+    flat = build_paper_market(clock=lambda: start, data_dir=require_ohlcv(), looping=False)
+    later = [start + timedelta(days=60, hours=h) for h in range(4)]
+    assert len({flat.path("TRX-BTC").price_at(t) for t in later}) == 1  # the old dead market

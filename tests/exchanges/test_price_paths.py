@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
-from domain.price_paths import CandleReplay, FixedPrice, RandomWalk, bucket_start
+from domain.market import Candle
+from domain.price_paths import CandleReplay, FixedPrice, PricePath, RandomWalk, bucket_start
 from tests.exchanges.conftest import require_ohlcv
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -103,3 +105,99 @@ def test_weekly_buckets_open_on_monday() -> None:
     assert bucket_start(thursday, 86_400) == datetime(2024, 1, 4, tzinfo=UTC)
     with pytest.raises(ValueError):
         bucket_start(thursday, 0)
+
+
+def _looping() -> CandleReplay:
+    return CandleReplay.from_csv(require_ohlcv() / "TRX_BTC-5m.csv", started_at=T0, looping=True)
+
+
+def _well_formed(candle: Candle) -> bool:
+    low, high = candle.low, candle.high
+    return low <= candle.open <= high and low <= candle.close <= high and candle.volume >= 0
+
+
+def test_a_replay_without_looping_keeps_holding_the_last_close() -> None:
+    replay = CandleReplay.from_csv(require_ohlcv() / "TRX_BTC-5m.csv", started_at=T0)
+    end = T0 + replay.duration
+    [last] = replay.candles(300, end - timedelta(minutes=5), end)
+    later = [end + timedelta(hours=h) for h in (0, 1, 24 * 13, 24 * 60)]
+    assert {replay.price_at(t) for t in later} == {last.close}
+    for candle in replay.candles(86_400, end + timedelta(days=1), end + timedelta(days=5)):
+        assert candle.open == candle.high == candle.low == candle.close == last.close
+        assert candle.volume == 0
+
+
+def test_looping_replay_turns_at_the_end_and_the_start_without_a_jump() -> None:
+    replay = _looping()
+    end, lap = T0 + replay.duration, 2 * replay.duration
+    [first] = replay.candles(300, T0, T0 + timedelta(minutes=5))
+    [last] = replay.candles(300, end - timedelta(minutes=5), end)
+    tick = timedelta(microseconds=1)
+    for turn, candle in ((end, last), (T0 + lap, first), (T0, first), (end + lap, last)):
+        before, after = replay.price_at(turn - tick), replay.price_at(turn)
+        assert abs(after - before) <= candle.high - candle.low
+    # A mirror: played backwards from the end, the last hour comes back in reverse order.
+    for seconds in (0, 1, 74, 75, 299, 300, 1800, 3599):
+        offset = timedelta(seconds=seconds)
+        assert replay.price_at(end + offset) == replay.price_at(end - offset - tick)
+    # Between turns, consecutive quarters move no more than a candle's range apart.
+    fives = replay.candles(300, end - timedelta(hours=2), end + timedelta(hours=2))
+    widest = max(c.high - c.low for c in fives)
+    prices = [replay.price_at(end + timedelta(seconds=s)) for s in range(-7200, 7200, 75)]
+    assert all(abs(b - a) <= widest for a, b in pairwise(prices))
+
+
+def test_looping_replay_candles_across_a_turn_are_well_formed_and_add_up() -> None:
+    replay = _looping()
+    end = T0 + replay.duration
+    around = bucket_start(end, 3600) - timedelta(hours=1)
+    fives = replay.candles(300, around, around + timedelta(hours=3))
+    hours = replay.candles(3600, around, around + timedelta(hours=3))
+    assert len(hours) == 3 and all(_well_formed(c) for c in fives + hours)
+    for hour, twelve in zip(hours, (fives[i : i + 12] for i in range(0, 36, 12)), strict=True):
+        assert (hour.open, hour.close) == (twelve[0].open, twelve[-1].close)
+        assert hour.high == max(c.high for c in twelve) and hour.low == min(c.low for c in twelve)
+        assert hour.volume == sum(c.volume for c in twelve)
+    # Long candles over several laps, both turns included, still bracket their open and close.
+    for interval in (86_400, 604_800):
+        candles = replay.candles(interval, T0 - timedelta(days=30), T0 + timedelta(days=90))
+        assert all(_well_formed(c) and c.volume > 0 for c in candles)
+        assert len({c.close for c in candles}) > 1
+
+
+def test_replay_candles_equal_the_step_by_step_aggregation_in_both_modes() -> None:
+    """`CandleReplay.candle` aggregates whole candles from an index: it must agree exactly with
+    walking every step (`PricePath.candle`), wherever the range falls."""
+    for looping in (False, True):
+        replay = CandleReplay.from_csv(
+            require_ohlcv() / "LTC_BTC-5m.csv", started_at=T0, speed=3.0, looping=looping
+        )
+        end = T0 + replay.duration
+        starts = [
+            T0 - timedelta(hours=5),
+            T0,
+            end - timedelta(hours=7),
+            end,
+            T0 + 2 * replay.duration,
+        ]
+        lengths = [timedelta(seconds=s) for s in (1, 37, 300, 3601, 86_400, 5 * 86_400 + 17)]
+        for start in starts:
+            for offset in (timedelta(0), timedelta(seconds=-1234), timedelta(minutes=41)):
+                for length in lengths:
+                    a = start + offset
+                    assert replay.candle(a, a + length) == PricePath.candle(replay, a, a + length)
+
+
+def test_looping_replay_is_a_deterministic_periodic_function_of_time() -> None:
+    one, two = _looping(), _looping()
+    lap = 2 * one.duration
+    times = [
+        T0 + timedelta(days=d, seconds=s) for d in (-40, -1, 0, 3, 13, 29, 60, 400) for s in (0, 77)
+    ]
+    assert [one.price_at(t) for t in times] == [two.price_at(t) for t in times]
+    assert [one.price_at(t) for t in times] == [one.price_at(t + 3 * lap) for t in times]
+    since = T0 + timedelta(days=55)
+    assert one.candles(3600, since, since + timedelta(days=1)) == two.candles(
+        3600, since, since + timedelta(days=1)
+    )
+    assert len({one.price_at(T0 + timedelta(days=60, hours=h)) for h in range(24)}) > 5
