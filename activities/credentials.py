@@ -54,7 +54,7 @@ class CredentialActivities:
         """Idempotent: asks the venue and records the verdict; running it twice records the
         same thing twice. A venue that cannot be asked is a retryable failure."""
         async with self.sessions() as session:
-            service = CredentialService(session, self.vault, self.exchanges)
+            service = CredentialService(session, self.vault, self.exchanges, retry=False)
             try:
                 status = await service.revalidate(request.credential_id, datetime.now(UTC))
             except VenueUnavailable as exc:

@@ -43,9 +43,14 @@ def _context(user_id: uuid.UUID, venue: str, field: str) -> str:
     return f"exchange-credential:{user_id}:{venue}:{field}"
 
 
-async def check_keys(factory: ExchangeFactory, venue: Venue, keys: Keys) -> AccountPermissions:
-    """One authenticated read (balances, and permissions where the venue reports them)."""
-    exchange = factory.connect(venue, keys.api_key, keys.api_secret, testnet=keys.testnet)
+async def check_keys(
+    factory: ExchangeFactory, venue: Venue, keys: Keys, *, retry: bool = True
+) -> AccountPermissions:
+    """One authenticated read (balances, and permissions where the venue reports them).
+    `retry=False` inside activities: their RetryPolicy retries, not the adapter."""
+    exchange = factory.connect(
+        venue, keys.api_key, keys.api_secret, testnet=keys.testnet, retry=retry
+    )
     try:
         return await exchange.permissions()
     except AuthError as exc:
@@ -59,10 +64,13 @@ async def check_keys(factory: ExchangeFactory, venue: Venue, keys: Keys) -> Acco
 
 
 class CredentialService:
-    def __init__(self, session: AsyncSession, vault: Vault, factory: ExchangeFactory) -> None:
+    def __init__(
+        self, session: AsyncSession, vault: Vault, factory: ExchangeFactory, *, retry: bool = True
+    ) -> None:
         self.repository = CredentialRepository(session)
         self.vault = vault
         self.factory = factory
+        self.retry = retry
 
     def keys(self, credential: ExchangeCredential) -> Keys:
         return Keys(
@@ -82,7 +90,7 @@ class CredentialService:
     ) -> ExchangeCredential:
         """Validate against the venue, then store (replacing an earlier key for that venue).
         Nothing is stored when the venue refuses or cannot be asked."""
-        permissions = await check_keys(self.factory, venue, keys)
+        permissions = await check_keys(self.factory, venue, keys, retry=self.retry)
         existing = await self.repository.get(user_id, venue.value)
         credential = existing or ExchangeCredential(
             user_id=user_id, exchange=venue.value, created_at=now
@@ -114,7 +122,7 @@ class CredentialService:
             return None
         try:
             permissions = await check_keys(
-                self.factory, Venue(credential.exchange), self.keys(credential)
+                self.factory, Venue(credential.exchange), self.keys(credential), retry=self.retry
             )
         except CredentialsRejected as exc:
             credential.status = CredentialStatus.INVALID
