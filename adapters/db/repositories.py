@@ -186,9 +186,6 @@ class LoginFailureRepository:
     async def clear_account(self, email: str) -> None:
         await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
 
-    async def purge_before(self, before: datetime) -> None:
-        await self.session.execute(delete(LoginFailure).where(LoginFailure.at <= before))
-
 
 class CredentialRepository:
     def __init__(self, session: AsyncSession) -> None:

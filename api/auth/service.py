@@ -43,7 +43,11 @@ from workflows.subscription import (
 
 log = structlog.get_logger(__name__)
 
-INVALID_CREDENTIALS = ApiError(401, "invalid_credentials", "E-mail or password is incorrect.")
+
+def invalid_credentials() -> ApiError:
+    # A new exception per raise: a shared instance would carry one request's traceback into
+    # the next.
+    return ApiError(401, "invalid_credentials", "E-mail or password is incorrect.")
 
 
 def weak_password(problems: list[str]) -> ApiError:
@@ -170,7 +174,7 @@ class AccountService:
             await self._audit(AuditAction.LOGIN_FAILED, user.id if user else None, email=email)
             # Commit the failure even though the request fails: the limit must count it.
             await self.session.commit()
-            raise INVALID_CREDENTIALS
+            raise invalid_credentials()
         await self.failures.clear_account(email)
         await self._audit(AuditAction.LOGIN_SUCCEEDED, known.id)
         return await self._issue(known.id, family_id=uuid.uuid4(), now=now)
