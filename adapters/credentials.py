@@ -17,6 +17,7 @@ from adapters.db.models import ExchangeCredential
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.errors import AuthError, ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.keys import MalformedKey
 from adapters.vault import Vault
 from domain.accounts import CredentialStatus
 from domain.market import AccountPermissions, Venue
@@ -48,9 +49,12 @@ async def check_keys(
 ) -> AccountPermissions:
     """One authenticated read (balances, and permissions where the venue reports them).
     `retry=False` inside activities: their RetryPolicy retries, not the adapter."""
-    exchange = factory.connect(
-        venue, keys.api_key, keys.api_secret, testnet=keys.testnet, retry=retry
-    )
+    try:
+        exchange = factory.connect(
+            venue, keys.api_key, keys.api_secret, testnet=keys.testnet, retry=retry
+        )
+    except MalformedKey as exc:  # refused before any network call
+        raise CredentialsRejected(exc.message) from None
     try:
         return await exchange.permissions()
     except AuthError as exc:

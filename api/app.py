@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from adapters.db.engine import create_engine, session_factory
@@ -19,11 +21,11 @@ from api.auth.endpoints import router as auth_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.deps import Services
-from api.errors import install_error_handlers
+from api.errors import ErrorResponse, install_error_handlers
 from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
-from api.middleware import ApiMetrics, RequestMiddleware
+from api.middleware import ApiMetrics, BodyLimitMiddleware, RequestMiddleware, body_limit
 from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
 from api.webhooks.endpoints import router as webhooks_router
@@ -34,6 +36,39 @@ Crypteras runs crypto trading bots on Mercado Bitcoin and Binance as durable Tem
 Every error answers `{"error": {"code", "message", "details"}}`; `code` is stable and
 machine-readable. Protected routes take `Authorization: Bearer <access_token>`.
 """
+
+
+class CrypterasApi(FastAPI):
+    """FastAPI with our middleware outside Starlette's ServerErrorMiddleware, so the 500 of an
+    unhandled error gets the request id and the metrics like every other response, and with
+    the body limits in the OpenAPI document."""
+
+    metrics: ApiMetrics
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestMiddleware(
+            BodyLimitMiddleware(super().build_middleware_stack()), metrics=self.metrics
+        )
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            for path, operations in schema["paths"].items():
+                for method, operation in operations.items():
+                    if method in {"post", "put", "patch"}:
+                        limit = body_limit(path) // 1024
+                        operation["responses"]["413"] = {
+                            "description": f"The request body is over {limit} KiB",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ErrorResponse"}
+                                }
+                            },
+                        }
+            schema["components"]["schemas"].setdefault(
+                "ErrorResponse", ErrorResponse.model_json_schema()
+            )
+        return self.openapi_schema or {}
 
 
 def _serve_docs(app: FastAPI) -> None:
@@ -71,7 +106,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             await app.state.services.payments.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    app = CrypterasApi(
         title="Crypteras API",
         version="0.1.0",
         description=DESCRIPTION,
@@ -80,6 +115,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     _serve_docs(app)
     app.state.registry = CollectorRegistry()
+    app.metrics = ApiMetrics(app.state.registry)
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
@@ -95,5 +131,4 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         contexts_router,
     ):
         app.include_router(router)
-    app.add_middleware(RequestMiddleware, metrics=ApiMetrics(app.state.registry))
     return app

@@ -1,13 +1,18 @@
-"""Request middleware: a request id bound to every log line, Prometheus metrics by route."""
+"""Pure ASGI middleware: a request id bound to every log line, Prometheus metrics by route,
+request-body limits, and the security headers every response carries."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("api.request")
@@ -43,6 +48,13 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(scope.get("route"), "path", None) or "unmatched")
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -52,7 +64,7 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = (_header(scope, b"x-request-id") or b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         method = scope["method"]
         status = 500
@@ -85,3 +97,98 @@ class RequestMiddleware:
                     duration_ms=round(elapsed * 1000, 1),
                 )
             structlog.contextvars.clear_contextvars()
+
+
+# -- request bodies ----------------------------------------------------------------------------
+
+# JSON routes take small documents; a bigger body is a mistake or an attack.
+DEFAULT_BODY_LIMIT = 64 * 1024
+# Routes that take more. Provider webhooks carry whole event objects (Stripe's can reach tens
+# of kB), so they get room, but nothing like the 300 MB that once took the API to 2.6 GB.
+BODY_LIMITS: Mapping[str, int] = {
+    "/api/webhooks/stripe": 256 * 1024,
+    "/api/webhooks/mercadopago": 256 * 1024,
+}
+
+
+def body_limit(path: str) -> int:
+    return BODY_LIMITS.get(path, DEFAULT_BODY_LIMIT)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes the route's limit; the error handler
+    turns it into the 413 error shape."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413)
+        self.limit = limit
+
+
+def body_too_large(limit: int) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": "body_too_large",
+            "message": f"The request body is over the {limit // 1024} KiB this endpoint accepts.",
+            "details": {"limit_bytes": limit},
+        }
+    }
+
+
+class BodyLimitMiddleware:
+    """413 at once when Content-Length is over the route's limit, without reading the body;
+    a chunked body is counted as it streams in and reading stops at the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope["path"])
+        declared = _header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _send_413(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if received > limit:
+                raise BodyTooLarge(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def watch_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watch_start)
+        except BodyTooLarge:
+            # Raised where no exception handler runs (outside a route): answer here.
+            if started:
+                raise
+            await _send_413(send, limit)
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body = json.dumps(body_too_large(limit)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -66,3 +66,8 @@ class ClockSkew(TemporaryError):
 
 class CircuitOpen(TemporaryError):
     """We stopped calling this venue after consecutive failures; a probe will follow later."""
+
+
+class RequestNotSent(ExchangeError):
+    """Our request could not be encoded (a character HTTP cannot carry), so the venue was never
+    asked: it says nothing about the venue's health and never trips its circuit breaker."""

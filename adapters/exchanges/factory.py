@@ -12,6 +12,7 @@ from pathlib import Path
 
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.binance import BinanceExchange
+from adapters.exchanges.keys import check_key_format
 from adapters.exchanges.mercado_bitcoin import MercadoBitcoinExchange
 from adapters.exchanges.paper import PaperMarket, build_paper_market
 from adapters.exchanges.resilience import CircuitBreaker, Resilience
@@ -52,7 +53,11 @@ class ExchangeFactory:
         retry: bool = True,
     ) -> Exchange:
         """An adapter for `venue`. Empty keys give a public one. `retry=False` inside Temporal
-        activities, whose RetryPolicy does the retrying. `account` names the paper account."""
+        activities, whose RetryPolicy does the retrying. `account` names the paper account.
+        Raises `MalformedKey` (an `AuthError`) for keys that cannot be the venue's, before any
+        network call."""
+        if api_key or api_secret:
+            check_key_format(venue, api_key, api_secret)
         breaker = self._breakers[venue]
         if venue is Venue.BINANCE:
             return BinanceExchange(

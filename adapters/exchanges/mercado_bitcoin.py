@@ -38,6 +38,7 @@ from adapters.exchanges.errors import (
     OrderNotCancelable,
     OrderNotFound,
     RateLimited,
+    RequestNotSent,
     TemporaryError,
     UnknownSymbol,
 )
@@ -263,6 +264,9 @@ class MercadoBitcoinExchange(Exchange):
             return await self._http.request(
                 method, path, params=params, content=content, headers=headers
             )
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+            # Our own request could not be encoded: not the venue's failure, not retryable.
+            raise RequestNotSent("the request could not be encoded", venue=VENUE) from exc
         except httpx.TimeoutException as exc:
             raise TemporaryError(f"{method} {path}: timed out", venue=VENUE) from exc
         except httpx.TransportError as exc:

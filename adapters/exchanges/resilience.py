@@ -17,7 +17,10 @@ Adapters wrap every venue call::
   it opens and every call raises `CircuitOpen` (itself retryable) without touching the venue.
   After `cool_down` seconds one call goes through as a probe (half-open; concurrent calls still
   get `CircuitOpen`): success closes the circuit, a retryable failure opens it again. A
-  non-retryable error proves the venue answered, so it counts as success.
+  non-retryable error proves the venue answered, so it counts as success. Only the venue's own
+  failures count: a request we could not even encode (`RequestNotSent`, e.g. a caller's key
+  with a NUL in it) leaves the breaker as it was, so one user's bad input cannot shut the venue
+  for everyone.
 
 Time comes from an injectable `Clock`, so tests run with a fake clock and never sleep.
 """
@@ -34,7 +37,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from adapters.exchanges.errors import CircuitOpen, ExchangeError, RateLimited
+from adapters.exchanges.errors import CircuitOpen, ExchangeError, RateLimited, RequestNotSent
 
 T = TypeVar("T")
 
@@ -172,6 +175,9 @@ class Resilience:
         self.breaker.before_call()
         try:
             result = await fn()
+        except RequestNotSent:
+            self.breaker.abandon()  # never left this process: no verdict on the venue
+            raise
         except ExchangeError as error:
             if error.retryable:
                 self.breaker.record_failure()

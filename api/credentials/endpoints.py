@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from adapters.credentials import CredentialService, CredentialsRejected, Keys, VenueUnavailable
 from adapters.db.models import ExchangeCredential
 from adapters.db.repositories import AuditRepository, CredentialRepository
+from adapters.exchanges.keys import key_problem
 from api.deps import (
     ClientInfoDep,
     CurrentUser,
@@ -22,6 +24,8 @@ from api.deps import (
 from api.errors import ApiError, error_responses
 from domain.accounts import AuditAction, CredentialStatus
 from domain.market import Venue
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/api/credentials", tags=["credentials"], responses=error_responses(401, 422, 500)
@@ -35,15 +39,25 @@ class CredentialCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     exchange: KeyedVenue
-    api_key: str = Field(min_length=8, max_length=256)
-    api_secret: str = Field(min_length=8, max_length=256)
+    api_key: str = Field(
+        min_length=8,
+        max_length=256,
+        description="Binance: letters, digits, '-' and '_', up to 128; Mercado Bitcoin (API "
+        "token id): printable ASCII without spaces",
+    )
+    api_secret: str = Field(min_length=8, max_length=256, description="As api_key")
     testnet: bool = Field(default=False, description="Binance Spot testnet keys")
 
     @field_validator("api_key", "api_secret")
     @classmethod
-    def _no_blanks(cls, value: str) -> str:
+    def _venue_format(cls, value: str, info: ValidationInfo) -> str:
+        """The venue's key format, checked before anything is sent to the venue."""
         if any(ch.isspace() for ch in value):
             raise ValueError("must not contain spaces or line breaks (check the copy-paste)")
+        venue = info.data.get("exchange")
+        problem = key_problem(venue, info.field_name or "", value) if venue else None
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -110,11 +124,14 @@ async def save_credentials(
             {"exchange": body.exchange.value},
         ) from None
     except VenueUnavailable as exc:
+        log.warning(
+            "venue unavailable for a key check", exchange=body.exchange.value, error=str(exc)
+        )
         raise ApiError(
             503,
             "exchange_unavailable",
             f"{body.exchange.value} could not be reached to check the keys; try again shortly.",
-            {"exchange": body.exchange.value, "reason": str(exc)},
+            {"exchange": body.exchange.value},
         ) from None
     await AuditRepository(session).record(
         AuditAction.CREDENTIALS_SAVED,

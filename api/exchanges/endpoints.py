@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import structlog
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -11,6 +12,8 @@ from adapters.exchanges.catalogue import CatalogueUnavailable, MarketCatalogue
 from api.deps import CatalogueDep
 from api.errors import ApiError, error_responses
 from domain.market import MarketRules, Money, Symbol, Venue
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/exchanges", tags=["exchanges"], responses=error_responses(422, 500))
 
@@ -55,11 +58,12 @@ async def _markets(catalogue: MarketCatalogue, venue: Venue) -> list[MarketRules
     try:
         return await catalogue.markets(venue)
     except CatalogueUnavailable as exc:
+        log.warning("market list unavailable", exchange=venue.value, error=str(exc))
         raise ApiError(
             503,
             "exchange_unavailable",
             f"The market list of {venue.value} cannot be read right now.",
-            {"exchange": venue.value, "reason": str(exc)},
+            {"exchange": venue.value},
         ) from None
 
 

@@ -15,11 +15,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adapters.db.models import ExchangeCredential
+from adapters.exchanges.binance import BinanceExchange
+from adapters.exchanges.errors import RequestNotSent
+from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.keys import MalformedKey
+from adapters.exchanges.resilience import BreakerState, CircuitBreaker
 from adapters.settings import Settings
 from api.app import create_app
 from api.deps import Services
+from domain.market import Venue
 from simulators.mercadobitcoin import RunningSim
-from tests.conftest import assert_error, bearer
+from tests.conftest import assert_error, bearer, free_port
 from tests.exchanges.conftest_binance import BinanceSim
 from tests.exchanges.conftest_mercadobitcoin import MB_KEY, MB_SECRET
 
@@ -251,3 +257,124 @@ async def test_mercado_bitcoin_keys_validate_through_its_token_login(
         headers=bearer(tokens),
     )
     assert_error(refused, 422, "credentials_rejected")
+
+
+# -- key formats, the shared breaker, 503 bodies ----------------------------------------------
+
+NUL_KEY = "a" * 30 + "\u0000" + "b" * 33
+
+
+async def _save(api: httpx.AsyncClient, tokens: dict[str, Any], **body: Any) -> httpx.Response:
+    return await api.post("/api/credentials", json=body, headers=bearer(tokens))
+
+
+async def test_a_nul_in_one_users_key_does_not_shut_binance_for_everyone(
+    venues_api: httpx.AsyncClient,
+    venue_login: Callable[..., Any],
+    binance_sim: BinanceSim,
+) -> None:
+    careless, other = await venue_login(), await venue_login()
+    for _ in range(3):  # two were enough to open the shared breaker
+        refused = await _save(
+            venues_api, careless, exchange="binance", api_key=NUL_KEY, api_secret="c" * 64
+        )
+        error = assert_error(refused, 422, "validation_error")
+        assert [f["field"] for f in error["details"]["fields"]] == ["api_key"]
+    key, secret = await binance_sim.account()
+    saved = await _save(venues_api, other, exchange="binance", api_key=key, api_secret=secret)
+    assert saved.status_code == 201, saved.text
+
+
+@pytest.mark.parametrize(
+    ("exchange", "field", "value"),
+    [
+        ("binance", "api_key", "clé-" + "a" * 60),  # non-ASCII: was a 500
+        ("binance", "api_secret", "sécret" + "a" * 58),
+        ("binance", "api_key", "a" * 60 + "$%&!"),
+        ("binance", "api_key", "a" * 129),
+        ("mercadobitcoin", "api_key", "login\u0000name"),
+        ("mercadobitcoin", "api_secret", "pässword-123"),
+        ("mercadobitcoin", "api_secret", "p" * 257),
+    ],
+)
+async def test_keys_outside_the_venues_format_are_422_naming_the_field(
+    venues_api: httpx.AsyncClient,
+    venue_login: Callable[..., Any],
+    exchange: str,
+    field: str,
+    value: str,
+) -> None:
+    tokens = await venue_login()
+    body = {"exchange": exchange, "api_key": "a" * 64, "api_secret": "b" * 64, field: value}
+    error = assert_error(await _save(venues_api, tokens, **body), 422, "validation_error")
+    assert [f["field"] for f in error["details"]["fields"]] == [field]
+
+
+def test_the_factory_refuses_malformed_keys_before_any_network_call(settings: Settings) -> None:
+    factory = ExchangeFactory(settings)
+    with pytest.raises(MalformedKey) as refused:
+        factory.connect(Venue.BINANCE, NUL_KEY, "c" * 64)
+    assert refused.value.field == "api_key" and not refused.value.retryable
+    with pytest.raises(MalformedKey) as refused:
+        factory.connect(Venue.MERCADO_BITCOIN, "login-ok", "pass word")
+    assert refused.value.field == "api_secret"
+
+
+@pytest.mark.parametrize("key", [NUL_KEY, "clé-" + "a" * 60, "line\nbreak" + "a" * 50])
+async def test_an_unsendable_key_never_trips_the_breaker(binance_sim: BinanceSim, key: str) -> None:
+    """Past the format checks (an adapter built directly): the request cannot be encoded, so
+    the venue was never asked and the breaker learns nothing."""
+    breaker = CircuitBreaker("binance", failure_threshold=2)
+    bad = BinanceExchange(key, "c" * 64, base_url=binance_sim.base_url, breaker=breaker)
+    try:
+        for _ in range(5):
+            with pytest.raises(RequestNotSent) as raised:
+                await bad.permissions()
+            assert not raised.value.retryable
+    finally:
+        await bad.aclose()
+    assert breaker.state is BreakerState.CLOSED
+    good_key, good_secret = await binance_sim.account()
+    good = BinanceExchange(good_key, good_secret, base_url=binance_sim.base_url, breaker=breaker)
+    try:
+        await good.permissions()
+    finally:
+        await good.aclose()
+
+
+@pytest.fixture
+async def dead_venue_api(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    workers: list[Worker],
+    db: AsyncSession,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with Binance pointed at a port where nothing listens."""
+    dead = settings.model_copy(update={"binance_base_url": f"http://127.0.0.1:{free_port()}"})
+    app = create_app(dead, Services.build(dead, sessions, temporal))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        yield client
+
+
+async def test_503_answers_carry_no_exception_text(dead_venue_api: httpx.AsyncClient) -> None:
+    from tests.conftest import registration
+
+    body = registration()
+    await dead_venue_api.post("/api/auth/register", json=body)
+    tokens = (
+        await dead_venue_api.post(
+            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+    ).json()
+    saved = await _save(
+        dead_venue_api, tokens, exchange="binance", api_key="a" * 64, api_secret="b" * 64
+    )
+    pairs = await dead_venue_api.get("/api/exchanges/binance/pairs")
+    for response in (saved, pairs):
+        error = assert_error(response, 503, "exchange_unavailable")
+        assert error["details"] == {"exchange": "binance"}
+        for leak in ("Error", "127.0.0.1", "Traceback", "api/v3"):
+            assert leak not in response.text

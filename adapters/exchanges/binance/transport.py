@@ -19,6 +19,7 @@ from adapters.exchanges.errors import (
     ClockSkew,
     ExchangeError,
     RateLimited,
+    RequestNotSent,
     TemporaryError,
 )
 
@@ -140,6 +141,9 @@ class BinanceTransport:
             response = await self._client.request(
                 method, url, content=body, headers=headers, timeout=self._timeout
             )
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+            # Our own request could not be encoded: not the venue's failure, not retryable.
+            raise RequestNotSent("the request could not be encoded", venue=VENUE) from exc
         except httpx.TimeoutException as exc:
             raise TemporaryError(f"timeout on {method} {url.split('?')[0]}", venue=VENUE) from exc
         except httpx.TransportError as exc:
