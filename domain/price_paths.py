@@ -8,7 +8,6 @@ Candle buckets are aligned to the Unix epoch (weekly ones to Monday, as Binance 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
@@ -17,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import NamedTuple
 
 from domain.market import Candle
@@ -164,20 +162,6 @@ class CandleReplay(PricePath):
         self._started_us = _us(started_at)
         self._speed = Fraction(speed)  # exact, so the time mapping is deterministic
         self._looping = looping
-
-    @classmethod
-    def from_csv(
-        cls,
-        path: Path,
-        *,
-        speed: float = 1.0,
-        started_at: datetime,
-        scale: Decimal = Decimal(1),
-        looping: bool = False,
-    ) -> CandleReplay:
-        """Read ``open_time_ms,open,high,low,close,volume`` rows (../shared/data/ohlcv)."""
-        rows = _read_csv(path.resolve())
-        return cls(rows, speed=speed, started_at=started_at, scale=scale, looping=looping)
 
     @property
     def looping(self) -> bool:
@@ -341,23 +325,6 @@ def _combine(parts: Sequence[_Summary]) -> _Summary:
         close=parts[-1].close,
         volume=sum((p.volume for p in parts), Decimal(0)),
     )
-
-
-@lru_cache(maxsize=32)
-def _read_csv(path: Path) -> tuple[Candle, ...]:
-    """Parsed once per process: the data files are read-only and parsing dominates start-up."""
-    with path.open(newline="") as f:
-        return tuple(
-            Candle(
-                open_time=_at(int(r["open_time_ms"]) * 1000),
-                open=Decimal(r["open"]),
-                high=Decimal(r["high"]),
-                low=Decimal(r["low"]),
-                close=Decimal(r["close"]),
-                volume=Decimal(r["volume"]),
-            )
-            for r in csv.DictReader(f)
-        )
 
 
 def _walk(candle: Candle, scale: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:

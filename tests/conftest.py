@@ -356,15 +356,6 @@ def captured_log() -> Iterator[io.StringIO]:
     handler.setStream(sys.stderr)
 
 
-@pytest.fixture(scope="session")
-def ohlcv_dir() -> Iterator[Path]:
-    """The real market candles in ../shared/data/ohlcv; a clear failure when they are missing."""
-    path = REPO_ROOT.parent / "shared" / "data" / "ohlcv"
-    if not path.is_dir():
-        pytest.fail(f"market data folder missing: {path} (tests need ../shared/data/ohlcv)")
-    yield path
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that touches the database, so the SQLite pass can select them."""
     for item in items:

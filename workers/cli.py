@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from adapters.logging import configure_logging
+from adapters.market_data import MarketDataError, check_files, data_dir
 from adapters.settings import get_settings
 
 
@@ -36,6 +37,7 @@ def _api(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = get_settings()
+    check_files(data_dir(settings.paper_data_dir))
     configure_logging(settings)
     uvicorn.run(
         create_app(settings),
@@ -51,6 +53,7 @@ def _worker(_args: argparse.Namespace) -> int:
     from workers.worker import run_worker
 
     settings = get_settings()
+    check_files(data_dir(settings.paper_data_dir))
     configure_logging(settings)
     asyncio.run(run_worker(settings))
     return 0
@@ -88,6 +91,7 @@ def _reseal(_args: argparse.Namespace) -> int:
 
 
 # `crypteras sim NAME ...`: each simulator parses the rest of the command line itself.
+REPLAYING_SIMULATORS = {"binance", "mercadobitcoin"}  # their ETH-BTC replays real candles
 SIMULATORS = {
     "binance": "simulators.binance.server",
     "mercadobitcoin": "simulators.mercadobitcoin.server",
@@ -99,6 +103,8 @@ SIMULATORS = {
 def _sim(args: argparse.Namespace) -> int:
     import importlib
 
+    if args.name in REPLAYING_SIMULATORS:
+        check_files(data_dir())
     importlib.import_module(SIMULATORS[args.name]).main(args.options)
     return 0
 
@@ -152,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except MarketDataError as exc:  # one line naming the file, before anything started
+        print(f"crypteras: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The paper venue: trading in-process against price paths, with the matching rules of the
-simulators (`domain.matching`). Real candles (../shared/data/ohlcv) drive the BTC-quoted markets,
+simulators (`domain.matching`). Real candles (data/ohlcv) drive the BTC-quoted markets,
 seeded random walks the others. The replays loop (forwards, then mirrored backwards, and so on),
 so a paper market left running for weeks keeps moving instead of going flat when the data ends.
 
@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
+from adapters import market_data
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import (
     InsufficientBalance,
@@ -65,7 +66,6 @@ Clock = Callable[[], datetime]
 # Binance's 16 kline intervals; 1M is a calendar month, aggregated separately.
 INTERVALS = KLINE_INTERVALS
 DEFAULT_CANDLES, MAX_CANDLES = 500, 1000  # as Binance's klines
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
 BINANCE_FEES = Fees(maker=Decimal("0.001"), taker=Decimal("0.001"))
 _HALF_SPREAD = Decimal("0.0005")  # of the price, each side of the synthesised book
 
@@ -81,17 +81,17 @@ def _rules(symbol: str, tick: str, lot: str, min_notional: str) -> MarketRules:
     )
 
 
-# (rules, what drives the price): a CSV file name, or (random walk seed, start price).
+# (rules, what drives the price): a data file name, or (random walk seed, start price).
 DEFAULT_MARKETS: tuple[tuple[MarketRules, str | tuple[int, Decimal]], ...] = (
     (_rules("BTC-BRL", "1", "0.00001", "10"), (1, Decimal(350_000))),
     (_rules("ETH-BRL", "0.01", "0.0001", "10"), (2, Decimal(18_000))),
     (_rules("BTC-USDT", "0.01", "0.00001", "5"), (3, Decimal(65_000))),
     (_rules("ETH-USDT", "0.01", "0.0001", "5"), (4, Decimal(3_200))),
-    (_rules("ETH-BTC", "0.00000001", "0.001", "0.0001"), "ETH_BTC-5m.csv"),
-    (_rules("LTC-BTC", "0.00000001", "0.01", "0.0001"), "LTC_BTC-5m.csv"),
-    (_rules("ADA-BTC", "0.00000001", "1", "0.0001"), "ADA_BTC-5m.csv"),
-    (_rules("TRX-BTC", "0.00000001", "1", "0.0001"), "TRX_BTC-5m.csv"),
-    (_rules("XLM-BTC", "0.00000001", "1", "0.0001"), "XLM_BTC-5m.csv"),
+    (_rules("ETH-BTC", "0.00000001", "0.001", "0.0001"), "ETH_BTC-5m.parquet"),
+    (_rules("LTC-BTC", "0.00000001", "0.01", "0.0001"), "LTC_BTC-5m.parquet"),
+    (_rules("ADA-BTC", "0.00000001", "1", "0.0001"), "ADA_BTC-5m.parquet"),
+    (_rules("TRX-BTC", "0.00000001", "1", "0.0001"), "TRX_BTC-5m.parquet"),
+    (_rules("XLM-BTC", "0.00000001", "1", "0.0001"), "XLM_BTC-5m.parquet"),
 )
 
 
@@ -348,7 +348,7 @@ def build_paper_market(
     balances: Mapping[str, Mapping[str, Decimal]] | None = None,
     *,
     clock: Clock | None = None,
-    data_dir: Path = DEFAULT_DATA_DIR,
+    data_dir: Path | None = None,
     history: timedelta = timedelta(days=7),
     fees: Fees = BINANCE_FEES,
     slippage: Decimal = Decimal("0.0005"),
@@ -368,12 +368,8 @@ def build_paper_market(
     paths: dict[str, PricePath] = {}
     for rules, driver in markets:
         if isinstance(driver, str):
-            csv = data_dir / driver
-            if not csv.is_file():
-                raise FileNotFoundError(f"paper market {rules.symbol} needs {csv}")
-            paths[rules.symbol] = CandleReplay.from_csv(
-                csv, started_at=now - history, looping=looping
-            )
+            candles = market_data.read_candles((data_dir or market_data.data_dir()) / driver)
+            paths[rules.symbol] = CandleReplay(candles, started_at=now - history, looping=looping)
         else:
             seed, price = driver
             paths[rules.symbol] = RandomWalk(

@@ -5,7 +5,7 @@ query string concatenated with the form body), recvWindow checks and error bodie
 (``{"code": -1022, "msg": "Signature for this request is not valid."}``), so a stock Binance
 client pointed at the base URL works unchanged. Orders match through
 `domain.matching.MatchingEngine` against a price path (`domain.price_paths`): a seeded random
-walk, real candles replayed from ../shared/data/ohlcv, or a fixed price.
+walk, real candles replayed from data/ohlcv, or a fixed price.
 
 Binance routes (weights as Binance documents them, per client IP, header
 ``X-MBX-USED-WEIGHT-1M``; over the limit: 429 + Retry-After, and 418 for clients that keep

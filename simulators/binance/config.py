@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# ../shared/data/ohlcv beside the repository checkout.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
+from adapters.market_data import data_dir
 
 
 class _Config(BaseModel):
@@ -33,11 +32,10 @@ class RandomWalkPath(_Config):
 
 
 class ReplayPath(_Config):
-    """Real candles (open_time_ms,open,high,low,close,volume), replayed from a day before the
-    simulator started."""
+    """Real candles (a data/ohlcv file), replayed from a day before the simulator started."""
 
     kind: Literal["replay"] = "replay"
-    csv: Path
+    file: Path
     scale: Decimal = Decimal(1)
 
 
@@ -96,9 +94,8 @@ class SimConfig(_Config):
     depth_seed: int = 7
 
 
-def default_symbols(data_dir: Path = DEFAULT_DATA_DIR) -> list[SymbolConfig]:
-    """BRL and USDT markets on seeded random walks; ETHBTC replays real 1m candles when the
-    shared data set is present."""
+def default_symbols() -> list[SymbolConfig]:
+    """BRL and USDT markets on seeded random walks; ETHBTC replays real 1m candles."""
     symbols = [
         SymbolConfig(base="BTC", quote="BRL", path=RandomWalkPath(start_price=Decimal(350000))),
         SymbolConfig(
@@ -108,22 +105,18 @@ def default_symbols(data_dir: Path = DEFAULT_DATA_DIR) -> list[SymbolConfig]:
             base="BTC", quote="USDT", path=RandomWalkPath(start_price=Decimal(65000), seed=3)
         ),
     ]
-    eth_btc = data_dir / "ETH_BTC-1m.csv"
-    if eth_btc.is_file():
-        symbols.append(
-            SymbolConfig(
-                base="ETH",
-                quote="BTC",
-                path=ReplayPath(csv=eth_btc),
-                tick_size=Decimal("0.00000001"),
-                min_price=Decimal("0.00000001"),
-                step_size=Decimal("0.0001"),
-                min_qty=Decimal("0.0001"),
-                min_notional=Decimal("0.0001"),
-                max_notional=Decimal("9000"),
-            )
-        )
-    return symbols
+    eth_btc = SymbolConfig(
+        base="ETH",
+        quote="BTC",
+        path=ReplayPath(file=data_dir() / "ETH_BTC-1m.parquet"),
+        tick_size=Decimal("0.00000001"),
+        min_price=Decimal("0.00000001"),
+        step_size=Decimal("0.0001"),
+        min_qty=Decimal("0.0001"),
+        min_notional=Decimal("0.0001"),
+        max_notional=Decimal("9000"),
+    )
+    return [*symbols, eth_btc]
 
 
 _ASSET = re.compile(r"^[A-Z0-9]{1,20}$")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from adapters.market_data import read_candles
 from domain.market import Candle, MarketRules
 from domain.price_paths import (
     KLINE_INTERVALS,
@@ -74,7 +75,7 @@ class SymbolMarket:
             return cls(config, walk, started_at - RANDOM_WALK_HISTORY)
         assert isinstance(spec, ReplayPath)
         replay_start = started_at - REPLAY_LEAD
-        replay = CandleReplay.from_csv(spec.csv, started_at=replay_start, scale=spec.scale)
+        replay = CandleReplay(read_candles(spec.file), started_at=replay_start, scale=spec.scale)
         return cls(config, replay, replay_start)
 
     def tick(self, price: Decimal) -> Decimal:

@@ -9,12 +9,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.market_data import data_dir
 from domain.market import MarketRules, Symbol
 from domain.matching import Fees
 
 # Published MB v4 figures: 0.30% maker / 0.70% taker for the entry tier.
 DEFAULT_FEES = Fees(maker=Decimal("0.003"), taker=Decimal("0.007"))
-OHLCV_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
 
 
 class _Frozen(BaseModel):
@@ -25,7 +25,8 @@ class MarketSpec(_Frozen):
     """One market: its rules and where its price comes from.
 
     `path`: ``fixed`` moves only when the control API sets it; ``random_walk`` is seeded;
-    ``replay`` replays real candles from `csv` at the clock's speed (prices times `scale`).
+    ``replay`` replays real candles from `file` (data/ohlcv) at the clock's speed (prices times
+    `scale`).
     """
 
     rules: MarketRules
@@ -34,7 +35,7 @@ class MarketSpec(_Frozen):
     path: Literal["fixed", "random_walk", "replay"] = "fixed"
     volatility: Decimal = Decimal("0.001")
     seed: int = 1
-    csv: Path | None = None
+    file: Path | None = None
     scale: Decimal = Decimal(1)
 
 
@@ -102,13 +103,7 @@ def rules(
 
 
 def default_markets() -> list[MarketSpec]:
-    """A few markets in the shape MB publishes them; ETH-BTC replays real candles if present."""
-    eth_csv = OHLCV_DIR / "ETH_BTC-1m.csv"
-    eth_btc = (
-        {"path": "replay", "csv": eth_csv}
-        if eth_csv.exists()
-        else {"path": "random_walk", "volatility": Decimal("0.002")}
-    )
+    """A few markets in the shape MB publishes them; ETH-BTC replays real candles."""
     return [
         MarketSpec(
             rules=rules("BTC-BRL", "0.01", "0.00000150", "8", "1", "1000000", "1000", "5000000"),
@@ -133,7 +128,8 @@ def default_markets() -> list[MarketSpec]:
             ),
             description="Ethereum/Bitcoin",
             start_price=Decimal("0.00162008"),
-            **eth_btc,
+            path="replay",
+            file=data_dir() / "ETH_BTC-1m.parquet",
         ),
     ]
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import bisect
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 
+from adapters.market_data import read_candles
 from domain.market import Candle
 from domain.price_paths import CandleReplay, PricePath, RandomWalk
 from simulators.mercadobitcoin.config import MarketSpec
@@ -62,28 +60,10 @@ def build_source(spec: MarketSpec, started_at: datetime) -> PricePath:
             started_at=started_at,
             volatility=spec.volatility,
         )
-    if spec.csv is None:
-        raise ValueError(f"{spec.rules.symbol}: a replay market needs a csv")
+    if spec.file is None:
+        raise ValueError(f"{spec.rules.symbol}: a replay market needs a data file")
     # The simulator's clock applies the speed already: the path runs at 1x simulated time.
-    return CandleReplay(_rows(spec.csv), started_at=started_at, scale=spec.scale)
-
-
-@lru_cache(maxsize=8)
-def _rows(csv_path: Path) -> tuple[Candle, ...]:
-    """``open_time_ms,open,high,low,close,volume`` rows, read once per process (every test
-    starts a simulator of its own)."""
-    with csv_path.open(newline="") as f:
-        return tuple(
-            Candle(
-                open_time=_EPOCH + timedelta(milliseconds=int(r["open_time_ms"])),
-                open=Decimal(r["open"]),
-                high=Decimal(r["high"]),
-                low=Decimal(r["low"]),
-                close=Decimal(r["close"]),
-                volume=Decimal(r["volume"]),
-            )
-            for r in csv.DictReader(f)
-        )
+    return CandleReplay(read_candles(spec.file), started_at=started_at, scale=spec.scale)
 
 
 def candles(path: PricePath, resolution: str, start: datetime, end: datetime) -> list[Candle]:

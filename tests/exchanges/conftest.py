@@ -6,27 +6,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from adapters.exchanges.paper import PaperExchange, PaperMarket, build_paper_market
+from adapters.market_data import OHLCV_DIR
 from domain.market import MarketRules
 from domain.matching import Fees, MatchingEngine
 from domain.price_paths import FixedPrice
 
-OHLCV_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ohlcv"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def require_ohlcv() -> Path:
-    """The real candles folder, or a failure that says where it should be (never a skip)."""
-    if not OHLCV_DIR.is_dir() or not any(OHLCV_DIR.glob("*.csv")):
-        pytest.fail(
-            f"real OHLCV data missing: expected CSV files in {OHLCV_DIR.resolve()} "
-            "(../shared/data/ohlcv relative to the repository root)"
-        )
-    return OHLCV_DIR
 
 
 @dataclass
@@ -70,7 +59,7 @@ def paper_clock() -> PaperClock:
 
 @pytest.fixture
 def paper_market(paper_clock: PaperClock) -> PaperMarket:
-    return build_paper_market(clock=paper_clock, data_dir=require_ohlcv())
+    return build_paper_market(clock=paper_clock, data_dir=OHLCV_DIR)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,11 +14,11 @@ import pytest
 
 from adapters.exchanges.binance import BinanceExchange
 from adapters.exchanges.resilience import Resilience, RetryPolicy
+from adapters.market_data import OHLCV_DIR
 from domain.matching import Fees
 from simulators.binance import SimConfig, SymbolConfig, ThreadedServer, create_app
 from simulators.binance.config import FixedPath, RandomWalkPath, ReplayPath
 
-BINANCE_OHLCV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ohlcv"
 BINANCE_FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
 BTC_BRL = SymbolConfig(base="BTC", quote="BRL", path=FixedPath(price=Decimal("350000")))
@@ -39,9 +38,6 @@ XLM_BTC = SymbolConfig(  # satoshi prices: 0.00000123 BTC
 
 
 def binance_symbols() -> list[SymbolConfig]:
-    eth_btc = BINANCE_OHLCV / "ETH_BTC-1m.csv"
-    if not eth_btc.is_file():
-        pytest.fail(f"real OHLCV data missing: expected {eth_btc.resolve()}")
     return [
         BTC_BRL,
         SymbolConfig(
@@ -51,7 +47,7 @@ def binance_symbols() -> list[SymbolConfig]:
         SymbolConfig(
             base="ETH",
             quote="BTC",
-            path=ReplayPath(csv=eth_btc),
+            path=ReplayPath(file=OHLCV_DIR / "ETH_BTC-1m.parquet"),
             tick_size=Decimal("0.00000001"),
             min_price=Decimal("0.00000001"),
             step_size=Decimal("0.0001"),

@@ -7,7 +7,6 @@ import pytest
 
 from simulators.mercadobitcoin import AccountSpec, running
 from tests.exchanges import conformance
-from tests.exchanges.conftest import require_ohlcv
 from tests.exchanges.conftest_mercadobitcoin import MbControl, mb_adapter, mb_sim_config
 
 _FRESH = AccountSpec(key="conformance-token", secret="conformance-secret")
@@ -16,8 +15,6 @@ _FRESH = AccountSpec(key="conformance-token", secret="conformance-secret")
 @pytest.mark.parametrize("symbol", ["BTC-BRL", "PEPE-BRL", "ETH-BTC"])
 @pytest.mark.parametrize("check", conformance.CHECKS, ids=conformance.check_id)
 async def test_mercado_bitcoin_conforms(check: conformance.Check, symbol: str) -> None:
-    if symbol == "ETH-BTC":
-        require_ohlcv()  # the replayed market needs the real candles
     async with running(mb_sim_config(accounts=[_FRESH])) as sim:
         control = MbControl(sim, key=_FRESH.key, symbol=symbol)
         async with mb_adapter(sim, login=_FRESH.key, password=_FRESH.secret) as exchange:

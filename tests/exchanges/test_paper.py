@@ -16,15 +16,16 @@ from adapters.exchanges.paper import (
     PaperMarket,
     build_paper_market,
 )
+from adapters.market_data import OHLCV_DIR, MarketDataError, read_candles
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from domain.price_paths import CandleReplay
-from tests.exchanges.conftest import T0, PaperClock, require_ohlcv
+from tests.exchanges.conftest import T0, PaperClock
 
 D = Decimal
 
 
 def test_the_real_ohlcv_data_is_there_for_every_replayed_market() -> None:
-    folder = require_ohlcv()
+    folder = OHLCV_DIR
     replayed = [driver for _, driver in DEFAULT_MARKETS if isinstance(driver, str)]
     assert len(replayed) == 5
     for name in replayed:
@@ -34,8 +35,8 @@ def test_the_real_ohlcv_data_is_there_for_every_replayed_market() -> None:
 async def test_btc_markets_replay_the_real_candles(
     paper_exchange: PaperExchange, paper_clock: PaperClock
 ) -> None:
-    replay = CandleReplay.from_csv(
-        require_ohlcv() / "TRX_BTC-5m.csv", started_at=T0 - timedelta(days=7)
+    replay = CandleReplay(
+        read_candles(OHLCV_DIR / "TRX_BTC-5m.parquet"), started_at=T0 - timedelta(days=7)
     )
     for minutes in (0, 7, 95):
         paper_clock.now = T0 + timedelta(minutes=minutes)
@@ -47,7 +48,7 @@ async def test_btc_markets_replay_the_real_candles(
 
 
 def test_a_missing_data_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"ETH_BTC-5m\.csv"):
+    with pytest.raises(MarketDataError, match=r"ETH_BTC-5m\.parquet is missing"):
         build_paper_market(data_dir=tmp_path)
 
 
@@ -124,7 +125,7 @@ async def test_accounts_start_with_their_balances_and_are_isolated(
     market = build_paper_market(
         {"alice": {"BRL": D(1000)}, "bob": {"BTC": D("0.5"), "USDT": D(10)}},
         clock=paper_clock,
-        data_dir=require_ohlcv(),
+        data_dir=OHLCV_DIR,
     )
     alice, bob = market.exchange("alice"), market.exchange("bob")
     assert [(b.asset, b.free) for b in await alice.balances()] == [("BRL", D(1000))]
@@ -172,6 +173,6 @@ async def test_a_paper_market_still_moves_two_months_after_it_started(
                 c.low <= min(c.open, c.close) and max(c.open, c.close) <= c.high for c in candles
             )
             assert all(c.volume > 0 for c in candles[:-1]), (symbol, interval)
-    flat = build_paper_market(clock=lambda: start, data_dir=require_ohlcv(), looping=False)
+    flat = build_paper_market(clock=lambda: start, data_dir=OHLCV_DIR, looping=False)
     later = [start + timedelta(days=60, hours=h) for h in range(4)]
     assert len({flat.path("TRX-BTC").price_at(t) for t in later}) == 1  # the old dead market

@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
+import polars as pl
 import pytest
 
+from adapters.market_data import OHLCV_DIR, read_candles
 from domain.market import Candle
 from domain.price_paths import CandleReplay, FixedPrice, PricePath, RandomWalk, bucket_start
-from tests.exchanges.conftest import require_ohlcv
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 D = Decimal
 
 
-def test_replay_reproduces_the_real_csv_candles_at_their_own_interval() -> None:
-    path_to_csv = require_ohlcv() / "TRX_BTC-5m.csv"
-    with path_to_csv.open() as f:
-        rows = list(csv.DictReader(f))
-    replay = CandleReplay.from_csv(path_to_csv, started_at=T0)
+def test_replay_reproduces_the_real_candles_at_their_own_interval() -> None:
+    data = OHLCV_DIR / "TRX_BTC-5m.parquet"
+    rows = pl.read_parquet(data).head(10).rows(named=True)
+    replay = CandleReplay(read_candles(data), started_at=T0)
     candles = replay.candles(300, T0, T0 + timedelta(minutes=50))
     assert len(candles) == 10
     for candle, row in zip(candles, rows, strict=False):
         assert (candle.open, candle.high, candle.low, candle.close, candle.volume) == tuple(
-            D(row[k]) for k in ("open", "high", "low", "close", "volume")
+            row[k] for k in ("open", "high", "low", "close", "volume")
         )
     assert candles[1].open_time == T0 + timedelta(minutes=5)
 
 
 def test_replay_aggregates_hours_and_holds_the_edges() -> None:
-    replay = CandleReplay.from_csv(require_ohlcv() / "XLM_BTC-5m.csv", started_at=T0)
+    replay = CandleReplay(read_candles(OHLCV_DIR / "XLM_BTC-5m.parquet"), started_at=T0)
     fives = replay.candles(300, T0, T0 + timedelta(hours=1))
     [hour] = replay.candles(3600, T0, T0 + timedelta(hours=1))
     assert hour.open == fives[0].open and hour.close == fives[-1].close
@@ -49,16 +48,16 @@ def test_replay_aggregates_hours_and_holds_the_edges() -> None:
 
 
 def test_replay_walks_each_candle_through_its_low_and_high() -> None:
-    replay = CandleReplay.from_csv(require_ohlcv() / "ADA_BTC-5m.csv", started_at=T0)
+    replay = CandleReplay(read_candles(OHLCV_DIR / "ADA_BTC-5m.parquet"), started_at=T0)
     [first] = replay.candles(300, T0, T0 + timedelta(minutes=5))
     seen = {replay.price_at(T0 + timedelta(seconds=s)) for s in range(0, 300, 15)}
     assert {first.open, first.high, first.low, first.close} == seen
 
 
 def test_replay_speed_compresses_time_and_scale_multiplies_prices() -> None:
-    normal = CandleReplay.from_csv(require_ohlcv() / "LTC_BTC-5m.csv", started_at=T0)
-    fast = CandleReplay.from_csv(
-        require_ohlcv() / "LTC_BTC-5m.csv", started_at=T0, speed=60.0, scale=D(2)
+    normal = CandleReplay(read_candles(OHLCV_DIR / "LTC_BTC-5m.parquet"), started_at=T0)
+    fast = CandleReplay(
+        read_candles(OHLCV_DIR / "LTC_BTC-5m.parquet"), started_at=T0, speed=60.0, scale=D(2)
     )
     assert (
         fast.price_at(T0 + timedelta(seconds=50)) == normal.price_at(T0 + timedelta(minutes=50)) * 2
@@ -108,7 +107,7 @@ def test_weekly_buckets_open_on_monday() -> None:
 
 
 def _looping() -> CandleReplay:
-    return CandleReplay.from_csv(require_ohlcv() / "TRX_BTC-5m.csv", started_at=T0, looping=True)
+    return CandleReplay(read_candles(OHLCV_DIR / "TRX_BTC-5m.parquet"), started_at=T0, looping=True)
 
 
 def _well_formed(candle: Candle) -> bool:
@@ -117,7 +116,7 @@ def _well_formed(candle: Candle) -> bool:
 
 
 def test_a_replay_without_looping_keeps_holding_the_last_close() -> None:
-    replay = CandleReplay.from_csv(require_ohlcv() / "TRX_BTC-5m.csv", started_at=T0)
+    replay = CandleReplay(read_candles(OHLCV_DIR / "TRX_BTC-5m.parquet"), started_at=T0)
     end = T0 + replay.duration
     [last] = replay.candles(300, end - timedelta(minutes=5), end)
     later = [end + timedelta(hours=h) for h in (0, 1, 24 * 13, 24 * 60)]
@@ -169,8 +168,11 @@ def test_replay_candles_equal_the_step_by_step_aggregation_in_both_modes() -> No
     """`CandleReplay.candle` aggregates whole candles from an index: it must agree exactly with
     walking every step (`PricePath.candle`), wherever the range falls."""
     for looping in (False, True):
-        replay = CandleReplay.from_csv(
-            require_ohlcv() / "LTC_BTC-5m.csv", started_at=T0, speed=3.0, looping=looping
+        replay = CandleReplay(
+            read_candles(OHLCV_DIR / "LTC_BTC-5m.parquet"),
+            started_at=T0,
+            speed=3.0,
+            looping=looping,
         )
         end = T0 + replay.duration
         starts = [
