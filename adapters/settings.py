@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from datetime import timedelta
 from enum import StrEnum
@@ -66,11 +67,20 @@ class Settings(BaseSettings):
     mercadopago_webhook_secret: SecretStr = SecretStr("")
     mercadopago_api_base: str | None = None
 
-    login_max_failures: int = Field(default=5, ge=1)
+    # Failed logins: a hard limit per IP and window; per account, growing delays (1, 2, 4 ...
+    # seconds up to the cap) after the free failures, never a lock-out.
+    login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
-    # Take the client IP from CF-Connecting-IP / X-Forwarded-For: true behind Cloudflare or a
-    # proxy that sets them; false when the API is exposed directly (the headers are forgeable).
-    trust_proxy_headers: bool = True
+    login_free_failures: int = Field(default=3, ge=1)
+    login_max_delay_seconds: int = Field(default=60, ge=1, le=3600)
+    # Per hour: registrations per IP, checkouts per user.
+    register_max_per_hour: int = Field(default=10, ge=1)
+    checkout_max_per_hour: int = Field(default=20, ge=1)
+    # Audit rows of throttled logins are purged after this many days (an attack writes many).
+    throttled_login_audit_days: int = Field(default=30, ge=1)
+    # Proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For is believed. Empty:
+    # the headers are ignored and the peer address is the client (they are forgeable).
+    trusted_proxies: str = ""
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -92,6 +102,12 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # raises naming the bad entry
+        return value
 
     @field_validator("credentials_keys")
     @classmethod
@@ -127,12 +143,41 @@ class Settings(BaseSettings):
         return timedelta(minutes=self.login_window_minutes)
 
     @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def login_delays(self) -> list[timedelta]:
+        """The wait after the n-th failed login in a row: none until the free ones are used up,
+        then doubling from one second up to the cap (the last entry repeats)."""
+        delays = [timedelta(0)] * (self.login_free_failures - 1)
+        seconds = 1
+        while seconds < self.login_max_delay_seconds:
+            delays.append(timedelta(seconds=seconds))
+            seconds *= 2
+        return [*delays, timedelta(seconds=self.login_max_delay_seconds)]
+
+    @property
     def credential_keys(self) -> dict[int, bytes]:
         return parse_keys(self.credentials_keys.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.0/8, 2001:db8::/32, 172.18.0.5` -> networks (a bare address is a /32 or /128)."""
+    networks = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 def async_database_url(url: str) -> str:

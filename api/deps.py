@@ -18,10 +18,11 @@ from adapters.db.models import User
 from adapters.exchanges.catalogue import MarketCatalogue
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.payments.gateways import PaymentGateways
-from adapters.settings import Settings
+from adapters.settings import IPNetwork, Settings
 from adapters.vault import Vault
 from api.errors import ApiError
 from api.security import InvalidToken, decode_access_token
+from api.validation import CONTROL_CHARACTERS
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 @dataclass(frozen=True)
 class ClientInfo:
     """Who is calling, as recorded in consents and the audit log."""
@@ -113,25 +117,41 @@ class ClientInfo:
     user_agent: str | None
 
 
-def _valid_ip(value: str | None) -> str | None:
+def _valid_ip(value: str | None) -> IPAddress | None:
+    """An address as stored: no IPv6 scope id (`fe80::1%eth0` is `fe80::1`, any length of
+    scope would overflow the 45-character columns), IPv4-mapped IPv6 as plain IPv4."""
     if not value:
         return None
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip().split("%", 1)[0])
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_ip(peer: str | None, forwarded_for: str, trusted: tuple[IPNetwork, ...]) -> str:
+    """The peer, unless it is a trusted proxy: then the right-most X-Forwarded-For hop that is
+    not a trusted proxy (hops left of it are whatever the client chose to send)."""
+    address = _valid_ip(peer)
+    hops = [hop.strip() for hop in forwarded_for.split(",")] if forwarded_for else []
+    while address is not None and any(address in network for network in trusted) and hops:
+        hop = _valid_ip(hops.pop())
+        if hop is None:  # a garbled hop: stop at the last address we can vouch for
+            break
+        address = hop
+    return str(address) if address is not None else "unknown"
 
 
 def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
-    """Cloudflare's CF-Connecting-IP, then the first X-Forwarded-For hop, then the peer."""
-    ip = None
-    if settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0]
-        ip = _valid_ip(request.headers.get("cf-connecting-ip")) or _valid_ip(forwarded)
     peer = request.client.host if request.client else None
+    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
     user_agent = request.headers.get("user-agent")
     return ClientInfo(
-        ip=ip or _valid_ip(peer) or "unknown", user_agent=user_agent and user_agent[:512]
+        ip=client_ip(peer, forwarded_for, settings.trusted_proxy_networks),
+        # Control characters (NUL breaks PostgreSQL text) have no place in a User-Agent.
+        user_agent=user_agent and CONTROL_CHARACTERS.sub("", user_agent)[:512],
     )
 
 

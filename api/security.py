@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from adapters.settings import Settings
+from domain.accounts import password_problems
+
+T = TypeVar("T")
 
 _hasher = PasswordHasher()  # Argon2id with the RFC 9106 low-memory parameters
 # Verified against when the e-mail is unknown, so both paths take the same time.
@@ -21,20 +31,40 @@ ACCESS_TOKEN_TYPE = "access"
 _ALGORITHM = "HS256"
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+# Argon2 and the password-strength check are CPU work: they run here, never on the event
+# loop, at most one per core at a time (argon2 releases the GIL; more threads would only queue).
+_cpu = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="password")
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def _off_loop(function: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_cpu, function, *args)
+
+
+async def hash_password(password: str) -> str:
+    return await _off_loop(_hasher.hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
-def create_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> str:
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await _off_loop(_verify, password_hash, password)
+
+
+async def check_new_password(password: str, *, email: str, name: str) -> list[str]:
+    return await _off_loop(partial(password_problems, password, email=email, name=name))
+
+
+def create_access_token(
+    settings: Settings, user_id: uuid.UUID, now: datetime, session_id: uuid.UUID
+) -> str:
     claims = {
         "sub": str(user_id),
+        "sid": str(session_id),  # the refresh-token family: which login this token belongs to
         "type": ACCESS_TOKEN_TYPE,
         "iat": now,
         "exp": now + settings.access_token_ttl,
@@ -50,7 +80,17 @@ class InvalidToken(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None  # None in tokens issued before sessions were named
+
+
 def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
+    return decode_access_claims(settings, token).user_id
+
+
+def decode_access_claims(settings: Settings, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
@@ -65,15 +105,16 @@ def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
     if claims["type"] != ACCESS_TOKEN_TYPE:
         raise InvalidToken("invalid_token", "The access token is not valid.")
     try:
-        return uuid.UUID(claims["sub"])
-    except ValueError:
+        session = claims.get("sid")
+        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(session) if session else None)
+    except (ValueError, TypeError, AttributeError):
         raise InvalidToken("invalid_token", "The access token is not valid.") from None
 
 
-def new_refresh_token() -> str:
+def new_opaque_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def refresh_token_hash(token: str) -> str:
+def opaque_token_hash(token: str) -> str:
     """Tokens are high-entropy random strings, so a plain SHA-256 is the right digest to store."""
     return hashlib.sha256(token.encode()).hexdigest()

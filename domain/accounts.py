@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from enum import StrEnum
+
+from zxcvbn import zxcvbn
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
-
-# The most used passwords that satisfy the length rule; refused outright.
-_COMMON_PASSWORDS = frozenset(
-    {
-        "1234567890",
-        "12345678910",
-        "123456789a",
-        "qwertyuiop",
-        "password123",
-        "password1234",
-        "senha12345",
-        "senha123456",
-        "iloveyou123",
-        "abcdefghij",
-        "abc1234567",
-        "qwerty1234",
-        "1q2w3e4r5t",
-        "1qaz2wsx3edc",
-        "admin12345",
-        "bitcoin123",
-        "bitcoin1234",
-        "crypteras123",
-    }
-)
+PRODUCT_NAMES = ("crypteras",)
+# zxcvbn's scale: 3 is "safely unguessable" (about 10^8 guesses and more) against throttled
+# online guessing and a slow hash offline.
+_MIN_SCORE = 3
+# zxcvbn's own bound: past it the check is slow, and 72 characters are plenty to judge.
+_JUDGED_LENGTH = 72
 
 
 def normalise_email(email: str) -> str:
@@ -39,22 +23,51 @@ def normalise_email(email: str) -> str:
 
 
 def password_problems(password: str, *, email: str = "", name: str = "") -> list[str]:
-    """Everything wrong with a proposed password, as short sentences (empty when acceptable)."""
+    """Everything wrong with a proposed password, as short sentences (empty when acceptable).
+    Strength is judged by zxcvbn: its lists of breached passwords, common words and names,
+    and its patterns (repeats, sequences, keyboard walks, dates)."""
     problems = []
     if len(password) < PASSWORD_MIN_LENGTH:
         problems.append(f"must have at least {PASSWORD_MIN_LENGTH} characters")
     if len(password) > PASSWORD_MAX_LENGTH:
         problems.append(f"must have at most {PASSWORD_MAX_LENGTH} characters")
-    if not re.search(r"[A-Za-z]", password) or not re.search(r"[^A-Za-z]", password):
-        problems.append("must mix letters with digits or symbols")
     lowered = password.lower()
-    if lowered in _COMMON_PASSWORDS or len(set(password)) < 4:
-        problems.append("is too common or repetitive")
-    local_part = normalise_email(email).split("@")[0]
-    personal = [part for part in (local_part, name.strip().lower()) if len(part) >= 4]
+    personal = [
+        part
+        for part in (normalise_email(email).split("@")[0], *name.lower().split())
+        if len(part) >= 4
+    ]
     if any(part in lowered for part in personal):
         problems.append("must not contain your e-mail or name")
-    return problems
+    if any(product in lowered for product in PRODUCT_NAMES):
+        problems.append("must not contain the product name")
+    verdict = zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[*PRODUCT_NAMES, *personal])
+    if verdict["score"] < _MIN_SCORE:
+        reasons = [_REASONS.get(_kind(match), "") for match in verdict["sequence"]]
+        found = [reason for reason in dict.fromkeys(reasons) if reason]
+        problems.extend(found or ([] if problems else ["is too easy to guess"]))
+    return list(dict.fromkeys(problems))
+
+
+_REASONS = {
+    "common password": "is a common password (found in breached-password lists)",
+    "word": "is made of common words or names",
+    "repeat": "is a repeated pattern",
+    "sequence": "is a sequence like abcd or 1234",
+    "spatial": "is a keyboard pattern like qwerty",
+    "date": "contains a date or year",
+}
+
+
+def _kind(match: Mapping[str, object]) -> str:
+    pattern = match["pattern"]
+    if pattern == "dictionary":
+        # Personal and product words are reported by the rules above.
+        source = match.get("dictionary_name")
+        return {"passwords": "common password", "user_inputs": ""}.get(str(source), "word")
+    if pattern == "regex":  # zxcvbn's only regex is a recent year
+        return "date"
+    return str(pattern)
 
 
 class AuditAction(StrEnum):
@@ -67,6 +80,8 @@ class AuditAction(StrEnum):
     LOGOUT = "logout"
     PROFILE_UPDATED = "profile_updated"
     PASSWORD_CHANGED = "password_changed"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_VERIFIED = "email_verified"
     CONSENT_CHANGED = "consent_changed"
     DATA_EXPORTED = "data_exported"
     ACCOUNT_DELETED = "account_deleted"

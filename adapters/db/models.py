@@ -68,6 +68,11 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Soft delete (LGPD): login refused, data kept for the legal retention period.
     deleted_at: Mapped[datetime | None]
+    # A requested e-mail change, used for nothing until its single-use token comes back
+    # (only the token's SHA-256 is stored).
+    pending_email: Mapped[str | None] = mapped_column(String(254))
+    pending_email_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pending_email_expires_at: Mapped[datetime | None]
 
     consents: Mapped[list[ConsentRecord]] = relationship(
         back_populates="user", order_by="ConsentRecord.created_at"
@@ -120,19 +125,41 @@ class RefreshToken(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
 
 
-class LoginFailure(Base):
-    """Failed logins, kept in the database so the rate limit holds across API processes."""
+class ThrottleKind(StrEnum):
+    LOGIN_IP = "login_ip"  # failed logins per IP: a hard limit per window
+    LOGIN_ACCOUNT = "login_account"  # failed logins per account: growing delays
+    REGISTER_IP = "register_ip"
+    CHECKOUT_USER = "checkout_user"
 
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_email_at", "email", "at"),
-        Index("ix_login_failures_ip_at", "ip", "at"),
-    )
+
+class Throttle(Base):
+    """One counter per (kind, key), changed only by single atomic statements
+    (adapters/db/throttles.py), so it holds across API processes and concurrent requests.
+    Rows past `expires_at` count as empty and are purged daily."""
+
+    __tablename__ = "throttles"
+
+    kind: Mapped[ThrottleKind] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(254), primary_key=True)
+    count: Mapped[int]
+    # Fixed windows: when the window started. Backoff: when the next attempt may start.
+    started_at: Mapped[datetime]
+    next_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MailOutbox(Base):
+    """Mails the platform sends, written in the same transaction as the change they announce.
+    Locally nothing delivers them: `crypteras outbox` prints them."""
+
+    __tablename__ = "mail_outbox"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str] = mapped_column(String(45))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    to: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(4000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.models import (
@@ -15,7 +15,6 @@ from adapters.db.models import (
     ConsentKind,
     ConsentRecord,
     ExchangeCredential,
-    LoginFailure,
     RefreshToken,
     RefreshTokenStatus,
     User,
@@ -31,6 +30,11 @@ class UserRepository:
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
+
+    async def get_by_pending_email_token(self, token_hash: str) -> User | None:
+        return await self.session.scalar(
+            select(User).where(User.pending_email_token_hash == token_hash)
+        )
 
     async def add(self, user: User) -> User:
         self.session.add(user)
@@ -70,12 +74,15 @@ class RefreshTokenRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def revoke_all(self, user_id: uuid.UUID) -> None:
+    async def revoke_all(self, user_id: uuid.UUID, keep_family: uuid.UUID | None = None) -> None:
+        """Every session of the user ends, but the one of `keep_family` when given."""
+        query = update(RefreshToken).where(RefreshToken.user_id == user_id)
+        if keep_family is not None:
+            query = query.where(RefreshToken.family_id != keep_family)
         await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id)
-            .values(status=RefreshTokenStatus.REVOKED)
-            .execution_options(synchronize_session=False)
+            query.values(status=RefreshTokenStatus.REVOKED).execution_options(
+                synchronize_session=False
+            )
         )
 
     async def list_for_user(self, user_id: uuid.UUID) -> Sequence[RefreshToken]:
@@ -159,32 +166,6 @@ class AuditRepository:
             select(AuditEvent).where(AuditEvent.user_id == user_id).order_by(AuditEvent.at)
         )
         return result.all()
-
-
-class LoginFailureRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def record(self, email: str, ip: str, at: datetime) -> None:
-        self.session.add(LoginFailure(email=email, ip=ip, at=at))
-        await self.session.flush()
-
-    async def recent(
-        self, *, since: datetime, limit: int, email: str | None = None, ip: str | None = None
-    ) -> list[datetime]:
-        """When the newest `limit` failures after `since` happened, for one account or one IP,
-        newest first."""
-        key = LoginFailure.email == email if email is not None else LoginFailure.ip == ip
-        result = await self.session.scalars(
-            select(LoginFailure.at)
-            .where(key, LoginFailure.at > since)
-            .order_by(LoginFailure.at.desc())
-            .limit(limit)
-        )
-        return list(result.all())
-
-    async def clear_account(self, email: str) -> None:
-        await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
 
 
 class CredentialRepository:

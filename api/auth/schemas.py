@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.validation import PlainEmail, PlainStr
 from domain.accounts import PASSWORD_MAX_LENGTH, normalise_email
 
 
@@ -14,9 +15,9 @@ class _Strict(BaseModel):
 
 
 class RegisterRequest(_Strict):
-    email: EmailStr
+    email: PlainEmail
     password: str = Field(max_length=PASSWORD_MAX_LENGTH)
-    name: str = Field(min_length=1, max_length=120)
+    name: PlainStr = Field(min_length=1, max_length=120)
     terms_accepted: bool
     privacy_accepted: bool
     marketing_accepted: bool = False
@@ -36,7 +37,7 @@ class RegisterRequest(_Strict):
 
 class LoginRequest(_Strict):
     # Any string: a malformed e-mail simply fails like a wrong one, revealing nothing.
-    email: str = Field(max_length=254)
+    email: PlainStr = Field(max_length=254)
     password: str = Field(max_length=PASSWORD_MAX_LENGTH)
 
 
@@ -56,6 +57,9 @@ class UserPublic(BaseModel):
 
     id: uuid.UUID
     email: str
+    pending_email: str | None = Field(
+        default=None, description="A requested new e-mail, in use once verified."
+    )
     name: str
     created_at: datetime
 
@@ -65,10 +69,11 @@ class RegisterResponse(UserPublic):
 
 
 class UpdateMeRequest(_Strict):
-    """Fields left out stay as they are. Changing e-mail or password needs the current one."""
+    """Fields left out stay as they are. Changing e-mail or password needs the current one; a
+    new e-mail is used once the link mailed to it is followed."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    email: EmailStr | None = None
+    name: PlainStr | None = Field(default=None, min_length=1, max_length=120)
+    email: PlainEmail | None = None
     new_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
     current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
 
@@ -76,3 +81,7 @@ class UpdateMeRequest(_Strict):
     @classmethod
     def _normalise(cls, email: str | None) -> str | None:
         return normalise_email(email) if email is not None else None
+
+
+class VerifyEmailRequest(_Strict):
+    token: PlainStr = Field(min_length=1, max_length=256)

@@ -36,7 +36,12 @@ class TestRegister:
         response = await api.post(
             "/api/auth/register",
             json=body,
-            headers={"User-Agent": "pytest-browser/1.0", "CF-Connecting-IP": "198.51.100.4"},
+            # No trusted proxy is configured: the forwarded headers are ignored.
+            headers={
+                "User-Agent": "pytest-browser/1.0",
+                "CF-Connecting-IP": "198.51.100.4",
+                "X-Forwarded-For": "198.51.100.5",
+            },
         )
         assert response.status_code == 201, response.text
         created = response.json()
@@ -52,7 +57,7 @@ class TestRegister:
             ("privacy", True),
             ("marketing", True),
         }
-        assert {c.ip for c in consents} == {"198.51.100.4"}
+        assert {c.ip for c in consents} == {"203.0.113.7"}  # the peer
         assert {c.user_agent for c in consents} == {"pytest-browser/1.0"}
         assert await audit_actions(db, created["id"]) == ["register"]
 
@@ -144,70 +149,6 @@ class TestLogin:
         assert assert_error(wrong, 401, "invalid_credentials") == assert_error(
             unknown, 401, "invalid_credentials"
         )
-
-    async def test_five_failures_lock_the_account_with_retry_after(
-        self, api: httpx.AsyncClient, register: Callable[..., Any], db: AsyncSession
-    ) -> None:
-        body, created = await register()
-        for attempt in range(5):
-            # Different IPs: the per-account limit must hold on its own.
-            response = await api.post(
-                "/api/auth/login",
-                json={"email": body["email"], "password": "Wrong-password-1"},
-                headers={"X-Forwarded-For": f"192.0.2.{attempt + 1}"},
-            )
-            assert_error(response, 401, "invalid_credentials")
-        # Even the right password is refused now.
-        locked = await api.post(
-            "/api/auth/login",
-            json={"email": body["email"], "password": body["password"]},
-            headers={"X-Forwarded-For": "192.0.2.99"},
-        )
-        error = assert_error(locked, 429, "too_many_login_attempts")
-        retry_after = int(locked.headers["Retry-After"])
-        assert 0 < retry_after <= 15 * 60
-        assert error["details"]["retry_after_seconds"] == retry_after
-        assert (await audit_actions(db, created["id"])).count("login_failed") == 5
-
-    async def test_five_failures_from_one_ip_block_that_ip(
-        self, api: httpx.AsyncClient, register: Callable[..., Any]
-    ) -> None:
-        body, _ = await register()
-        for attempt in range(5):
-            await api.post(
-                "/api/auth/login",
-                json={"email": f"guess{attempt}@example.com", "password": "Wrong-password-1"},
-                headers={"CF-Connecting-IP": "198.51.100.66"},
-            )
-        blocked = await api.post(
-            "/api/auth/login",
-            json={"email": body["email"], "password": body["password"]},
-            headers={"CF-Connecting-IP": "198.51.100.66"},
-        )
-        assert_error(blocked, 429, "too_many_login_attempts")
-        elsewhere = await api.post(
-            "/api/auth/login",
-            json={"email": body["email"], "password": body["password"]},
-            headers={"CF-Connecting-IP": "198.51.100.67"},
-        )
-        assert elsewhere.status_code == 200
-
-    async def test_failures_older_than_the_window_do_not_count(
-        self, api: httpx.AsyncClient, register: Callable[..., Any], db: AsyncSession
-    ) -> None:
-        from adapters.db.models import LoginFailure
-
-        body, _ = await register()
-        for _ in range(5):
-            await api.post(
-                "/api/auth/login", json={"email": body["email"], "password": "Wrong-password-1"}
-            )
-        await db.execute(update(LoginFailure).values(at=datetime.now(UTC) - timedelta(minutes=16)))
-        await db.commit()
-        response = await api.post(
-            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
-        )
-        assert response.status_code == 200, response.text
 
 
 class TestTokens:
@@ -351,12 +292,17 @@ class TestMe:
             json={"email": "New@Example.com", "current_password": body["password"]},
             headers=bearer(tokens),
         )
-        assert accepted.status_code == 200 and accepted.json()["email"] == "new@example.com"
+        assert accepted.status_code == 200, accepted.text
+        # Pending until verified (tests/api/test_email_change.py).
+        assert accepted.json()["email"] == body["email"]
+        assert accepted.json()["pending_email"] == "new@example.com"
 
     async def test_password_change_ends_other_sessions(
         self, api: httpx.AsyncClient, login: Callable[..., Any]
     ) -> None:
         body, tokens = await login()
+        credentials = {"email": body["email"], "password": body["password"]}
+        other = (await api.post("/api/auth/login", json=credentials)).json()
         new_password = "Another-Strong-77"
         response = await api.put(
             "/api/auth/me",
@@ -365,12 +311,13 @@ class TestMe:
         )
         assert response.status_code == 200, response.text
         refused = await api.post(
-            "/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+            "/api/auth/refresh", json={"refresh_token": other["refresh_token"]}
         )
-        assert refused.status_code == 401
-        old = await api.post(
-            "/api/auth/login", json={"email": body["email"], "password": body["password"]}
-        )
+        assert_error(refused, 401, "refresh_token_reused")
+        # The session that made the change goes on.
+        kept = await api.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert kept.status_code == 200, kept.text
+        old = await api.post("/api/auth/login", json=credentials)
         assert_error(old, 401, "invalid_credentials")
         new = await api.post(
             "/api/auth/login", json={"email": body["email"], "password": new_password}

@@ -58,7 +58,8 @@ class TestConsents:
         assert revoked.status_code == 200, revoked.text
         marketing = revoked.json()["current"]["marketing"]
         assert marketing["granted"] is False
-        assert marketing["ip"] == "192.0.2.8"  # first X-Forwarded-For hop
+        # No trusted proxy configured: X-Forwarded-For is ignored (tests/api/test_client_ip.py).
+        assert marketing["ip"] == "203.0.113.7"
         assert marketing["user_agent"] == "app/2.0"
         granted = await api.post(
             "/api/legal/consents", json={"marketing_accepted": True}, headers=bearer(tokens)
