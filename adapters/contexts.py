@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
@@ -51,9 +51,15 @@ class ContextRepository:
         self.session.add(context)
         await self.session.flush()
 
-    async def delete(self, context: TradingContext) -> None:
-        await self.session.delete(context)
-        await self.session.flush()
+    async def delete(self, user_id: uuid.UUID, context_id: uuid.UUID) -> bool:
+        """Delete the user's context; False when there was none (or it is already gone)."""
+        result = await self.session.execute(
+            delete(TradingContext).where(
+                TradingContext.id == context_id, TradingContext.user_id == user_id
+            )
+        )
+        assert isinstance(result, CursorResult)  # a DELETE's result: it has a row count
+        return bool(result.rowcount)
 
 
 def pause_context(context: TradingContext, reason: PauseReason, now: datetime) -> bool:
