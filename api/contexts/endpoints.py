@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from adapters.contexts import ContextRepository, pause_context, resume_context
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
@@ -74,11 +75,25 @@ def _public(context: TradingContext) -> ContextPublic:
     )
 
 
+def _not_found() -> ApiError:
+    return ApiError(404, "context_not_found", "No such trading context.")
+
+
 async def _owned(session: SessionDep, user_id: uuid.UUID, context_id: uuid.UUID) -> TradingContext:
     context = await ContextRepository(session).get(user_id, context_id)
     if context is None:
-        raise ApiError(404, "context_not_found", "No such trading context.")
+        raise _not_found()
     return context
+
+
+async def _written(session: SessionDep, context: TradingContext) -> ContextPublic:
+    """Write the change inside the route: a context deleted since it was read matches no row,
+    which is a 404 here rather than a StaleDataError (a 500) at commit."""
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise _not_found() from None
+    return _public(context)
 
 
 @router.get("", response_model=list[ContextPublic])
@@ -173,7 +188,7 @@ async def get_context(
 async def pause(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ContextPublic:
     context = await _owned(session, user.id, context_id)
     pause_context(context, PauseReason.USER, utcnow())
-    return _public(context)
+    return await _written(session, context)
 
 
 @router.post(
@@ -198,10 +213,12 @@ async def resume(
             {"plan": state.plan.value, "limit": limit, "active": active},
         )
     resume_context(context, utcnow())
-    return _public(context)
+    return await _written(session, context)
 
 
 @router.delete("/{context_id}", status_code=204, responses=error_responses(404))
 async def delete_context(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
-    await ContextRepository(session).delete(await _owned(session, user.id, context_id))
+    # One conditional DELETE: of two racing deletes, one answers 204 and the other 404.
+    if not await ContextRepository(session).delete(user.id, context_id):
+        raise _not_found()
     return Response(status_code=204)
