@@ -1,29 +1,43 @@
-"""Activities of the subscription workflow: projection, audit, plan limits, reconciliation."""
+"""Activities of the subscription workflow: projection, audit, alerts, plan limits,
+reconciliation."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.contexts import fit_contexts_to_plan
-from adapters.db.models import SubscriptionRecord, User
+from adapters.db.models import User
 from adapters.db.repositories import AuditRepository
-from adapters.payments.events import ONE_OFF_PREFIX, reconciliation_event
+from adapters.payments.events import (
+    ONE_OFF_PREFIX,
+    activation_event,
+    add_months,
+    one_off_activation,
+    reconciliation_event,
+)
 from adapters.payments.gateways import PaymentGateways
-from adapters.payments.models import PaymentProviderError
+from adapters.payments.mercadopago import external_reference, parse_time
+from adapters.payments.models import PaymentProviderError, ProviderSubscriptionStatus
+from adapters.subscriptions import SubscriptionStore
 from domain.accounts import AuditAction
 from domain.plans import Plan
 from domain.subscriptions import (
+    CheckoutInFlight,
+    CheckoutMethod,
     PaymentProvider,
     SubscriptionEvent,
     SubscriptionState,
     Transition,
 )
+
+log = structlog.get_logger(__name__)
 
 
 class TransitionRecord(BaseModel):
@@ -53,6 +67,41 @@ class SupersededSubscription(BaseModel):
     subscription_id: str
 
 
+class Alert(BaseModel):
+    """Something support must look at (a provider command that keeps failing). Kept as an
+    audit row, where the alerts feature will read it, and logged as a warning."""
+
+    user_id: uuid.UUID
+    kind: str
+    provider: PaymentProvider | None = None
+    subscription_id: str | None = None
+    message: str
+    at: datetime  # workflow time
+
+
+class CheckoutCheck(BaseModel):
+    user_id: uuid.UUID
+    checkout: CheckoutInFlight
+    at: datetime  # workflow time, stamped on the event
+
+
+class CheckoutOutcome(BaseModel):
+    event: SubscriptionEvent | None = None  # the payment the provider holds, as an activation
+    settled: bool  # paid or expired: nothing more to look for
+
+
+_PAID = {ProviderSubscriptionStatus.ACTIVE, ProviderSubscriptionStatus.PAST_DUE}
+_ENDED = {ProviderSubscriptionStatus.CANCELED}
+
+
+def _activity_error(exc: PaymentProviderError) -> ApplicationError:
+    return ApplicationError(
+        exc.message,
+        type="PaymentProviderRefused" if not exc.retryable else "PaymentProviderDown",
+        non_retryable=not exc.retryable,
+    )
+
+
 class SubscriptionActivities:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], gateways: PaymentGateways
@@ -62,23 +111,42 @@ class SubscriptionActivities:
 
     @activity.defn
     async def project_subscription(self, state: SubscriptionState) -> None:
-        """Idempotent upsert of the read model."""
+        """Idempotent upsert of the read model (accounts are only soft-deleted; a missing one
+        has no read model)."""
         async with self.sessions() as session:
-            if await session.get(User, state.user_id) is None:
-                return  # accounts are only soft-deleted; a missing one has no read model
-            record = await session.get(SubscriptionRecord, state.user_id)
-            if record is None:
-                record = SubscriptionRecord(user_id=state.user_id)
-                session.add(record)
-            record.plan = state.plan.value
-            record.status = state.status.value
-            record.provider = state.provider.value if state.provider else None
-            record.customer_id = state.customer_id
-            record.subscription_id = state.subscription_id
-            record.current_period_end = state.current_period_end
-            record.cancel_at_period_end = state.cancel_at_period_end
-            record.since = state.since
-            record.updated_at = datetime.now(UTC)
+            if await SubscriptionStore(session).save(state):
+                await session.commit()
+
+    @activity.defn
+    async def load_subscription(self, user_id: uuid.UUID) -> SubscriptionState | None:
+        """The projection a new run starts from: a restarted workflow keeps the paid plan."""
+        async with self.sessions() as session:
+            return await SubscriptionStore(session).load(user_id)
+
+    @activity.defn
+    async def record_alert(self, alert: Alert) -> None:
+        log.warning(
+            "subscription alert",
+            user_id=str(alert.user_id),
+            kind=alert.kind,
+            provider=alert.provider.value if alert.provider else None,
+            subscription_id=alert.subscription_id,
+            error=alert.message,
+        )
+        async with self.sessions() as session:
+            if await session.get(User, alert.user_id) is None:
+                return
+            await AuditRepository(session).record(
+                AuditAction.SUBSCRIPTION_ALERT,
+                user_id=alert.user_id,
+                ip=None,
+                user_agent=None,
+                at=alert.at,
+                kind=alert.kind,
+                provider=alert.provider.value if alert.provider else None,
+                subscription_id=alert.subscription_id,
+                message=alert.message,
+            )
             await session.commit()
 
     @activity.defn
@@ -123,20 +191,53 @@ class SubscriptionActivities:
         try:
             subscription = await self.gateways.fetch(request.provider, request.subscription_id)
         except PaymentProviderError as exc:
-            raise ApplicationError(
-                exc.message,
-                type="PaymentProviderRefused" if not exc.retryable else "PaymentProviderDown",
-                non_retryable=not exc.retryable,
-            ) from None
+            raise _activity_error(exc) from None
         return reconciliation_event(subscription, request.at)
 
     @activity.defn
+    async def reconcile_checkout(self, check: CheckoutCheck) -> CheckoutOutcome:
+        """Whether a checkout the user started was paid, from the provider's own record: a
+        lost payment event is repaired from here."""
+        try:
+            return await self._checkout_outcome(check)
+        except PaymentProviderError as exc:
+            raise _activity_error(exc) from None
+
+    async def _checkout_outcome(self, check: CheckoutCheck) -> CheckoutOutcome:
+        checkout, at = check.checkout, check.at
+        event_id = f"reconcile-checkout:{checkout.checkout_id}:{at.isoformat()}"
+        if checkout.provider is PaymentProvider.STRIPE:
+            status, sub_id = await self.gateways.stripe.get_checkout(checkout.checkout_id)
+            if status == "complete" and sub_id:
+                subscription = await self.gateways.stripe.get_subscription(sub_id)
+                if subscription.status not in _PAID:
+                    return CheckoutOutcome(settled=subscription.status in _ENDED)
+                return CheckoutOutcome(
+                    event=activation_event(subscription, event_id, at), settled=True
+                )
+            return CheckoutOutcome(settled=status == "expired")
+        if checkout.method in (None, CheckoutMethod.CARD):
+            preapproval = await self.gateways.mercadopago.get_preapproval(checkout.checkout_id)
+            if preapproval.status in _PAID:
+                return CheckoutOutcome(
+                    event=activation_event(preapproval, event_id, at), settled=True
+                )
+            return CheckoutOutcome(settled=preapproval.status in _ENDED)
+        # PIX or boleto: any approved payment whose month is still running is owed access.
+        reference = external_reference(str(check.user_id), checkout.plan.value)
+        for payment in await self.gateways.mercadopago.search_payments(reference):
+            paid_at = parse_time(payment.get("date_approved"))
+            if payment.get("status") == "approved" and paid_at and add_months(paid_at, 1) > at:
+                return CheckoutOutcome(
+                    event=one_off_activation(payment, event_id, at), settled=True
+                )
+        return CheckoutOutcome(settled=False)
+
+    @activity.defn
     async def cancel_superseded(self, request: SupersededSubscription) -> None:
-        """The user moved to another subscription (an upgrade): stop billing the old one now.
-        Canceling an already canceled subscription is a success."""
+        """Stop billing a subscription the user no longer holds (an upgrade replaced it). Now,
+        with no further charge; canceling an already canceled subscription is a success."""
         try:
             await self.gateways.cancel_now(request.provider, request.subscription_id)
         except PaymentProviderError as exc:
-            raise ApplicationError(
-                exc.message, type="PaymentProviderDown", non_retryable=not exc.retryable
-            ) from None
+            raise _activity_error(exc) from None

@@ -27,6 +27,12 @@ RENEWAL_GRACE = timedelta(days=3)
 RECONCILE_EVERY = timedelta(days=7)
 # Remembered event ids, for duplicate detection inside the workflow (the database keeps all).
 EVENT_MEMORY = 200
+# A provider command that failed (an old subscription left uncanceled) is tried again this often.
+PROVIDER_RETRY_EVERY = timedelta(hours=1)
+# A checkout the user started is looked up at the provider this often, so a lost payment event
+# is repaired; after the watch a checkout nobody paid is forgotten (boleto clears in ~3 days).
+CHECKOUT_CHECK_EVERY = timedelta(hours=1)
+CHECKOUT_WATCH_FOR = timedelta(days=4)
 
 
 class SubscriptionStatus(StrEnum):
@@ -67,6 +73,22 @@ class SubscriptionEvent(BaseModel):
     status: ProviderStatus | None = None
     current_period_end: datetime | None = None
     cancel_at_period_end: bool | None = None
+
+
+class CheckoutMethod(StrEnum):
+    CARD = "card"
+    PIX = "pix"
+    BOLETO = "boleto"
+
+
+class CheckoutInFlight(BaseModel):
+    """A checkout created at the provider and not yet seen paid or expired."""
+
+    provider: PaymentProvider
+    checkout_id: str
+    plan: Plan
+    method: CheckoutMethod | None = None
+    started_at: datetime
 
 
 class Transition(BaseModel):
@@ -237,6 +259,12 @@ def on_clock(
     return after, _transition(state, after, reason, now)
 
 
-def close(state: SubscriptionState, now: datetime) -> tuple[SubscriptionState, Transition | None]:
-    after = state.model_copy(update={"status": SubscriptionStatus.CLOSED, "since": now})
+def close(
+    state: SubscriptionState, now: datetime, *, canceled_at_provider: str | None = None
+) -> tuple[SubscriptionState, Transition | None]:
+    """The account is deleted. `canceled_at_provider` names the subscription the API canceled
+    just before: when it is the current one, the account closes on FREE."""
+    current = state.subscription_id is not None and state.subscription_id == canceled_at_provider
+    base = _downgrade(state, "account_deleted", now) if current else state
+    after = base.model_copy(update={"status": SubscriptionStatus.CLOSED, "since": now})
     return after, _transition(state, after, "account_deleted", now)

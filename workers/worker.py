@@ -73,9 +73,12 @@ def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
         subscriptions.apply_plan_limits,
         subscriptions.reconcile_subscription,
         subscriptions.cancel_superseded,
+        subscriptions.load_subscription,
     ]
+        subscriptions.record_alert,
 
 
+        subscriptions.reconcile_checkout,
 def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
     return [
         Worker(

@@ -1,10 +1,17 @@
 """The per-user subscription workflow: the single writer of the user's plan.
 
-Started at registration (FREE). Payment webhooks signal it with normalised events; the user's
-cancel arrives as an update; timers at period ends (never cron) end or check paid periods, and a
-daily reconciliation compares the state with the provider's own record. Every change is
-projected to the database, every transition audited, and a change of plan pauses or resumes
-the user's contexts to fit the new limits.
+Started at registration; a new run starts from the database projection (so a restarted
+workflow never falls back to FREE under a paid plan). Payment webhooks signal it with
+normalised events; the user's cancel arrives as an update; timers at period ends (never cron)
+end or check paid periods, and a weekly reconciliation compares the state with the provider's
+own record, as an hourly one does for a checkout in flight. Every change is projected to the
+database, every transition audited, and a change of plan pauses or resumes the user's contexts
+to fit the new limits. A provider error never fails the workflow: it is recorded as an alert
+and the command is tried again later.
+
+Versioning: every change that alters the commands an existing history would replay goes
+behind `workflow.patched` (docs/workflow-versioning.md); the recorded histories of every
+release replay in tests/replay.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.subscriptions import (
+        Alert,
+        CheckoutCheck,
         PlanChange,
         ReconcileRequest,
         SubscriptionActivities,
@@ -27,7 +36,11 @@ with workflow.unsafe.imports_passed_through():
         TransitionRecord,
     )
     from domain.subscriptions import (
+        CHECKOUT_CHECK_EVERY,
+        CHECKOUT_WATCH_FOR,
+        PROVIDER_RETRY_EVERY,
         RECONCILE_EVERY,
+        CheckoutInFlight,
         EventKind,
         PaymentProvider,
         SubscriptionEvent,
@@ -48,6 +61,21 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=5,
     non_retryable_error_types=["PaymentProviderRefused"],
 )
+# How long the cancel Update waits for its event to be committed before answering "busy" (the
+# event stays queued and is applied when the database answers again).
+CANCEL_UPDATE_WAIT = timedelta(seconds=20)
+
+# Patch ids (docs/workflow-versioning.md). Never reuse or remove one while a history that took
+# the other branch may still be running; the replay tests hold a history of each release.
+START_FROM_PROJECTION = "v0.2.0-start-from-projection"
+PROVIDER_ERRORS_NEVER_FAIL = "v0.2.0-provider-errors-never-fail"
+BOUNDED_CANCEL_UPDATE = "v0.2.0-bounded-cancel-update"
+
+# Every start of a subscription workflow uses these: one workflow per user; a run that failed,
+# timed out or was terminated may be started again (it resumes from the projection); a closed
+# account's completed run is never started again.
+ID_REUSE_POLICY = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+ID_CONFLICT_POLICY = WorkflowIDConflictPolicy.USE_EXISTING
 
 
 def subscription_workflow_id(user_id: UUID) -> str:
@@ -60,10 +88,14 @@ class SubscriptionInput(BaseModel):
     state: SubscriptionState | None = None
     pending: list[SubscriptionEvent] = Field(default_factory=list)
     last_reconciled_at: datetime | None = None
+    uncanceled: list[SupersededSubscription] = Field(default_factory=list)
+    checkouts: list[CheckoutInFlight] = Field(default_factory=list)
 
 
 class CloseAccount(BaseModel):
     reason: str
+    # The subscription the API canceled at the provider just before: the account closes on FREE.
+    canceled_subscription_id: str | None = None
 
 
 class CancelRequest(BaseModel):
@@ -85,9 +117,25 @@ class SubscriptionWorkflow:
         self._last_reconciled_at = input.last_reconciled_at or workflow.now()
         self._projected: SubscriptionState | None = input.state
         self._busy = False  # an event is being committed (activities in flight)
+        # Old subscriptions the provider has not yet confirmed canceled, tried again hourly.
+        self._uncanceled = list(input.uncanceled)
+        self._uncanceled_tried_at = workflow.now()
+        self._checkouts = list(input.checkouts)
+        self._checkouts_checked_at = workflow.now()
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
+        if input.state is None and workflow.patched(START_FROM_PROJECTION):
+            stored = await workflow.execute_activity_method(
+                SubscriptionActivities.load_subscription,
+                input.user_id,
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                retry_policy=DATABASE_RETRY,
+            )
+            if stored is not None:
+                self._state = self._projected = stored
+            if self._state.status is SubscriptionStatus.CLOSED:
+                return self._state  # a deleted account's workflow is never reopened
         await self._project()
         while True:
             await self._sleep_until_something_happens()
@@ -95,13 +143,20 @@ class SubscriptionWorkflow:
                 event = self._inbox.pop(0)
                 await self._commit(*apply_event(self._state, event, workflow.now()))
             if self._closing:
-                await self._commit(*close(self._state, workflow.now()))
+                canceled = self._closing.canceled_subscription_id
+                await self._commit(
+                    *close(self._state, workflow.now(), canceled_at_provider=canceled)
+                )
                 return self._state
             # At a deadline the provider is asked first: a renewal may be late or lost.
             if self._due(self._reconcile_at()) or self._due(self._state.next_deadline()):
                 await self._reconcile()
             if self._due(self._state.next_deadline()):
                 await self._commit(*on_clock(self._state, workflow.now()))
+            if self._due(self._uncanceled_retry_at()):
+                await self._retry_cancellations()
+            if self._due(self._checkout_check_at()):
+                await self._reconcile_checkouts()
             if workflow.info().is_continue_as_new_suggested() and not self._inbox:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -110,6 +165,8 @@ class SubscriptionWorkflow:
                         state=self._state,
                         pending=self._inbox,
                         last_reconciled_at=self._last_reconciled_at,
+                        uncanceled=self._uncanceled,
+                        checkouts=self._checkouts,
                     )
                 )
 
@@ -127,6 +184,18 @@ class SubscriptionWorkflow:
     def close_account(self, request: CloseAccount) -> None:
         self._closing = request
 
+    @workflow.signal
+    def checkout_started(self, checkout: CheckoutInFlight) -> None:
+        """The user was sent to pay: watched at the provider until paid or expired."""
+        known = {c.checkout_id for c in self._checkouts}
+        if (
+            checkout.checkout_id not in known
+            and self._state.status is not SubscriptionStatus.CLOSED
+        ):
+            if not self._checkouts:
+                self._checkouts_checked_at = workflow.now()
+            self._checkouts.append(checkout)
+
     @workflow.update
     async def cancel(self, request: CancelRequest) -> SubscriptionState:
         kind = EventKind.UPDATED if request.at_period_end else EventKind.CANCELED
@@ -142,7 +211,20 @@ class SubscriptionWorkflow:
             cancel_at_period_end=True if request.at_period_end else None,
         )
         self._inbox.append(event)
-        await workflow.wait_condition(lambda: event not in self._inbox and not self._busy)
+
+        def applied() -> bool:
+            return event not in self._inbox and not self._busy
+
+        if not workflow.patched(BOUNDED_CANCEL_UPDATE):
+            await workflow.wait_condition(applied)
+            return self._state
+        try:
+            await workflow.wait_condition(applied, timeout=CANCEL_UPDATE_WAIT)
+        except TimeoutError:
+            # The database is not answering; the event stays queued and is applied later.
+            raise ApplicationError(
+                "the cancel is queued but not applied yet", type="SubscriptionBusy"
+            ) from None
         return self._state
 
     @cancel.validator
@@ -155,11 +237,23 @@ class SubscriptionWorkflow:
     def _reconcile_at(self) -> datetime | None:
         return self._last_reconciled_at + RECONCILE_EVERY if self._state.paid else None
 
+    def _uncanceled_retry_at(self) -> datetime | None:
+        return self._uncanceled_tried_at + PROVIDER_RETRY_EVERY if self._uncanceled else None
+
+    def _checkout_check_at(self) -> datetime | None:
+        return self._checkouts_checked_at + CHECKOUT_CHECK_EVERY if self._checkouts else None
+
     def _due(self, at: datetime | None) -> bool:
         return at is not None and workflow.now() >= at
 
     async def _sleep_until_something_happens(self) -> None:
-        wakes = [t for t in (self._state.next_deadline(), self._reconcile_at()) if t is not None]
+        candidates = (
+            self._state.next_deadline(),
+            self._reconcile_at(),
+            self._uncanceled_retry_at(),
+            self._checkout_check_at(),
+        )
+        wakes = [t for t in candidates if t is not None]
         timeout = max(min(wakes) - workflow.now(), timedelta(0)) if wakes else None
         # A timeout means a deadline came: the loop then looks at the clock.
         with contextlib.suppress(TimeoutError):
@@ -207,12 +301,10 @@ class SubscriptionWorkflow:
             replaced = superseded is not None and superseded != state.subscription_id
             if before.provider and before.paid and state.paid and superseded and replaced:
                 # An upgrade or switch: the user must not be billed for both subscriptions.
-                await workflow.execute_activity_method(
-                    SubscriptionActivities.cancel_superseded,
-                    SupersededSubscription(provider=before.provider, subscription_id=superseded),
-                    start_to_close_timeout=PROVIDER_TIMEOUT,
-                    retry_policy=PROVIDER_RETRY,
-                )
+                old = SupersededSubscription(provider=before.provider, subscription_id=superseded)
+                if not await self._cancel_at_provider(old):
+                    self._uncanceled.append(old)
+                    self._uncanceled_tried_at = workflow.now()
             if transition is None:
                 return
             await workflow.execute_activity_method(
@@ -231,6 +323,68 @@ class SubscriptionWorkflow:
                 )
         finally:
             self._busy = False
+
+    async def _cancel_at_provider(self, old: SupersededSubscription) -> bool:
+        """Cancel a replaced subscription now. A refusal or an outage that outlasts the
+        activity's retries is recorded and alerted (the first time), never raised: the caller
+        keeps it for a later try."""
+        try:
+            await workflow.execute_activity_method(
+                SubscriptionActivities.cancel_superseded,
+                old,
+                start_to_close_timeout=PROVIDER_TIMEOUT,
+                retry_policy=PROVIDER_RETRY,
+            )
+        except ActivityError as exc:
+            if not workflow.patched(PROVIDER_ERRORS_NEVER_FAIL):
+                raise
+            workflow.logger.warning("could not cancel %s: %s", old.subscription_id, exc.cause)
+            if old not in self._uncanceled:
+                await self._alert("cancel_superseded_failed", old, str(exc.cause or exc))
+            return False
+        return True
+
+    async def _retry_cancellations(self) -> None:
+        self._uncanceled_tried_at = workflow.now()
+        for old in list(self._uncanceled):
+            if await self._cancel_at_provider(old):
+                self._uncanceled.remove(old)
+
+    async def _reconcile_checkouts(self) -> None:
+        """Ask the provider whether a checkout in flight was paid: its webhook may be lost."""
+        self._checkouts_checked_at = now = workflow.now()
+        for checkout in list(self._checkouts):
+            try:
+                outcome = await workflow.execute_activity_method(
+                    SubscriptionActivities.reconcile_checkout,
+                    CheckoutCheck(user_id=self._state.user_id, checkout=checkout, at=now),
+                    start_to_close_timeout=PROVIDER_TIMEOUT,
+                    retry_policy=PROVIDER_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning(
+                    "checkout reconciliation failed for %s", checkout.checkout_id
+                )
+                continue  # asked again at the next check
+            if outcome.event is not None:
+                await self._commit(*apply_event(self._state, outcome.event, workflow.now()))
+            if outcome.settled or now >= checkout.started_at + CHECKOUT_WATCH_FOR:
+                self._checkouts.remove(checkout)
+
+    async def _alert(self, kind: str, old: SupersededSubscription, message: str) -> None:
+        await workflow.execute_activity_method(
+            SubscriptionActivities.record_alert,
+            Alert(
+                user_id=self._state.user_id,
+                kind=kind,
+                provider=old.provider,
+                subscription_id=old.subscription_id,
+                message=message[:300],
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
 
     async def _project(self) -> None:
         """Write the read model when something a reader sees changed."""

@@ -202,7 +202,7 @@ async def route_mercadopago(event: PaymentEvent, gateway: MercadoPagoGateway) ->
 async def _route_payment(
     event: PaymentEvent, payment: dict[str, Any], gateway: MercadoPagoGateway
 ) -> Routed | None:
-    user_id, plan_name = parse_external_reference(payment.get("external_reference"))
+    user_id, _ = parse_external_reference(payment.get("external_reference"))
     approved = payment.get("status") == "approved"
     occurred = parse_time(payment.get("date_last_updated") or payment.get("date_created"))
     occurred = occurred or event.created or datetime.now(UTC)
@@ -218,11 +218,19 @@ async def _route_payment(
         return Routed(renewal, user_id or subscription.user_id, subscription.customer_id)
     if not approved:
         return None  # a failed one-off payment changes nothing: the user may try again
-    # PIX or boleto pays one month; nothing renews it, so it ends at the period's end.
+    return Routed(one_off_activation(payment, event.event_id, occurred), user_id, None)
+
+
+def one_off_activation(
+    payment: dict[str, Any], event_id: str, occurred: datetime
+) -> SubscriptionEvent:
+    """An approved PIX or boleto payment pays one month; nothing renews it, so it ends at the
+    period's end."""
+    _, plan_name = parse_external_reference(payment.get("external_reference"))
     paid_at = parse_time(payment.get("date_approved")) or occurred
-    activated = SubscriptionEvent(
+    return SubscriptionEvent(
         provider=PaymentProvider.MERCADOPAGO,
-        event_id=event.event_id,
+        event_id=event_id,
         kind=EventKind.ACTIVATED,
         occurred_at=occurred,
         plan=_plan(plan_name),
@@ -231,4 +239,10 @@ async def _route_payment(
         current_period_end=add_months(paid_at, 1),
         cancel_at_period_end=True,
     )
-    return Routed(activated, user_id, None)
+
+
+def activation_event(
+    subscription: ProviderSubscription, event_id: str, at: datetime
+) -> SubscriptionEvent:
+    """A paid checkout found at the provider (reconciliation of a lost webhook)."""
+    return _from_subscription(subscription, event_id, EventKind.ACTIVATED, at)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from adapters.payments.mercadopago import MercadoPagoGateway
-from adapters.payments.models import ProviderSubscription
+from adapters.payments.models import (
+    PaymentProviderError,
+    ProviderSubscription,
+    ProviderSubscriptionStatus,
+)
 from adapters.payments.stripe import StripeGateway
 from adapters.settings import Settings
 from domain.plans import PLANS, Plan
@@ -45,9 +49,19 @@ class PaymentGateways:
     async def cancel_now(
         self, provider: PaymentProvider, subscription_id: str
     ) -> ProviderSubscription:
+        """Cancel at once, no further charge. Idempotent: an already canceled subscription is
+        returned as it is (both providers refuse to cancel twice)."""
         if provider is PaymentProvider.STRIPE:
             return await self.stripe.cancel_now(subscription_id)
-        return await self.mercadopago.cancel(subscription_id)
+        try:
+            return await self.mercadopago.cancel(subscription_id)
+        except PaymentProviderError as exc:
+            if exc.retryable:
+                raise
+            current = await self.mercadopago.get_preapproval(subscription_id)
+            if current.status is not ProviderSubscriptionStatus.CANCELED:
+                raise
+            return current
 
     async def aclose(self) -> None:
         await self.stripe.aclose()

@@ -140,6 +140,17 @@ class StripeGateway:
             sub = await self._client.v1.subscriptions.retrieve_async(subscription_id)
         except stripe.StripeError as exc:
             _raise_provider_error(exc)
+    async def get_checkout(self, session_id: str) -> tuple[str, str | None]:
+        """A Checkout session's status (open, complete, expired) and its subscription id."""
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+        except stripe.StripeError as exc:
+            _raise_provider_error(exc)
+        subscription = session.subscription
+        if subscription is not None and not isinstance(subscription, str):
+            subscription = subscription.id  # expanded
+        return str(session.status), subscription
+
         return self.parse_subscription(sub.to_dict())
 
     async def list_subscriptions(self, customer_id: str) -> list[ProviderSubscription]:

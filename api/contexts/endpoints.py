@@ -14,9 +14,9 @@ from adapters.contexts import ContextRepository, pause_context, resume_context
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.catalogue import CatalogueUnavailable
-from api.deps import CatalogueDep, CurrentUser, SessionDep, TemporalDep, utcnow
+from api.deps import CatalogueDep, CurrentUser, SessionDep, utcnow
 from api.errors import ApiError, error_responses
-from api.subscriptions.endpoints import live_subscription
+from api.subscriptions.endpoints import stored_subscription
 from domain.market import Venue
 from domain.plans import PLANS
 from domain.subscriptions import SubscriptionStatus
@@ -111,7 +111,6 @@ async def create_context(
     body: ContextCreate,
     user: CurrentUser,
     session: SessionDep,
-    temporal: TemporalDep,
     catalogue: CatalogueDep,
 ) -> ContextPublic:
     """Needs, in this order: a market the venue lists, keys saved for the venue (the paper
@@ -143,7 +142,7 @@ async def create_context(
             f"Save your {body.exchange.value} API keys first (POST /api/credentials).",
             {"exchange": body.exchange.value},
         )
-    state = await live_subscription(temporal, user.id)
+    state = await stored_subscription(session, user)
     if state.status is not SubscriptionStatus.ACTIVE:
         raise ApiError(
             402,
@@ -192,17 +191,15 @@ async def pause(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
 
 
 @router.post(
-    "/{context_id}/resume", response_model=ContextPublic, responses=error_responses(403, 404, 503)
+    "/{context_id}/resume", response_model=ContextPublic, responses=error_responses(403, 404)
 )
-async def resume(
-    context_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
-) -> ContextPublic:
+async def resume(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ContextPublic:
     """Active contexts must fit the plan: a context a downgrade paused resumes on upgrade."""
     repository = ContextRepository(session)
     context = await _owned(session, user.id, context_id)
     if context.status == ContextStatus.ACTIVE:
         return _public(context)
-    state = await live_subscription(temporal, user.id)
+    state = await stored_subscription(session, user)
     limit = PLANS[state.plan].max_contexts
     active = sum(1 for c in await repository.for_user(user.id) if c.status == ContextStatus.ACTIVE)
     if limit is not None and active >= limit:

@@ -1,25 +1,45 @@
-"""Plans, the user's subscription (live from its workflow), checkout and cancel."""
+"""Plans, the user's subscription, checkout and cancel.
+
+Reads come from the database projection of the user's subscription workflow, so they keep
+answering while workers restart; commands go to the workflow, each with a time limit."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from adapters.contexts import ContextRepository
+from adapters.db.models import User
 from adapters.payments.events import ONE_OFF_PREFIX
 from adapters.payments.models import PaymentProviderError
+from adapters.subscriptions import SubscriptionStore
 from adapters.temporal import TEMPORAL_CALL_ERRORS
-from api.deps import CurrentUser, PaymentsDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, PaymentsDep, SessionDep, SettingsDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
+from api.ratelimit import limit_checkouts
+from api.subscriptions.workflow_calls import (
+    TEMPORAL_RPC_TIMEOUT,
+    WorkflowClosed,
+    start_subscription,
+)
 from domain.market import Money
 from domain.plans import PLANS, Feature, Plan, PlanLimits
-from domain.subscriptions import PaymentProvider, SubscriptionState, SubscriptionStatus
+from domain.subscriptions import (
+    CheckoutInFlight,
+    CheckoutMethod,
+    PaymentProvider,
+    SubscriptionState,
+    SubscriptionStatus,
+)
 from workflows.subscription import CancelRequest, SubscriptionWorkflow, subscription_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -75,12 +95,23 @@ class CheckoutPublic(BaseModel):
     checkout_url: str
 
 
+# The cancel Update waits at most this long for the workflow (which itself answers "busy"
+# after CANCEL_UPDATE_WAIT); then the request answers 504.
+CANCEL_UPDATE_TIMEOUT = 25.0
+
+
+async def stored_subscription(session: AsyncSession, user: User) -> SubscriptionState:
+    """The user's subscription as the database projection holds it."""
+    return await SubscriptionStore(session).load_or_free(user)
+
+
 async def live_subscription(temporal: TemporalDep, user_id: uuid.UUID) -> SubscriptionState:
+    """The workflow's own state, for what the projection does not hold; a short time limit."""
     handle = temporal.get_workflow_handle_for(
         SubscriptionWorkflow.run, subscription_workflow_id(user_id)
     )
     try:
-        return await handle.query(SubscriptionWorkflow.state)
+        return await handle.query(SubscriptionWorkflow.state, rpc_timeout=TEMPORAL_RPC_TIMEOUT)
     except TEMPORAL_CALL_ERRORS as exc:
         log.error("subscription query failed", error=str(exc))
         raise ApiError(
@@ -103,12 +134,7 @@ async def plans() -> list[PlanPublic]:
     return [_plan_public(limits) for limits in PLANS.values()]
 
 
-@router.get("/me", response_model=SubscriptionPublic, responses=error_responses(401, 503))
-async def my_subscription(
-    user: CurrentUser, temporal: TemporalDep, session: SessionDep
-) -> SubscriptionPublic:
-    """The live state of the user's subscription workflow, with limits and usage."""
-    state = await live_subscription(temporal, user.id)
+async def _public(session: AsyncSession, state: SubscriptionState) -> SubscriptionPublic:
     return SubscriptionPublic(
         plan=state.plan,
         status=state.status,
@@ -117,19 +143,28 @@ async def my_subscription(
         current_period_end=state.current_period_end,
         cancel_at_period_end=state.cancel_at_period_end,
         limits=_plan_public(PLANS[state.plan]),
-        usage=Usage(contexts=await ContextRepository(session).count(user.id)),
+        usage=Usage(contexts=await ContextRepository(session).count(state.user_id)),
     )
+
+
+@router.get("/me", response_model=SubscriptionPublic, responses=error_responses(401))
+async def my_subscription(user: CurrentUser, session: SessionDep) -> SubscriptionPublic:
+    """The user's subscription (from the database projection of its workflow), with limits
+    and usage."""
+    return await _public(session, await stored_subscription(session, user))
 
 
 @router.post(
     "/checkout",
     status_code=201,
     response_model=CheckoutPublic,
-    responses=error_responses(401, 409, 502, 503),
+    responses=error_responses(401, 409, 429, 502),
+    dependencies=[Depends(limit_checkouts)],  # per user and hour: 429 with Retry-After
 )
 async def checkout(
     body: CheckoutRequest,
     user: CurrentUser,
+    session: SessionDep,
     temporal: TemporalDep,
     payments: PaymentsDep,
     settings: SettingsDep,
@@ -140,7 +175,7 @@ async def checkout(
     retried request return the same checkout."""
     if body.method is not None and body.provider is not PaymentProvider.MERCADOPAGO:
         raise ApiError(422, "method_not_supported", "Payment methods are for Mercado Pago.")
-    state = await live_subscription(temporal, user.id)
+    state = await stored_subscription(session, user)
     if state.plan is body.plan and not state.cancel_at_period_end:
         raise ApiError(409, "already_subscribed", f"You are already on {body.plan.value}.")
     key = idempotency_key or uuid.uuid4().hex
@@ -167,13 +202,36 @@ async def checkout(
             )
     except PaymentProviderError as exc:
         raise _provider_failed(exc) from None
+    await _watch_checkout(temporal, user.id, body, created.checkout_id)
     return CheckoutPublic(
         provider=body.provider, checkout_id=created.checkout_id, checkout_url=created.checkout_url
     )
 
 
+async def _watch_checkout(
+    temporal: TemporalDep, user_id: uuid.UUID, body: CheckoutRequest, checkout_id: str
+) -> None:
+    """Tell the workflow a checkout is in flight, so it asks the provider if the payment's
+    webhook never comes. Best effort: the webhook remains the main path."""
+    watched = CheckoutInFlight(
+        provider=body.provider,
+        checkout_id=checkout_id,
+        plan=body.plan,
+        method=CheckoutMethod(body.method) if body.method else None,
+        started_at=utcnow(),
+    )
+    try:
+        await start_subscription(
+            temporal, user_id, SubscriptionWorkflow.checkout_started.__name__, watched
+        )
+    except (WorkflowClosed, *TEMPORAL_CALL_ERRORS) as exc:
+        log.warning("checkout not watched by the workflow", error=str(exc))
+
+
 @router.post(
-    "/cancel", response_model=SubscriptionPublic, responses=error_responses(401, 409, 502, 503)
+    "/cancel",
+    response_model=SubscriptionPublic,
+    responses=error_responses(401, 409, 502, 503, 504),
 )
 async def cancel(
     user: CurrentUser,
@@ -183,8 +241,10 @@ async def cancel(
 ) -> SubscriptionPublic:
     """Stripe: access continues to the end of the paid period, then FREE. Mercado Pago: the
     preapproval is cancelled and the plan is FREE at once. A PIX/boleto month already ends by
-    itself."""
-    state = await live_subscription(temporal, user.id)
+    itself. 503 when the subscription service cannot be reached and 504 when it does not
+    answer in time: the provider has the cancellation then (`details.provider_canceled`), and
+    the plan shows it shortly."""
+    state = await stored_subscription(session, user)
     if not state.paid or state.provider is None or state.subscription_id is None:
         raise ApiError(409, "no_paid_subscription", "There is no paid subscription to cancel.")
     if state.subscription_id.startswith(ONE_OFF_PREFIX) or state.cancel_at_period_end:
@@ -214,12 +274,28 @@ async def cancel(
         at_period_end=state.provider is PaymentProvider.STRIPE,
     )
     try:
-        await handle.execute_update(SubscriptionWorkflow.cancel, request)
-    except WorkflowUpdateFailedError:
+        async with asyncio.timeout(CANCEL_UPDATE_TIMEOUT):
+            updated = await handle.execute_update(SubscriptionWorkflow.cancel, request)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "SubscriptionBusy":
+            raise _cancel_pending(504) from None
         raise ApiError(
             409, "no_paid_subscription", "There is no paid subscription to cancel."
         ) from None
+    except TimeoutError:
+        raise _cancel_pending(504) from None
     except TEMPORAL_CALL_ERRORS as exc:
-        # The provider has it; its webhook will bring the same change shortly.
+        # The provider has it; its webhook will bring the same change.
         log.error("cancel update failed; the provider's event will follow", error=str(exc))
-    return await my_subscription(user, temporal, session)
+        raise _cancel_pending(503) from None
+    return await _public(session, updated)
+
+
+def _cancel_pending(status: int) -> ApiError:
+    return ApiError(
+        status,
+        "subscription_update_pending" if status == 504 else "service_unavailable",
+        "The provider accepted the cancellation; your plan will show it shortly.",
+        {"provider_canceled": True},
+    )

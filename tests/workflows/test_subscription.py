@@ -1,15 +1,36 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from adapters.db.models import AuditEvent, SubscriptionRecord, User
+from adapters.payments.stripe import StripeGateway
+from adapters.settings import Settings
+from api.subscriptions.workflow_calls import WorkflowClosed, start_subscription
 from domain.plans import Plan
-from domain.subscriptions import SubscriptionStatus
+from domain.subscriptions import (
+    EventKind,
+    PaymentProvider,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
+from tests.payments.conftest_stripe import STRIPE_KEY
+from workers.worker import WorkerDeps, account_activities
 from workflows import TaskQueue
 from workflows.subscription import (
+    ID_CONFLICT_POLICY,
+    ID_REUSE_POLICY,
     CloseAccount,
     SubscriptionInput,
     SubscriptionWorkflow,
@@ -18,13 +39,7 @@ from workflows.subscription import (
 
 
 async def start(temporal: Client, user_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    return await temporal.start_workflow(
-        SubscriptionWorkflow.run,
-        SubscriptionInput(user_id=user_id),
-        id=subscription_workflow_id(user_id),
-        task_queue=TaskQueue.ACCOUNTS,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    return await start_subscription(temporal, user_id)
 
 
 async def test_new_subscription_is_free_and_active(temporal: Client, workers: list[Worker]) -> None:
@@ -65,5 +80,155 @@ async def test_state_survives_continue_as_new(temporal: Client, workers: list[Wo
         SubscriptionInput(user_id=user_id, state=carried),
         id=f"{subscription_workflow_id(user_id)}:resumed",
         task_queue=TaskQueue.ACCOUNTS,
+        id_reuse_policy=ID_REUSE_POLICY,
+        id_conflict_policy=ID_CONFLICT_POLICY,
     )
     assert await resumed.query(SubscriptionWorkflow.state) == carried
+
+
+# -- a run never restarts from FREE; provider errors never fail it --------------------------
+
+
+async def _user(db: AsyncSession, **projection: Any) -> uuid.UUID:
+    """A user row and, when `projection` is given, its subscription read model."""
+    user = User(email=f"wf-{uuid.uuid4().hex[:8]}@example.com", name="W", password_hash="x")
+    db.add(user)
+    await db.flush()
+    if projection:
+        db.add(SubscriptionRecord(user_id=user.id, since=datetime.now(UTC), **projection))
+    await db.commit()
+    return user.id
+
+
+async def test_a_restarted_run_keeps_the_paid_plan_of_the_projection(
+    temporal: Client, workers: list[Worker], db: AsyncSession
+) -> None:
+    """A run that ended FAILED (or was terminated) and is started again by the next webhook
+    resumes from the database, never from FREE."""
+    user_id = await _user(
+        db, plan="MAX", status="active", provider="stripe", subscription_id="sub_max"
+    )
+    first = await start_subscription(temporal, user_id)
+
+    async def plan_of(handle: Any, plan: Plan) -> bool:
+        # The first run's task loads the projection; a query may come before it lands.
+        return (await handle.query(SubscriptionWorkflow.state)).plan is plan
+
+    await _until(lambda: plan_of(first, Plan.MAX))
+    await first.terminate("simulated failure")
+    again = await start_subscription(temporal, user_id)
+    await _until(lambda: plan_of(again, Plan.MAX))
+    state = await again.query(SubscriptionWorkflow.state)
+    assert state.subscription_id == "sub_max"
+    assert again.result_run_id != first.result_run_id
+
+
+async def test_a_closed_account_workflow_is_never_started_again(
+    temporal: Client, workers: list[Worker], db: AsyncSession
+) -> None:
+    user_id = await _user(db)
+    handle = await start_subscription(temporal, user_id)
+    await handle.signal(SubscriptionWorkflow.close_account, CloseAccount(reason="test"))
+    await handle.result()
+    with pytest.raises(WorkflowClosed):
+        await start_subscription(temporal, user_id)
+
+
+async def _paid_stripe_subscription(gateway: StripeGateway, sim: Any, user: uuid.UUID) -> str:
+    checkout = await gateway.create_checkout(
+        str(user), "w@example.com", "PRO", "https://a", "https://b"
+    )
+    session = (await sim.complete(checkout.checkout_id))["checkout_session"]
+    sub = session["subscription"]
+    return str(sub["id"] if isinstance(sub, dict) else sub)
+
+
+def _activated(sub_id: str, plan: Plan, at: datetime) -> SubscriptionEvent:
+    return SubscriptionEvent(
+        provider=PaymentProvider.STRIPE,
+        event_id=f"evt_{sub_id}",
+        kind=EventKind.ACTIVATED,
+        occurred_at=at,
+        plan=plan,
+        subscription_id=sub_id,
+        current_period_end=at + timedelta(days=30),
+    )
+
+
+async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    """Poll what another process writes (the worker's activities, the simulator)."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.1)
+
+
+async def test_a_refused_cancel_of_the_old_subscription_alerts_and_is_retried_later(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    stripe_sim: Any,
+    stripe_gateway: StripeGateway,
+) -> None:
+    """PRO → MAX while Stripe refuses our calls: the workflow stays on MAX (it used to fail
+    and restart at FREE), records an alert, and cancels the old subscription once Stripe
+    answers again."""
+    temporal = temporal_env.client
+    user_id = await _user(db)
+    old = await _paid_stripe_subscription(stripe_gateway, stripe_sim, user_id)
+    queue = f"test-accounts-{uuid.uuid4().hex[:8]}"
+
+    def worker(stripe_key: str) -> Worker:
+        stripe = {
+            "stripe_secret_key": SecretStr(stripe_key),
+            "stripe_api_base": stripe_sim.base_url,
+        }
+        deps = WorkerDeps.build(settings.model_copy(update=stripe), sessions)
+        return Worker(
+            temporal,
+            task_queue=queue,
+            workflows=[SubscriptionWorkflow],
+            activities=account_activities(deps),
+        )
+
+    async with worker("sk_test_revoked_key"):
+        handle = await temporal.start_workflow(
+            SubscriptionWorkflow.run,
+            SubscriptionInput(user_id=user_id),
+            id=subscription_workflow_id(user_id),
+            task_queue=queue,
+            id_reuse_policy=ID_REUSE_POLICY,
+            id_conflict_policy=ID_CONFLICT_POLICY,
+        )
+        now = datetime.now(UTC)
+        await handle.signal(SubscriptionWorkflow.payment_event, _activated(old, Plan.PRO, now))
+        await handle.signal(
+            SubscriptionWorkflow.payment_event,
+            _activated("sub_new_max", Plan.MAX, now + timedelta(seconds=1)),
+        )
+
+        async def alerted() -> bool:
+            found = await db.scalar(
+                select(AuditEvent).where(
+                    AuditEvent.user_id == user_id, AuditEvent.action == "subscription_alert"
+                )
+            )
+            await db.rollback()
+            return found is not None
+
+        await _until(alerted)
+        state = await handle.query(SubscriptionWorkflow.state)
+        assert (state.plan, state.subscription_id) == (Plan.MAX, "sub_new_max")
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (await stripe_gateway.get_subscription(old)).raw_status == "active"
+        record = await db.get(SubscriptionRecord, user_id)
+        assert record is not None and record.plan == "MAX"
+
+    async with worker(STRIPE_KEY):
+        await temporal_env.fast_forward(handle, timedelta(hours=2))
+
+        async def canceled() -> bool:
+            return (await stripe_gateway.get_subscription(old)).raw_status == "canceled"
+
+        await _until(canceled)
+        assert (await handle.query(SubscriptionWorkflow.state)).plan is Plan.MAX
