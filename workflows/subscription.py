@@ -117,9 +117,11 @@ class SubscriptionWorkflow:
         self._last_reconciled_at = input.last_reconciled_at or workflow.now()
         self._projected: SubscriptionState | None = input.state
         self._busy = False  # an event is being committed (activities in flight)
-        # Old subscriptions the provider has not yet confirmed canceled, tried again hourly.
+        # Old subscriptions the provider has not yet confirmed canceled: tried again after an
+        # hour, then at doubling intervals up to the weekly reconciliation.
         self._uncanceled = list(input.uncanceled)
         self._uncanceled_tried_at = workflow.now()
+        self._uncanceled_every = PROVIDER_RETRY_EVERY
         self._checkouts = list(input.checkouts)
         self._checkouts_checked_at = workflow.now()
 
@@ -238,7 +240,7 @@ class SubscriptionWorkflow:
         return self._last_reconciled_at + RECONCILE_EVERY if self._state.paid else None
 
     def _uncanceled_retry_at(self) -> datetime | None:
-        return self._uncanceled_tried_at + PROVIDER_RETRY_EVERY if self._uncanceled else None
+        return self._uncanceled_tried_at + self._uncanceled_every if self._uncanceled else None
 
     def _checkout_check_at(self) -> datetime | None:
         return self._checkouts_checked_at + CHECKOUT_CHECK_EVERY if self._checkouts else None
@@ -305,6 +307,7 @@ class SubscriptionWorkflow:
                 if not await self._cancel_at_provider(old):
                     self._uncanceled.append(old)
                     self._uncanceled_tried_at = workflow.now()
+                    self._uncanceled_every = PROVIDER_RETRY_EVERY
             if transition is None:
                 return
             await workflow.execute_activity_method(
@@ -346,6 +349,7 @@ class SubscriptionWorkflow:
 
     async def _retry_cancellations(self) -> None:
         self._uncanceled_tried_at = workflow.now()
+        self._uncanceled_every = min(self._uncanceled_every * 2, RECONCILE_EVERY)
         for old in list(self._uncanceled):
             if await self._cancel_at_provider(old):
                 self._uncanceled.remove(old)

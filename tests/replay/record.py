@@ -1,16 +1,19 @@
-"""Records the histories replayed by test_replay.py:
+"""Records a history replayed by test_replay.py, named by the release it belongs to:
 
-    .venv/bin/python -m tests.replay.record
+    .venv/bin/python -m tests.replay.record 0.2.0
 
 It starts its own dev server (with time skipping), a SQLite database, a Stripe simulator and a
 worker with the real activities, and runs a full subscription lifecycle: FREE → PRO (Stripe)
-→ renewal → failed payment → recovered → cancel at period end → the period ends (time skipped)
-→ FREE → account closed. Commit the JSON it writes; replaying it after a workflow change proves
-the change is deterministic for runs already in flight.
+→ renewal → failed payment → recovered → MAX (the old subscription's cancel is refused: an
+alert, retried later) → cancel at period end → the period ends (time skipped) → FREE →
+account closed. It writes `histories/subscription_full_lifecycle-v<version>.json` and never
+replaces or deletes a history: every release's history keeps replaying against today's code
+(docs/workflow-versioning.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import uuid
@@ -32,6 +35,8 @@ from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, account_activities
 from workflows import TaskQueue
 from workflows.subscription import (
+    ID_CONFLICT_POLICY,
+    ID_REUSE_POLICY,
     CancelRequest,
     CloseAccount,
     SubscriptionInput,
@@ -43,7 +48,14 @@ HISTORIES = Path(__file__).parent / "histories"
 STRIPE_KEY = "sk_test_record"
 
 
-async def record() -> None:
+def history_path(version: str) -> Path:
+    return HISTORIES / f"subscription_full_lifecycle-v{version}.json"
+
+
+async def record(version: str) -> None:
+    target = history_path(version)
+    if target.exists():
+        raise SystemExit(f"{target} exists: a release's history is never replaced")
     folder = Path(tempfile.mkdtemp(prefix="crypteras-record-"))
     database = f"sqlite+aiosqlite:///{folder / 'record.db'}"
     await asyncio.to_thread(upgrade, database)
@@ -83,16 +95,20 @@ async def record() -> None:
             SubscriptionInput(user_id=user_id),
             id=subscription_workflow_id(user_id),
             task_queue=TaskQueue.ACCOUNTS,
+            id_reuse_policy=ID_REUSE_POLICY,
+            id_conflict_policy=ID_CONFLICT_POLICY,
         )
         start = (await handle.query(SubscriptionWorkflow.state)).since
 
-        def event(kind: EventKind, days: int, **fields: object) -> SubscriptionEvent:
+        def event(
+            kind: EventKind, days: int, sub: str = "sub_record", **fields: object
+        ) -> SubscriptionEvent:
             return SubscriptionEvent(
                 provider=PaymentProvider.STRIPE,
                 event_id=f"evt_{kind}_{days}",
                 kind=kind,
                 occurred_at=start + timedelta(days=days),
-                subscription_id="sub_record",
+                subscription_id=sub,
                 customer_id="cus_record",
                 **fields,  # type: ignore[arg-type]
             )
@@ -104,14 +120,24 @@ async def record() -> None:
             event(EventKind.RENEWED, 1, current_period_end=start + timedelta(days=60)),
             event(EventKind.PAYMENT_FAILED, 2),
             event(EventKind.RENEWED, 3),
+            # The simulator does not know sub_record: canceling it is refused (alert, retry).
+            event(
+                EventKind.ACTIVATED,
+                4,
+                sub="sub_record_max",
+                plan=Plan.MAX,
+                current_period_end=start + timedelta(days=34),
+            ),
         ):
             await handle.signal(SubscriptionWorkflow.payment_event, step)
-        while len((await handle.query(SubscriptionWorkflow.state)).recent_event_ids) < 4:
+        while len((await handle.query(SubscriptionWorkflow.state)).recent_event_ids) < 5:
             await asyncio.sleep(0.05)  # signals are folded in by the workflow's own loop
         await handle.execute_update(
             SubscriptionWorkflow.cancel,
             CancelRequest(
-                provider=PaymentProvider.STRIPE, subscription_id="sub_record", at_period_end=True
+                provider=PaymentProvider.STRIPE,
+                subscription_id="sub_record_max",
+                at_period_end=True,
             ),
         )
         await env.fast_forward(handle, timedelta(days=62))
@@ -123,10 +149,11 @@ async def record() -> None:
     stripe.stop()
     await engine.dispose()
     HISTORIES.mkdir(exist_ok=True)
-    for old in HISTORIES.glob("subscription_*.json"):
-        old.unlink()
-    (HISTORIES / "subscription_full_lifecycle.json").write_text(history.to_json())
+    target.write_text(history.to_json())
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("version", help="the release this history belongs to, e.g. 0.2.0")
+    asyncio.run(record(parser.parse_args().version))
