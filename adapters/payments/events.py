@@ -19,6 +19,7 @@ from adapters.payments.models import (
     ProviderSubscriptionStatus,
 )
 from adapters.payments.stripe import StripeGateway
+from adapters.payments.stripe_objects import StripeCheckoutSession, StripeInvoice, read
 from domain.plans import Plan
 from domain.subscriptions import (
     EventKind,
@@ -97,43 +98,20 @@ def reconciliation_event(subscription: ProviderSubscription, at: datetime) -> Su
 # -- Stripe ------------------------------------------------------------------------------------
 
 
-def _stripe_invoice_subscription(invoice: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """The invoice's subscription id and metadata, in old and new (2025 basil) API shapes."""
-    details = (
-        ((invoice.get("parent") or {}).get("subscription_details"))
-        or invoice.get("subscription_details")
-        or {}
-    )
-    subscription = invoice.get("subscription") or details.get("subscription")
-    if isinstance(subscription, dict):
-        subscription = subscription.get("id")
-    return (str(subscription) if subscription else None), dict(details.get("metadata") or {})
-
-
-def _stripe_invoice_period_end(invoice: dict[str, Any]) -> datetime | None:
-    ends = [
-        line["period"]["end"]
-        for line in (invoice.get("lines") or {}).get("data", [])
-        if isinstance(line.get("period"), dict) and line["period"].get("end")
-    ]
-    return datetime.fromtimestamp(max(ends), UTC) if ends else None
-
-
 async def route_stripe(event: PaymentEvent, gateway: StripeGateway) -> Routed | None:
-    """None for event types that do not concern a subscription."""
-    obj = event.data
+    """None for event types that do not concern a subscription; `UnreadablePayload` for an
+    object of such a type that we cannot read."""
     created = event.created or datetime.now(UTC)
-    customer = obj.get("customer") if isinstance(obj.get("customer"), str) else None
     if event.type == "checkout.session.completed":
-        if obj.get("mode") != "subscription" or not obj.get("subscription"):
+        session = read(StripeCheckoutSession, event.data, "Stripe checkout session")
+        if session.mode != "subscription" or session.subscription_id is None:
             return None
         # The session names the subscription; its period and plan come from the API, so the
         # activation is complete even when the subscription's own events arrive later.
-        subscription = await gateway.get_subscription(str(obj["subscription"]))
+        subscription = await gateway.get_subscription(session.subscription_id)
         activated = _from_subscription(subscription, event.event_id, EventKind.ACTIVATED, created)
-        metadata = obj.get("metadata") or {}
-        user = obj.get("client_reference_id") or metadata.get("user_id")
-        return Routed(activated, user, customer or subscription.customer_id)
+        user = session.client_reference_id or (session.metadata or {}).get("user_id")
+        return Routed(activated, user, session.customer_id or subscription.customer_id)
     if event.type.startswith("customer.subscription."):
         seen = gateway.subscription_from_event(event)
         if seen is None:
@@ -146,8 +124,8 @@ async def route_stripe(event: PaymentEvent, gateway: StripeGateway) -> Routed | 
         routed = _from_subscription(seen, event.event_id, kind, created)
         return Routed(routed, seen.user_id, seen.customer_id)
     if event.type in ("invoice.paid", "invoice.payment_failed"):
-        subscription_id, metadata = _stripe_invoice_subscription(obj)
-        if subscription_id is None:
+        invoice = read(StripeInvoice, event.data, "Stripe invoice")
+        if invoice.subscription_id is None:
             return None
         paid = event.type == "invoice.paid"
         invoice_event = SubscriptionEvent(
@@ -155,12 +133,12 @@ async def route_stripe(event: PaymentEvent, gateway: StripeGateway) -> Routed | 
             event_id=event.event_id,
             kind=EventKind.RENEWED if paid else EventKind.PAYMENT_FAILED,
             occurred_at=created,
-            plan=_plan(metadata.get("plan")),
-            subscription_id=subscription_id,
-            customer_id=customer,
-            current_period_end=_stripe_invoice_period_end(obj) if paid else None,
+            plan=_plan(invoice.metadata.get("plan")),
+            subscription_id=invoice.subscription_id,
+            customer_id=invoice.customer_id,
+            current_period_end=invoice.period_end if paid else None,
         )
-        return Routed(invoice_event, metadata.get("user_id"), customer)
+        return Routed(invoice_event, invoice.metadata.get("user_id"), invoice.customer_id)
     return None
 
 

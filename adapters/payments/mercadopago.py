@@ -11,8 +11,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import string
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,6 +31,8 @@ from adapters.payments.models import (
     Provider,
     ProviderSubscription,
     ProviderSubscriptionStatus,
+    require_fresh,
+    signed_timestamp,
 )
 from adapters.payments.models import PaymentProviderError as ProviderError
 
@@ -51,6 +53,7 @@ _OTHER_TYPES = {
 # 423 (idempotency key locked) and 424 (dependency failed) are MP's transient 4xx.
 _RETRYABLE_STATUSES = {408, 423, 424, 429}
 _HEX = frozenset(string.hexdigits)
+_TYPE = re.compile(r"[a-z0-9_.]{0,80}")  # payment, subscription_preapproval...
 
 
 class RebasedHttpClient(HttpClient):  # type: ignore[misc]
@@ -256,8 +259,15 @@ class MercadoPagoGateway:
         tolerance: int = 300,
     ) -> PaymentEvent:
         """Check ``x-signature`` (HMAC-SHA256 over ``id:{data.id};request-id:{x-request-id};
-        ts:{ts};``, data.id from the query string) and the timestamp, then normalise the body.
-        The event is a hint: fetch the payment / preapproval before acting on it."""
+        ts:{ts};``, data.id from the query string) and the timestamp (within `tolerance`
+        seconds either way), then normalise the body. The event is a hint: fetch the payment /
+        preapproval before acting on it.
+
+        The event id is a digest of that signed manifest, not the body's notification id:
+        the body is not signed, so a captured notification re-sent with another id would
+        pass a duplicate check keyed on it. Each delivery attempt is signed anew (its own
+        request id and ts), so a retry is a new event; it re-reads the same resource, which
+        changes nothing twice."""
         lowered = {k.lower(): v for k, v in headers.items()}
         header = (lowered.get("x-signature") or "").strip()
         if not header:
@@ -265,16 +275,14 @@ class MercadoPagoGateway:
         ts, v1 = _parse_signature(header)
         data_id = (query.get("data.id") or "").strip() or None
         request_id = (lowered.get("x-request-id") or "").strip() or None
-        expected = hmac.new(
-            self._secret, _manifest(data_id, request_id, ts).encode(), hashlib.sha256
-        ).hexdigest()
+        manifest = _manifest(data_id, request_id, ts).encode()
+        expected = hmac.new(self._secret, manifest, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, v1.lower()):
             raise InvalidSignature("mismatch", "x-signature does not match")
-        if abs(time.time() - int(ts)) > tolerance:
-            raise InvalidSignature("stale", "x-signature timestamp outside the tolerance")
+        require_fresh(int(ts), tolerance)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidSignature("malformed", "the body is not JSON") from None
         if not isinstance(payload, dict) or "id" not in payload:
             raise InvalidSignature("malformed", "the body is not a notification")
@@ -283,10 +291,13 @@ class MercadoPagoGateway:
         # Only the query's data.id is signed: a body naming another object is refused.
         if body_id is not None and str(body_id) != data_id:
             raise InvalidSignature("mismatch", "data.id differs between body and query")
+        kind = payload.get("type") or query.get("type") or ""
+        if not isinstance(kind, str) or not _TYPE.fullmatch(kind):
+            raise InvalidSignature("malformed", "the notification type is not one")
         return PaymentEvent(
             provider=Provider.MERCADOPAGO,
-            event_id=str(payload["id"]),
-            type=str(payload.get("type") or query.get("type") or ""),
+            event_id=hashlib.sha256(manifest).hexdigest(),
+            type=kind,
             created=_maybe_time(payload.get("date_created")),
             object_id=data_id,
             data=payload,
@@ -343,8 +354,9 @@ def _parse_signature(header: str) -> tuple[str, str]:
         if sep:
             parts[key.strip().lower()] = value.strip()
     ts, v1 = parts.get("ts", ""), parts.get("v1", "")
-    if not ts.isdigit() or len(v1) != 64 or not set(v1) <= _HEX:
+    if len(v1) != 64 or not set(v1) <= _HEX:
         raise InvalidSignature("malformed", "x-signature must look like ts=<unix>,v1=<hex>")
+    signed_timestamp(ts)
     return ts, v1
 
 
@@ -363,5 +375,5 @@ def _manifest(data_id: str | None, request_id: str | None, ts: str) -> str:
 def _maybe_time(value: Any) -> datetime | None:
     try:
         return parse_time(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 9999 moved to UTC
         return None

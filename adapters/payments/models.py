@@ -6,6 +6,8 @@ subscription workflow only see these types, never a provider SDK object.
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -72,6 +74,25 @@ class InvalidSignature(Exception):
         self.reason: InvalidSignatureReason = reason
 
 
+# Unix seconds as the providers sign them: ASCII digits, few enough for int() and datetime
+# (str.isdigit() also takes "²", and int() refuses strings of more than 4,300 digits).
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+
+
+def signed_timestamp(value: str) -> int:
+    """The `t` / `ts` of a signature header; InvalidSignature("malformed") when it is not one."""
+    if not _UNIX_SECONDS.fullmatch(value):
+        raise InvalidSignature("malformed", "the signature timestamp is not unix seconds")
+    return int(value)
+
+
+def require_fresh(timestamp: int, tolerance: int) -> None:
+    """Refuse a signature made more than `tolerance` seconds before or after now (a replay
+    window, whichever way the clocks differ)."""
+    if abs(time.time() - timestamp) > tolerance:
+        raise InvalidSignature("stale", "the signature timestamp is outside the tolerance")
+
+
 class PaymentProviderError(Exception):
     """A provider call failed; `retryable` tells callers and Temporal whether to try again."""
 
@@ -88,3 +109,11 @@ class PaymentProviderError(Exception):
         self.retryable = retryable
         self.code = code
         self.status = status
+
+
+class UnreadablePayload(PaymentProviderError):
+    """A provider object (from a verified webhook or the API) has a shape we cannot read: not
+    retryable, since the same bytes will not read better later."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"unreadable {what}", retryable=False)

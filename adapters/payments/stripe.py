@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 import stripe
@@ -21,7 +21,11 @@ from adapters.payments.models import (
     Provider,
     ProviderSubscription,
     ProviderSubscriptionStatus,
+    UnreadablePayload,
+    require_fresh,
+    signed_timestamp,
 )
+from adapters.payments.stripe_objects import StripeEventEnvelope, StripeSubscription, read
 
 _STATUSES = {
     "trialing": ProviderSubscriptionStatus.ACTIVE,
@@ -36,8 +40,9 @@ _STATUSES = {
 }
 
 
-def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
+# A v1 signature is a hex SHA-256; anything else (non-ASCII above all, which
+# hmac.compare_digest refuses with a TypeError) is not one.
+_V1 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _raise_provider_error(exc: stripe.StripeError) -> NoReturn:
@@ -135,11 +140,6 @@ class StripeGateway:
             raise PaymentProviderError("stripe: checkout session without url", retryable=False)
         return Checkout(provider=Provider.STRIPE, checkout_id=session.id, checkout_url=session.url)
 
-    async def get_subscription(self, subscription_id: str) -> ProviderSubscription:
-        try:
-            sub = await self._client.v1.subscriptions.retrieve_async(subscription_id)
-        except stripe.StripeError as exc:
-            _raise_provider_error(exc)
     async def get_checkout(self, session_id: str) -> tuple[str, str | None]:
         """A Checkout session's status (open, complete, expired) and its subscription id."""
         try:
@@ -151,6 +151,11 @@ class StripeGateway:
             subscription = subscription.id  # expanded
         return str(session.status), subscription
 
+    async def get_subscription(self, subscription_id: str) -> ProviderSubscription:
+        try:
+            sub = await self._client.v1.subscriptions.retrieve_async(subscription_id)
+        except stripe.StripeError as exc:
+            _raise_provider_error(exc)
         return self.parse_subscription(sub.to_dict())
 
     async def list_subscriptions(self, customer_id: str) -> list[ProviderSubscription]:
@@ -193,35 +198,29 @@ class StripeGateway:
     def parse_subscription(
         self, obj: Mapping[str, Any], *, updated_at: datetime | None = None
     ) -> ProviderSubscription:
-        """Normalises a Stripe subscription (an API answer or an event's data.object). Periods
-        live on the items since API 2025-03-31 (basil); the top-level field of older versions
-        is read when present. Stripe subscriptions carry no update time: pass the event's
-        `created` as `updated_at` to order events by state."""
-        items = (obj.get("items") or {}).get("data") or []
-        period_ends = [i["current_period_end"] for i in items if "current_period_end" in i]
-        period_end = obj.get("current_period_end") or (min(period_ends) if period_ends else None)
-        price_ids = [i["price"]["id"] for i in items if isinstance(i.get("price"), Mapping)]
-        metadata = obj.get("metadata") or {}
-        plan = next((self._plans[p] for p in price_ids if p in self._plans), None)
-        customer = obj.get("customer")
-        raw_status = str(obj.get("status", ""))
+        """Normalises a Stripe subscription (an API answer or an event's data.object); one we
+        cannot read raises `UnreadablePayload`. Stripe subscriptions carry no update time: pass
+        the event's `created` as `updated_at` to order events by state."""
+        sub = read(StripeSubscription, obj, "Stripe subscription")
+        plan = next((self._plans[p] for p in sub.price_ids if p in self._plans), None)
+        metadata = sub.metadata or {}
         return ProviderSubscription(
             provider=Provider.STRIPE,
-            subscription_id=str(obj["id"]),
-            customer_id=customer if isinstance(customer, str) else (customer or {}).get("id"),
+            subscription_id=sub.id,
+            customer_id=sub.customer_id,
             user_id=metadata.get("user_id"),
             plan=plan or metadata.get("plan"),
-            status=_STATUSES.get(raw_status, ProviderSubscriptionStatus.PENDING),
-            raw_status=raw_status,
-            current_period_end=_timestamp(period_end),
-            cancel_at_period_end=bool(obj.get("cancel_at_period_end", False)),
+            status=_STATUSES.get(sub.status, ProviderSubscriptionStatus.PENDING),
+            raw_status=sub.status,
+            current_period_end=sub.period_end,
+            cancel_at_period_end=sub.cancel_at_period_end,
             updated_at=updated_at,
         )
 
     def subscription_from_event(self, event: PaymentEvent) -> ProviderSubscription | None:
         """The subscription an event is about, in the state the event saw: the object itself
         for customer.subscription.*, None for other types (fetch it with get_subscription)."""
-        if not event.type.startswith("customer.subscription.") or "id" not in event.data:
+        if not event.type.startswith("customer.subscription."):
             return None
         return self.parse_subscription(event.data, updated_at=event.created)
 
@@ -230,32 +229,27 @@ class StripeGateway:
     def verify_webhook(
         self, payload: bytes, signature_header: str | None, *, tolerance: int = 300
     ) -> PaymentEvent:
-        """Checks `Stripe-Signature` over the raw body with `stripe.Webhook.construct_event`
-        and normalises the event. Raises `InvalidSignature` with reason missing, malformed
-        (header or body), mismatch or stale (timestamp beyond `tolerance` seconds either way;
-        the SDK checks only the past)."""
+        """Checks `Stripe-Signature` over the raw body with the SDK's `WebhookSignature` and
+        normalises the event. Raises `InvalidSignature` with reason missing, malformed (header,
+        or a body that is not a Stripe event), mismatch or stale (timestamp beyond `tolerance`
+        seconds either way; the SDK checks only the past)."""
         if not signature_header or not signature_header.strip():
             raise InvalidSignature("missing", "no Stripe-Signature header")
         timestamp = _header_timestamp(signature_header)
         try:
-            stripe.Webhook.construct_event(
-                payload, signature_header, self._webhook_secret, tolerance
+            stripe.WebhookSignature.verify_header(
+                payload, signature_header, self._webhook_secret, tolerance=None
             )
         except stripe.SignatureVerificationError:
-            # The SDK checks the signature first, then the age: tell the two apart without
-            # parsing its messages.
-            try:
-                stripe.WebhookSignature.verify_header(
-                    payload, signature_header, self._webhook_secret, tolerance=None
-                )
-            except stripe.SignatureVerificationError:
-                raise InvalidSignature("mismatch", "signature does not match") from None
-            raise InvalidSignature("stale", "timestamp outside the tolerance") from None
-        except (ValueError, UnicodeDecodeError):  # body not JSON / not UTF-8
-            raise InvalidSignature("malformed", "body is not a Stripe event") from None
-        if timestamp > time.time() + tolerance:
-            raise InvalidSignature("stale", "timestamp in the future beyond the tolerance")
-        return _event(json.loads(payload))
+            raise InvalidSignature("mismatch", "signature does not match") from None
+        except UnicodeDecodeError:  # the SDK signs the body as text
+            raise InvalidSignature("malformed", "body is not UTF-8") from None
+        require_fresh(timestamp, tolerance)
+        try:
+            body = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise InvalidSignature("malformed", "body is not JSON") from None
+        return _event(body)
 
 
 def _header_timestamp(header: str) -> int:
@@ -263,29 +257,28 @@ def _header_timestamp(header: str) -> int:
     fields = [part.split("=", 1) for part in header.split(",")]
     pairs = [(f[0].strip(), f[1].strip()) for f in fields if len(f) == 2]
     stamps = [v for k, v in pairs if k == "t"]
-    if len(pairs) != len(fields) or len(stamps) != 1 or not stamps[0].isdigit():
+    if len(pairs) != len(fields) or len(stamps) != 1:
         raise InvalidSignature("malformed", "Stripe-Signature needs one t=<unix seconds>")
-    if not any(k == "v1" and v for k, v in pairs):
-        raise InvalidSignature("malformed", "Stripe-Signature has no v1 signature")
-    return int(stamps[0])
+    signatures = [v for k, v in pairs if k == "v1"]
+    if not signatures or not all(_V1.fullmatch(v) for v in signatures):
+        raise InvalidSignature("malformed", "Stripe-Signature needs v1=<hex SHA-256>")
+    return signed_timestamp(stamps[0])
 
 
 def _event(body: Any) -> PaymentEvent:
-    data = body.get("data") if isinstance(body, dict) else None
-    obj = data.get("object") if isinstance(data, dict) else None
-    if (
-        not isinstance(obj, dict)
-        or body.get("object") != "event"
-        or not isinstance(body.get("id"), str)
-        or not isinstance(body.get("type"), str)
-    ):
-        raise InvalidSignature("malformed", "body is not a Stripe event")
+    """The envelope must be an event (id, type, data.object); what its object holds is read
+    when the event is routed."""
+    try:
+        envelope = read(StripeEventEnvelope, body, "Stripe event")
+    except UnreadablePayload:
+        raise InvalidSignature("malformed", "body is not a Stripe event") from None
+    obj = envelope.data.object
     object_id = obj.get("id")
     return PaymentEvent(
         provider=Provider.STRIPE,
-        event_id=body["id"],
-        type=body["type"],
-        created=_timestamp(body.get("created")),
+        event_id=envelope.id,
+        type=envelope.type,
+        created=envelope.created,
         object_id=object_id if isinstance(object_id, str) else None,
         data=obj,
     )

@@ -19,7 +19,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.db.models import PaymentCustomer, PaymentEventRecord, User
 from adapters.payments.events import Routed, route_mercadopago, route_stripe
-from adapters.payments.models import InvalidSignature, PaymentEvent, PaymentProviderError
+from adapters.payments.models import (
+    InvalidSignature,
+    PaymentEvent,
+    PaymentProviderError,
+    UnreadablePayload,
+)
 from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.deps import PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
@@ -43,6 +48,7 @@ class WebhookAck(BaseModel):
 class _Inbound:
     event: PaymentEvent
     routed: Routed | None
+    ignored: str = "not a subscription event"  # the outcome's reason when routed is None
 
 
 def _refuse(reason: str) -> ApiError:
@@ -87,7 +93,7 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
         return WebhookAck(outcome="duplicate")
     user_id = await _user_for(session, provider, routed) if routed else None
     if routed is None:
-        outcome = "ignored: not a subscription event"
+        outcome = f"ignored: {inbound.ignored}"
     elif user_id is None:
         outcome = "ignored: unknown customer"
     else:
@@ -143,6 +149,11 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
 async def _route(route: Awaitable[Routed | None], event: PaymentEvent) -> _Inbound:
     try:
         return _Inbound(event, await route)
+    except UnreadablePayload as exc:
+        # Signed, so it is the provider's: acknowledged (a retry would read no better) and
+        # recorded under its id, but it cannot change anyone's plan.
+        log.warning("payment event unreadable", provider=event.provider.value, error=exc.message)
+        return _Inbound(event, None, "unreadable event")
     except PaymentProviderError as exc:
         log.warning("provider lookup failed", provider=event.provider.value, error=exc.message)
         if exc.retryable:
@@ -159,7 +170,11 @@ async def stripe_webhook(
     request: Request, session: SessionDep, temporal: TemporalDep, payments: PaymentsDep
 ) -> WebhookAck:
     """Stripe events, verified on the raw body with the endpoint secret (Stripe-Signature,
-    timestamp tolerance 300 s)."""
+    timestamp tolerance 300 s either way). A bad, stale or missing signature, or a signed body
+    that is not an event (id, type, data.object), is a 400 `invalid_signature` naming the
+    reason. A signed event whose object we cannot read (a field of another type, a date past
+    2106) is acknowledged, recorded and ignored (`ignored: unreadable event`): Stripe would
+    only retry the same bytes for three days."""
     try:
         event = payments.stripe.verify_webhook(
             await request.body(), request.headers.get("stripe-signature")
@@ -174,8 +189,10 @@ async def stripe_webhook(
 async def mercadopago_webhook(
     request: Request, session: SessionDep, temporal: TemporalDep, payments: PaymentsDep
 ) -> WebhookAck:
-    """Mercado Pago notifications, verified by x-signature over the documented manifest, then
-    confirmed by fetching the payment or preapproval they name."""
+    """Mercado Pago notifications, verified by x-signature over the documented manifest
+    (ts within 300 s either way), then confirmed by fetching the payment or preapproval they
+    name. Duplicates are keyed on what the signature covers (data.id, x-request-id, ts), not on
+    the unsigned notification id in the body."""
     try:
         event = payments.mercadopago.verify_webhook(
             request.headers, request.query_params, await request.body()

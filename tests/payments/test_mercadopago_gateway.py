@@ -78,7 +78,8 @@ async def test_pix_checkout_paid_is_an_approved_payment(
     [note] = await mp_receiver.of_type("payment")
     event = verify(mp_gateway, note)
     assert event.type == "payment" and event.data["action"] == "payment.created"
-    assert event.event_id == str(json.loads(note.body)["id"])
+    assert event.data["id"] == json.loads(note.body)["id"]
+    assert len(event.event_id) == 64  # keyed on the signed manifest, not the unsigned body id
     assert event.created is not None
     payment = await mp_gateway.get_payment(event.object_id or "")
     assert (payment["status"], payment["payment_method_id"]) == ("approved", "pix")
