@@ -76,8 +76,6 @@ class Settings(BaseSettings):
     # Per hour: registrations per IP, checkouts per user.
     register_max_per_hour: int = Field(default=10, ge=1)
     checkout_max_per_hour: int = Field(default=20, ge=1)
-    # Audit rows of throttled logins are purged after this many days (an attack writes many).
-    throttled_login_audit_days: int = Field(default=30, ge=1)
     # Proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For is believed. Empty:
     # the headers are ignored and the peer address is the client (they are forgeable).
     trusted_proxies: str = ""
@@ -86,6 +84,11 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     # Where the worker serves the Temporal SDK's Prometheus metrics; empty disables it.
     worker_metrics_address: str = "127.0.0.1:9464"
+    # The API's /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` when it is set;
+    # unset, /metrics is open in development and test and not served at all in production.
+    metrics_token: SecretStr = SecretStr("")
+    # Interactive docs (/docs) and /openapi.json; unset: served except in production.
+    api_docs: bool | None = None
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO
@@ -128,7 +131,21 @@ class Settings(BaseSettings):
             raise ValueError(f"CREDENTIALS_KEY_VERSION {version} is not in CREDENTIALS_KEYS")
         if len(secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
+        if 0 < len(self.metrics_token.get_secret_value()) < 32:
+            raise ValueError("METRICS_TOKEN must be at least 32 characters")
         return self
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs is None:
+            return self.environment is not Environment.PRODUCTION
+        return self.api_docs
+
+    @property
+    def metrics_open(self) -> bool:
+        """/metrics without a token: only outside production, and only when none is set."""
+        unset = not self.metrics_token.get_secret_value()
+        return unset and self.environment is not Environment.PRODUCTION
 
     @property
     def access_token_ttl(self) -> timedelta:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.models import ThrottleKind
 from adapters.db.throttles import Throttles
-from api.deps import utcnow
+from api.deps import CurrentUser, SessionDep, SettingsDep, utcnow
 from api.errors import ApiError
 
 HOUR = timedelta(hours=1)
@@ -37,3 +37,14 @@ async def limit_per_hour(
             f"Too many {what}. Try again in {verdict.retry_after} seconds.",
             verdict.retry_after,
         )
+
+
+async def limit_checkouts(session: SessionDep, settings: SettingsDep, user: CurrentUser) -> None:
+    """Each checkout opens a session at the payment provider: a loop must not open thousands."""
+    await limit_per_hour(
+        session,
+        ThrottleKind.CHECKOUT_USER,
+        str(user.id),
+        settings.checkout_max_per_hour,
+        "checkouts",
+    )

@@ -16,8 +16,10 @@ from temporalio.client import (
 
 from workflows import TaskQueue
 from workflows.maintenance import CredentialRevalidationWorkflow, RevalidationProgress
+from workflows.purge import LoginRecordsPurgeWorkflow
 
 CREDENTIAL_REVALIDATION = "credentials-revalidation-daily"
+LOGIN_RECORDS_PURGE = "login-records-purge-daily"
 
 
 def credential_revalidation_schedule() -> Schedule:
@@ -34,14 +36,33 @@ def credential_revalidation_schedule() -> Schedule:
     )
 
 
+def login_records_purge_schedule() -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            LoginRecordsPurgeWorkflow.run,
+            id="login-records-purge",
+            task_queue=TaskQueue.MAINTENANCE,
+        ),
+        spec=ScheduleSpec(cron_expressions=["30 6 * * *"]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
 async def ensure_schedules(client: Client) -> None:
-    """Idempotent: a second worker (or a restart) updates the schedule instead of failing."""
-    schedule = credential_revalidation_schedule()
+    """Idempotent: a second worker (or a restart) updates the schedules instead of failing."""
+    for schedule_id, schedule in (
+        (CREDENTIAL_REVALIDATION, credential_revalidation_schedule()),
+        (LOGIN_RECORDS_PURGE, login_records_purge_schedule()),
+    ):
+        await _create_or_update(client, schedule_id, schedule)
+
+
+async def _create_or_update(client: Client, schedule_id: str, schedule: Schedule) -> None:
     try:
-        await client.create_schedule(CREDENTIAL_REVALIDATION, schedule)
+        await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
 
         async def replace(_input: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(CREDENTIAL_REVALIDATION).update(replace)
+        await client.get_schedule_handle(schedule_id).update(replace)

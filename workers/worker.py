@@ -15,6 +15,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.credentials import CredentialActivities
+from activities.purge import PurgeActivities
 from activities.subscriptions import SubscriptionActivities
 from adapters.db.engine import create_engine, session_factory
 from adapters.exchanges.factory import ExchangeFactory
@@ -25,6 +26,7 @@ from adapters.vault import Vault
 from workers.schedules import ensure_schedules
 from workflows import TaskQueue
 from workflows.maintenance import CredentialRevalidationWorkflow
+from workflows.purge import LoginRecordsPurgeWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = structlog.get_logger(__name__)
@@ -62,7 +64,12 @@ def build_runtime(settings: Settings) -> Runtime:
 
 def maintenance_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     credentials = CredentialActivities(deps.sessions, deps.vault, deps.exchanges)
-    return [credentials.list_credential_ids, credentials.revalidate_credential]
+    purge = PurgeActivities(deps.sessions)
+    return [
+        credentials.list_credential_ids,
+        credentials.revalidate_credential,
+        purge.purge_login_records,
+    ]
 
 
 def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
@@ -90,7 +97,7 @@ def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
         Worker(
             client,
             task_queue=TaskQueue.MAINTENANCE,
-            workflows=[CredentialRevalidationWorkflow],
+            workflows=[CredentialRevalidationWorkflow, LoginRecordsPurgeWorkflow],
             activities=maintenance_activities(deps),
         ),
     ]
