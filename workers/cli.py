@@ -44,7 +44,7 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_config=None,
-        proxy_headers=False,  # the client IP is resolved by the app (CF-Connecting-IP first)
+        proxy_headers=False,  # the app resolves the client IP (TRUSTED_PROXIES)
     )
     return 0
 
