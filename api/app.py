@@ -7,12 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from adapters.db.engine import create_engine, session_factory
 from adapters.settings import Settings
@@ -21,11 +17,18 @@ from api.auth.endpoints import router as auth_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.deps import Services
+from api.docs import serve_docs
 from api.errors import ErrorResponse, install_error_handlers
 from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
-from api.middleware import ApiMetrics, BodyLimitMiddleware, RequestMiddleware, body_limit
+from api.middleware import (
+    ApiMetrics,
+    BodyLimitMiddleware,
+    RequestMiddleware,
+    SecurityHeadersMiddleware,
+    body_limit,
+)
 from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
 from api.webhooks.endpoints import router as webhooks_router
@@ -40,15 +43,16 @@ machine-readable. Protected routes take `Authorization: Bearer <access_token>`.
 
 class CrypterasApi(FastAPI):
     """FastAPI with our middleware outside Starlette's ServerErrorMiddleware, so the 500 of an
-    unhandled error gets the request id and the metrics like every other response, and with
-    the body limits in the OpenAPI document."""
+    unhandled error gets the request id, the metrics and the security headers like every other
+    response, and with the body limits in the OpenAPI document."""
 
     metrics: ApiMetrics
+    https_only: bool
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestMiddleware(
-            BodyLimitMiddleware(super().build_middleware_stack()), metrics=self.metrics
-        )
+        inner = BodyLimitMiddleware(super().build_middleware_stack())
+        secured = SecurityHeadersMiddleware(inner, https_only=self.https_only)
+        return RequestMiddleware(secured, metrics=self.metrics)
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -69,22 +73,6 @@ class CrypterasApi(FastAPI):
                 "ErrorResponse", ErrorResponse.model_json_schema()
             )
         return self.openapi_schema or {}
-
-
-def _serve_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the swagger-ui-bundle package, so the docs work offline and
-    behind strict networks alike."""
-    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} — docs",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
-        )
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -112,10 +100,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served below from bundled assets: no CDN needed
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
-    _serve_docs(app)
+    if settings.docs_enabled:
+        serve_docs(app, "/openapi.json")
     app.state.registry = CollectorRegistry()
     app.metrics = ApiMetrics(app.state.registry)
+    # Behind a proxy that terminates TLS the API sees plain HTTP; its public URL tells.
+    app.https_only = settings.public_base_url.startswith("https://")
     if services is not None:
         app.state.services = services
     install_error_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.deps import get_services
+from api.errors import ApiError
 
 log = structlog.get_logger(__name__)
 
@@ -69,4 +71,22 @@ async def health(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """Prometheus. With METRICS_TOKEN set, only for `Authorization: Bearer <token>`; without
+    it, open in development and test, absent in production."""
+    settings = get_services(request).settings
+    token = settings.metrics_token.get_secret_value()
+    if token:
+        sent = request.headers.get("authorization", "")
+        scheme, _, value = sent.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
+            raise ApiError(
+                401,
+                "not_authenticated",
+                "Send the metrics token: Authorization: Bearer <token>.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    elif not settings.metrics_open:
+        raise ApiError(404, "not_found", "Not Found")
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

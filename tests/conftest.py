@@ -261,7 +261,8 @@ async def live_api(
 ) -> AsyncIterator[str]:
     """The API served by uvicorn over real HTTP, where the payment simulators deliver."""
     app = create_app(settings, Services.build(settings, sessions, temporal))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[api_socket]))
     while not server.started:
         await asyncio.sleep(0.01)

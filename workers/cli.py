@@ -44,6 +44,7 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_config=None,
+        server_header=False,  # no banner naming the server and its version
         proxy_headers=False,  # the app resolves the client IP (TRUSTED_PROXIES)
     )
     return 0
