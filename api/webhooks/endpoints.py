@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.db.models import PaymentCustomer, PaymentEventRecord, User
 from adapters.payments.events import Routed, route_mercadopago, route_stripe
@@ -28,9 +27,9 @@ from adapters.payments.models import (
 from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.deps import PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
+from api.subscriptions.workflow_calls import WorkflowClosed, start_subscription
 from domain.subscriptions import EventKind
-from workflows import TaskQueue
-from workflows.subscription import SubscriptionInput, SubscriptionWorkflow, subscription_workflow_id
+from workflows.subscription import SubscriptionWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -81,69 +80,77 @@ async def _user_for(session: AsyncSession, provider: str, routed: Routed) -> uui
     return user.id if user is not None and user.deleted_at is None else None
 
 
+# Stored and committed, not yet delivered to the workflow: a provider retry delivers it again.
+PENDING = "pending"
+
+
 async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) -> WebhookAck:
+    """Store the event and commit, then signal: no database transaction is held open across
+    the Temporal call. A stored event whose signal failed stays `pending` and the provider's
+    retry signals it again (the workflow drops a second copy by event id)."""
     event, routed = inbound.event, inbound.routed
     provider = event.provider.value
-    duplicate = await session.scalar(
-        select(PaymentEventRecord.id).where(
+    stored = await session.scalar(
+        select(PaymentEventRecord).where(
             PaymentEventRecord.provider == provider, PaymentEventRecord.event_id == event.event_id
         )
     )
-    if duplicate is not None:
+    if stored is not None and (stored.outcome != PENDING or routed is None):
         return WebhookAck(outcome="duplicate")
-    user_id = await _user_for(session, provider, routed) if routed else None
-    if routed is None:
-        outcome = f"ignored: {inbound.ignored}"
-    elif user_id is None:
-        outcome = "ignored: unknown customer"
-    else:
-        outcome = "signaled"
-    record = PaymentEventRecord(
-        provider=provider,
-        event_id=event.event_id,
-        type=event.type[:80],
-        user_id=user_id,
-        outcome=outcome,
-        received_at=utcnow(),
-    )
-    session.add(record)
-    try:
-        await session.flush()  # the unique (provider, event id) decides between racing copies
-    except IntegrityError:
-        await session.rollback()
-        return WebhookAck(outcome="duplicate")
-    if routed is None or user_id is None:
-        log.info("payment event ignored", provider=provider, type=event.type, outcome=outcome)
-        return WebhookAck(outcome=outcome)
-    if routed.customer_id and routed.event.kind is EventKind.ACTIVATED:
-        await session.merge(
-            PaymentCustomer(provider=provider, customer_id=routed.customer_id, user_id=user_id)
+    if stored is None:
+        user_id = await _user_for(session, provider, routed) if routed else None
+        if routed is None:
+            outcome = f"ignored: {inbound.ignored}"
+        elif user_id is None:
+            outcome = "ignored: unknown customer"
+        else:
+            outcome = PENDING
+        stored = PaymentEventRecord(
+            provider=provider,
+            event_id=event.event_id,
+            type=event.type[:80],
+            user_id=user_id,
+            outcome=outcome,
+            received_at=utcnow(),
         )
-    workflow_id = subscription_workflow_id(user_id)
-    try:
-        # Not committed yet: if Temporal refuses, the event is not stored and the provider's
-        # retry brings it again. A commit failing after the signal at worst signals twice,
-        # which the workflow drops by event id.
-        await temporal.start_workflow(
-            SubscriptionWorkflow.run,
-            SubscriptionInput(user_id=user_id),
-            id=workflow_id,
-            task_queue=TaskQueue.ACCOUNTS,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal="payment_event",
-            start_signal_args=[routed.event],
-        )
-    except TEMPORAL_CALL_ERRORS as exc:
-        log.error("could not signal subscription workflow", error=str(exc))
-        raise ApiError(503, "service_unavailable", "Try again later.") from None
+        session.add(stored)
+        try:
+            await session.flush()  # the unique (provider, event id) decides between racing copies
+        except IntegrityError:
+            await session.rollback()
+            return WebhookAck(outcome="duplicate")
+        if routed is None or user_id is None:
+            log.info("payment event ignored", provider=provider, type=event.type, outcome=outcome)
+            return WebhookAck(outcome=outcome)
+        if routed.customer_id and routed.event.kind is EventKind.ACTIVATED:
+            await session.merge(
+                PaymentCustomer(provider=provider, customer_id=routed.customer_id, user_id=user_id)
+            )
+        await session.commit()
+    assert routed is not None and stored.user_id is not None
+    stored.outcome = await _signal(temporal, stored.user_id, routed)
     log.info(
-        "payment event signaled",
+        "payment event delivered",
         provider=provider,
         type=event.type,
         kind=routed.event.kind.value,
-        workflow_id=workflow_id,
+        outcome=stored.outcome,
     )
-    return WebhookAck(outcome=outcome)
+    return WebhookAck(outcome=stored.outcome)
+
+
+async def _signal(temporal: Client, user_id: uuid.UUID, routed: Routed) -> str:
+    """Signal-with-start the user's workflow (bounded); the event's outcome."""
+    try:
+        await start_subscription(
+            temporal, user_id, SubscriptionWorkflow.payment_event.__name__, routed.event
+        )
+    except WorkflowClosed:
+        return "ignored: account closed"
+    except TEMPORAL_CALL_ERRORS as exc:
+        log.error("could not signal subscription workflow", error=str(exc))
+        raise ApiError(503, "service_unavailable", "Try again later.") from None
+    return "signaled"
 
 
 async def _route(route: Awaitable[Routed | None], event: PaymentEvent) -> _Inbound:
