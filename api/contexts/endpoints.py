@@ -60,7 +60,7 @@ class ContextPublic(BaseModel):
     created_at: datetime
 
 
-def _public(context: TradingContext) -> ContextPublic:
+def context_public(context: TradingContext) -> ContextPublic:
     venue = Venue(context.exchange)
     return ContextPublic(
         id=context.id,
@@ -93,12 +93,12 @@ async def _written(session: SessionDep, context: TradingContext) -> ContextPubli
         await session.flush()
     except StaleDataError:
         raise _not_found() from None
-    return _public(context)
+    return context_public(context)
 
 
 @router.get("", response_model=list[ContextPublic])
 async def list_contexts(user: CurrentUser, session: SessionDep) -> list[ContextPublic]:
-    return [_public(c) for c in await ContextRepository(session).for_user(user.id)]
+    return [context_public(c) for c in await ContextRepository(session).for_user(user.id)]
 
 
 @router.post(
@@ -173,14 +173,14 @@ async def create_context(
         raise ApiError(
             409, "context_exists", f"You already have {symbol} on {body.exchange.value}."
         ) from None
-    return _public(context)
+    return context_public(context)
 
 
 @router.get("/{context_id}", response_model=ContextPublic, responses=error_responses(404))
 async def get_context(
     context_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ContextPublic:
-    return _public(await _owned(session, user.id, context_id))
+    return context_public(await _owned(session, user.id, context_id))
 
 
 @router.post("/{context_id}/pause", response_model=ContextPublic, responses=error_responses(404))
@@ -198,7 +198,7 @@ async def resume(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) 
     repository = ContextRepository(session)
     context = await _owned(session, user.id, context_id)
     if context.status == ContextStatus.ACTIVE:
-        return _public(context)
+        return context_public(context)
     state = await stored_subscription(session, user)
     limit = PLANS[state.plan].max_contexts
     active = sum(1 for c in await repository.for_user(user.id) if c.status == ContextStatus.ACTIVE)

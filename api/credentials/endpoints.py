@@ -73,7 +73,7 @@ class CredentialPublic(BaseModel):
     created_at: datetime
 
 
-def _public(credential: ExchangeCredential) -> CredentialPublic:
+def credential_public(credential: ExchangeCredential) -> CredentialPublic:
     warnings = []
     if credential.can_withdraw:
         warnings.append(
@@ -141,12 +141,12 @@ async def save_credentials(
         at=utcnow(),
         exchange=body.exchange.value,
     )
-    return _public(credential)
+    return credential_public(credential)
 
 
 @router.get("", response_model=list[CredentialPublic])
 async def list_credentials(user: CurrentUser, session: SessionDep) -> list[CredentialPublic]:
-    return [_public(c) for c in await CredentialRepository(session).for_user(user.id)]
+    return [credential_public(c) for c in await CredentialRepository(session).for_user(user.id)]
 
 
 @router.delete("/{exchange}", status_code=204, responses=error_responses(404))

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import structlog
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.repositories import (
-    AuditRepository,
-    ConsentRepository,
-    RefreshTokenRepository,
-)
+from adapters.db.repositories import AuditRepository, RefreshTokenRepository
 from adapters.payments.events import ONE_OFF_PREFIX
 from adapters.payments.gateways import PaymentGateways
 from adapters.payments.models import PaymentProviderError
@@ -23,9 +17,9 @@ from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.auth.schemas import UserPublic
 from api.deps import ClientInfoDep, CurrentUser, PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
-from api.legal.endpoints import ConsentPublic
 from api.subscriptions.endpoints import live_subscription, stored_subscription
 from api.subscriptions.workflow_calls import WorkflowClosed, start_subscription
+from api.users.export import SubscriptionSummary, UserExport, build_export
 from domain.accounts import AuditAction
 from domain.subscriptions import SubscriptionState
 from workflows.subscription import CloseAccount, SubscriptionWorkflow
@@ -36,83 +30,32 @@ router = APIRouter(prefix="/api/users", tags=["users"], responses=error_response
 
 
 class MePublic(UserPublic):
-    subscription: SubscriptionState
-
-
-class SessionExport(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    family_id: uuid.UUID
-    status: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None
-    ip: str | None
-    user_agent: str | None
-
-
-class AuditExport(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    action: str
-    ip: str | None
-    user_agent: str | None
-    details: dict[str, Any]
-    at: datetime
-
-
-class UserExport(BaseModel):
-    """Everything Crypteras holds about the user (LGPD art. 18): secrets are never included."""
-
-    exported_at: datetime
-    profile: UserPublic
-    subscription: SubscriptionState | None
-    consents: list[ConsentPublic]
-    sessions: list[SessionExport]
-    security_events: list[AuditExport]
+    subscription: SubscriptionSummary
 
 
 @router.get("/me", response_model=MePublic, responses=error_responses(503))
 async def read_me(user: CurrentUser, temporal: TemporalDep) -> MePublic:
     """Profile and the live state of the user's subscription workflow."""
+    state = await live_subscription(temporal, user.id)
     return MePublic(
-        **UserPublic.model_validate(user).model_dump(),
-        subscription=await live_subscription(temporal, user.id),
+        **UserPublic.model_validate(user).model_dump(), subscription=SubscriptionSummary.of(state)
     )
 
 
 @router.get("/me/export", response_model=UserExport)
-async def export_me(
-    user: CurrentUser, session: SessionDep, temporal: TemporalDep, client: ClientInfoDep
-) -> UserExport:
-    """A complete JSON copy of the user's data (LGPD portability)."""
-    audit = AuditRepository(session)
+async def export_me(user: CurrentUser, session: SessionDep, client: ClientInfoDep) -> UserExport:
+    """Everything Crypteras holds about the user, as JSON (LGPD access and portability); the
+    schema is `UserExport` (docs/lgpd-export.md). Secrets are never included and exchange keys
+    are masked. The export itself is recorded in the audit trail it returns."""
     now = utcnow()
-    await audit.record(
+    await AuditRepository(session).record(
         AuditAction.DATA_EXPORTED,
         user_id=user.id,
         ip=client.ip,
         user_agent=client.user_agent,
         at=now,
     )
-    try:
-        subscription: SubscriptionState | None = await live_subscription(temporal, user.id)
-    except ApiError:
-        subscription = None  # the export must not depend on Temporal being up
-    return UserExport(
-        exported_at=now,
-        profile=UserPublic.model_validate(user),
-        subscription=subscription,
-        consents=[
-            ConsentPublic.model_validate(r)
-            for r in await ConsentRepository(session).history(user.id)
-        ],
-        sessions=[
-            SessionExport.model_validate(t)
-            for t in await RefreshTokenRepository(session).list_for_user(user.id)
-        ],
-        security_events=[AuditExport.model_validate(e) for e in await audit.list_for_user(user.id)],
-    )
+    return await build_export(session, user, await stored_subscription(session, user), now)
 
 
 @router.delete("/me", status_code=204, responses=error_responses(502, 503))

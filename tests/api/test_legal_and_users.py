@@ -9,8 +9,39 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from adapters.db.models import AuditEvent, TradingContext, User
+from adapters.db.models import (
+    AuditEvent,
+    PaymentCustomer,
+    PaymentEventRecord,
+    TradingContext,
+    User,
+)
 from tests.conftest import assert_error, bearer
+from tests.exchanges.conftest_binance import BinanceSim
+
+# The documented export (docs/lgpd-export.md) and the subscription as a user may see it.
+EXPORT_SECTIONS = {
+    "schema_version",
+    "exported_at",
+    "profile",
+    "consents",
+    "sessions",
+    "audit_trail",
+    "subscription",
+    "payment_accounts",
+    "payment_events",
+    "exchange_credentials",
+    "trading_contexts",
+    "mails",
+}
+SUBSCRIPTION_FIELDS = {
+    "plan",
+    "status",
+    "since",
+    "provider",
+    "current_period_end",
+    "cancel_at_period_end",
+}
 
 
 class TestLegalDocuments:
@@ -106,25 +137,95 @@ class TestUsersMe:
         handle = temporal.get_workflow_handle(f"subscription:{me['id']}")
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
-    async def test_export_holds_everything_but_secrets(
+    async def test_me_shows_no_workflow_bookkeeping(
         self, api: httpx.AsyncClient, login: Callable[..., Any]
     ) -> None:
+        _, tokens = await login()
+        me = (await api.get("/api/users/me", headers=bearer(tokens))).json()
+        assert set(me["subscription"]) == SUBSCRIPTION_FIELDS
+
+    async def test_export_holds_everything_we_hold_and_no_secrets(
+        self,
+        api: httpx.AsyncClient,
+        login: Callable[..., Any],
+        db: AsyncSession,
+        binance_sim: BinanceSim,
+    ) -> None:
         body, tokens = await login(marketing_accepted=True)
+        me = (await api.get("/api/auth/me", headers=bearer(tokens))).json()
+        user_id = uuid.UUID(me["id"])
+        key, secret = await binance_sim.account(BRL="1000")
+        saved = await api.post(
+            "/api/credentials",
+            json={"exchange": "binance", "api_key": key, "api_secret": secret},
+            headers=bearer(tokens),
+        )
+        assert saved.status_code == 201, saved.text
+        context = await api.post(
+            "/api/contexts",
+            json={"coin": "BTC", "fiat": "BRL", "exchange": "paper"},
+            headers=bearer(tokens),
+        )
+        assert context.status_code == 201, context.text
+        # What the payment webhooks store about the user (their own tests drive them for real).
+        db.add(PaymentCustomer(provider="stripe", customer_id="cus_export", user_id=user_id))
+        db.add(
+            PaymentEventRecord(
+                provider="stripe",
+                event_id="evt_export_1",
+                type="invoice.paid",
+                user_id=user_id,
+                outcome="signaled",
+            )
+        )
+        await db.commit()
+
         response = await api.get("/api/users/me/export", headers=bearer(tokens))
         assert response.status_code == 200, response.text
         export = response.json()
+        assert set(export) == EXPORT_SECTIONS
+        assert export["schema_version"] == "1"
         assert export["profile"]["email"] == body["email"]
+        assert set(export["subscription"]) == SUBSCRIPTION_FIELDS
         assert export["subscription"]["plan"] == "FREE"
         assert len(export["consents"]) == 3
         assert len(export["sessions"]) == 1
-        assert [e["action"] for e in export["security_events"]] == [
+        assert [e["action"] for e in export["audit_trail"]] == [
             "register",
             "login_succeeded",
+            "credentials_saved",
             "data_exported",
         ]
+        [credential] = export["exchange_credentials"]
+        assert (credential["exchange"], credential["api_key"]) == ("binance", "••••" + key[-4:])
+        assert [c["name"] for c in export["trading_contexts"]] == ["BTC-BRL-Paper"]
+        [account] = export["payment_accounts"]
+        assert (account["provider"], account["customer_id"]) == ("stripe", "cus_export")
+        [event] = export["payment_events"]
+        assert set(event) == {"provider", "type", "outcome", "received_at"}
+        assert (event["type"], event["outcome"]) == ("invoice.paid", "signaled")
         text = response.text
-        for secret in (body["password"], tokens["refresh_token"], tokens["access_token"], "argon2"):
-            assert secret not in text
+        for hidden in (
+            body["password"],
+            tokens["refresh_token"],
+            tokens["access_token"],
+            "argon2",
+            key,
+            secret,
+            "evt_export_1",  # our dedupe key, not the user's data
+            "recent_event_ids",
+            "ended_subscriptions",
+        ):
+            assert hidden not in text
+
+    async def test_export_schema_is_documented_in_openapi(self, api: httpx.AsyncClient) -> None:
+        openapi = (await api.get("/openapi.json")).json()
+        export = openapi["paths"]["/api/users/me/export"]["get"]["responses"]["200"]
+        assert export["content"]["application/json"]["schema"]["$ref"].endswith("/UserExport")
+        schemas = openapi["components"]["schemas"]
+        assert set(schemas["UserExport"]["properties"]) == EXPORT_SECTIONS
+        me = schemas["MePublic"]["properties"]["subscription"]["$ref"]
+        assert set(schemas[me.rsplit("/", 1)[1]]["properties"]) == SUBSCRIPTION_FIELDS
 
     async def test_delete_refuses_login_keeps_data_and_closes_workflow(
         self,
