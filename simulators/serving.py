@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 from types import TracebackType
@@ -55,3 +56,24 @@ class ThreadedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# `crypteras up` reads this line from a simulator's log to learn the port it bound.
+LISTENING = re.compile(r"simulator listening on http://\S+:(\d+)$", re.MULTILINE)
+
+
+def serve(app: FastAPI, *, host: str, port: int, name: str) -> None:
+    """Serve until SIGINT/SIGTERM on `port`, 0 meaning any free one. The socket is bound here,
+    before uvicorn starts, and the port it got is printed: whoever started the process learns
+    the real port without picking a free one first and racing others to bind it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn itself binds
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise SystemExit(
+            f"crypteras: the {name} simulator cannot listen on {host}:{port}: {exc.strerror}"
+        ) from None
+    sock.listen(2048)
+    print(f"{name} simulator listening on http://{host}:{sock.getsockname()[1]}", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])

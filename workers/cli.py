@@ -15,6 +15,7 @@ from adapters.settings import get_settings
 
 def _up(args: argparse.Namespace) -> int:
     from workers.stack import StackError, StackOptions, run_stack
+    from workers.supervisor import StartError
 
     options = StackOptions(
         state_dir=args.state_dir,
@@ -26,7 +27,7 @@ def _up(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(run_stack(options))
-    except StackError as exc:
+    except (StackError, StartError) as exc:
         print(f"crypteras: {exc}", file=sys.stderr)
         return 1
 

@@ -1,22 +1,27 @@
-"""`crypteras up`: the whole platform in one command, stopped cleanly on Ctrl-C or SIGTERM.
+"""`crypteras up`: the whole platform in one command, supervised, stopped cleanly on Ctrl-C or
+SIGTERM.
 
-Starts the Temporal dev server (state in a file), migrates the database, then runs the worker
-and the API as child processes. Children live in their own sessions so a terminal Ctrl-C
-reaches only this supervisor, which stops them in order (API, worker, Temporal); on Linux each
-child is also told to die with its parent, so even a SIGKILL of `up` leaves no orphan.
+Starts the Temporal dev server (state in a file), the four simulators (each binds a port of its
+own choosing and prints it), migrates the database, then runs the worker and the API. Like a
+supervised deployment, a child that dies is started again after a backoff, and `up` says so;
+the others carry on (Temporal keeps the work, the payment simulators keep their undelivered
+webhooks in the state folder). Children live in their own sessions so a terminal Ctrl-C reaches
+only this supervisor, which stops them in order (API, worker, simulators, Temporal); on Linux
+each child is also told to die with its parent, so even a SIGKILL of `up` leaves no orphan.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import itertools
 import os
 import secrets
 import shutil
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,18 +29,21 @@ from pathlib import Path
 import httpx
 
 from adapters.db.migrate import upgrade
+from adapters.market_data import check_files, data_dir
 from adapters.settings import async_database_url
 from adapters.vault import new_key
+from workers.supervisor import START_TIMEOUT_SECONDS, Service, Supervisor
 
-STOP_TIMEOUT_SECONDS = 15.0
+CLI = [sys.executable, "-m", "workers.cli"]
+
 # Keys the local simulators know from the start, so the real adapters can be tried at once:
 # save them with POST /api/credentials.
 SIMULATORS = ("binance", "mercadobitcoin", "stripe", "mercadopago")
+PAYMENT_SIMULATORS = ("stripe", "mercadopago")  # their state survives restarts (--state-file)
 DEMO_ACCOUNTS = {
     "binance": "demo-binance-key:demo-binance-secret:BRL=100000,USDT=20000,BTC=1,ETH=10",
     "mercadobitcoin": "demo-mb-login:demo-mb-password:BRL=100000,BTC=1,ETH=10",
 }
-START_TIMEOUT_SECONDS = 60.0
 
 
 class StackError(Exception):
@@ -54,6 +62,20 @@ class StackOptions:
     @property
     def metrics_port(self) -> int:
         return self.worker_metrics_port or self.api_port + 1
+
+    def ports(self) -> list[tuple[int, str, str]]:
+        """(port, what, the option that sets it) for every port `up` chooses."""
+        metrics_option = (
+            "--worker-metrics-port"
+            if self.worker_metrics_port
+            else "--worker-metrics-port (default: the API port + 1)"
+        )
+        return [
+            (self.api_port, "API", "--api-port"),
+            (self.temporal_port, "Temporal", "--temporal-port"),
+            (self.ui_port, "Temporal Web UI", "--ui-port"),
+            (self.metrics_port, "worker metrics", metrics_option),
+        ]
 
 
 def temporal_binary() -> Path:
@@ -76,6 +98,19 @@ def temporal_binary() -> Path:
     )
 
 
+def check_ports(options: StackOptions) -> None:
+    """Every chosen port differs from every other and is free, or a one-line StackError."""
+    chosen = options.ports()
+    for (port, what, _), (other, other_what, option) in itertools.combinations(chosen, 2):
+        if port == other:
+            raise StackError(
+                f"port {port} is chosen for both the {what} and the {other_what}; "
+                f"choose another with {option.split(' ')[0]}"
+            )
+    for port, what, option in chosen:
+        ensure_port_free(options.host, port, what, option.split(" ")[0])
+
+
 def ensure_port_free(host: str, port: int, what: str, option: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # As the servers themselves bind: a closed connection lingering in TIME_WAIT is no
@@ -89,6 +124,13 @@ def ensure_port_free(host: str, port: int, what: str, option: str) -> None:
             ) from None
 
 
+def free_port(host: str) -> int:
+    """A port free now (for harnesses that must name one up front; `up` itself never does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 def _local_secret(state_dir: Path, name: str, make: Callable[[], str]) -> str:
     """A secret made once per state folder, so tokens and sealed keys survive a restart."""
     path = state_dir / name
@@ -98,38 +140,18 @@ def _local_secret(state_dir: Path, name: str, make: Callable[[], str]) -> str:
     return path.read_text().strip()
 
 
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask Linux to SIGTERM it when the supervisor dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class Stack:
     options: StackOptions
     env: dict[str, str] = field(default_factory=dict)
     sim_ports: dict[str, int] = field(default_factory=dict)
-    sim_options: dict[str, list[str]] = field(default_factory=dict)
     database_url: str = ""
-    children: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
+    supervisor: Supervisor = field(default_factory=Supervisor)
 
     def check(self) -> None:
-        o = self.options
         temporal_binary()
-        for port, what, option in (
-            (o.api_port, "API", "--api-port"),
-            (o.temporal_port, "Temporal", "--temporal-port"),
-            (o.ui_port, "Temporal Web UI", "--ui-port"),
-            (o.metrics_port, "worker metrics", "--worker-metrics-port"),
-        ):
-            ensure_port_free(o.host, port, what, option)
+        check_files(data_dir())  # the simulators, the worker and the API replay them
+        check_ports(self.options)
 
     def prepare_environment(self) -> None:
         o = self.options
@@ -151,17 +173,9 @@ class Stack:
         )
         env["TEMPORAL_ADDRESS"] = f"{o.host}:{o.temporal_port}"
         env["WORKER_METRICS_ADDRESS"] = f"{o.host}:{o.metrics_port}"
-        self.sim_ports = {name: free_port(o.host) for name in SIMULATORS}
-        env["BINANCE_BASE_URL"] = f"http://{o.host}:{self.sim_ports['binance']}"
-        env["MERCADOBITCOIN_BASE_URL"] = (
-            f"http://{o.host}:{self.sim_ports['mercadobitcoin']}/api/v4"
-        )
+        env["PUBLIC_BASE_URL"] = f"http://{o.host}:{o.api_port}"
         # Payment providers: the simulators and the API share keys and webhook secrets made
         # once per state folder; the simulators read them from the environment.
-        api = f"http://{o.host}:{o.api_port}"
-        env["PUBLIC_BASE_URL"] = api
-        env["STRIPE_API_BASE"] = f"http://{o.host}:{self.sim_ports['stripe']}"
-        env["MERCADOPAGO_API_BASE"] = f"http://{o.host}:{self.sim_ports['mercadopago']}"
         for name, make in (
             ("STRIPE_SECRET_KEY", lambda: "sk_test_" + secrets.token_hex(12)),
             ("STRIPE_WEBHOOK_SECRET", lambda: "whsec_" + secrets.token_hex(16)),
@@ -170,80 +184,64 @@ class Stack:
         ):
             env[name] = _local_secret(o.state_dir, name.lower().replace("_", "-"), make)
         env["STRIPE_API_KEY"] = env["STRIPE_SECRET_KEY"]  # what the simulator accepts
-        self.sim_options = {
+        self.env = self.supervisor.env = env
+
+    def _simulator(self, name: str) -> Service:
+        o = self.options
+        api = f"http://{o.host}:{o.api_port}"
+        options = {
             "binance": ["--account", DEMO_ACCOUNTS["binance"]],
             "mercadobitcoin": ["--account", DEMO_ACCOUNTS["mercadobitcoin"]],
             "stripe": ["--webhook-url", f"{api}/api/webhooks/stripe"],
             "mercadopago": ["--webhook-url", f"{api}/api/webhooks/mercadopago"],
-        }
-        self.env = env
+        }[name]
+        if name in PAYMENT_SIMULATORS:
+            options += ["--state-file", str(o.state_dir / f"sim-{name}.state")]
 
-    async def _spawn(self, name: str, *argv: str, log_file: Path | None = None) -> None:
-        output = log_file.open("ab") if log_file else None
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        if output:
-            output.close()
-        self.children.append((name, process))
+        def argv() -> list[str]:
+            # The first start takes any free port; a restart keeps it (the API knows it).
+            port = str(self.sim_ports.get(name, 0))
+            return [*CLI, "sim", name, "--host", o.host, "--port", port, *options]
+
+        return Service(f"{name} simulator", argv, log_file=o.state_dir / f"sim-{name}.log")
 
     async def start(self) -> None:
-        o = self.options
-        temporal_log = o.state_dir / "temporal.log"
-        await self._spawn(
-            "temporal",
-            str(temporal_binary()),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(o.state_dir / "temporal.db"),
-            "--ip",
-            o.host,
-            "--port",
-            str(o.temporal_port),
-            "--ui-port",
-            str(o.ui_port),
-            "--log-level",
-            "warn",
-            log_file=temporal_log,
+        o, supervisor = self.options, self.supervisor
+        temporal = await supervisor.add(
+            Service(
+                "temporal",
+                lambda: [
+                    str(temporal_binary()),
+                    *("server", "start-dev", "--log-level", "warn"),
+                    *("--db-filename", str(o.state_dir / "temporal.db"), "--ip", o.host),
+                    *("--port", str(o.temporal_port), "--ui-port", str(o.ui_port)),
+                ],
+                log_file=o.state_dir / "temporal.log",
+            )
         )
-        python = sys.executable
-        for name, port in self.sim_ports.items():
-            await self._spawn(
-                f"{name} simulator",
-                python, "-m", "workers.cli", "sim", name,
-                "--host", o.host, "--port", str(port), *self.sim_options[name],
-                log_file=o.state_dir / f"sim-{name}.log",
-            )  # fmt: skip
-        await self._wait_for_port(o.temporal_port, "temporal", temporal_log)
-        for name, port in self.sim_ports.items():
-            await self._wait_for_port(port, f"{name} simulator", o.state_dir / f"sim-{name}.log")
+        simulators = {name: await supervisor.add(self._simulator(name)) for name in SIMULATORS}
+        for name, service in simulators.items():
+            self.sim_ports[name] = await supervisor.listening_port(service)
+        self._point_at_simulators()
+        await self._wait_for_port(o.temporal_port, temporal)
         await asyncio.to_thread(upgrade, self.database_url)
-        await self._spawn("worker", python, "-m", "workers.cli", "worker")
-        await self._spawn(
-            "api", python, "-m", "workers.cli", "api", "--host", o.host, "--port", str(o.api_port)
-        )
+        await supervisor.add(Service("worker", lambda: [*CLI, "worker"]))
+        api = [*CLI, "api", "--host", o.host, "--port", str(o.api_port)]
+        await supervisor.add(Service("api", lambda: api))
         await self._wait_for_health()
 
-    def _exited(self) -> tuple[str, int] | None:
-        for name, process in self.children:
-            if process.returncode is not None:
-                return name, process.returncode
-        return None
+    def _point_at_simulators(self) -> None:
+        host, ports = self.options.host, self.sim_ports
+        self.env["BINANCE_BASE_URL"] = f"http://{host}:{ports['binance']}"
+        self.env["MERCADOBITCOIN_BASE_URL"] = f"http://{host}:{ports['mercadobitcoin']}/api/v4"
+        self.env["STRIPE_API_BASE"] = f"http://{host}:{ports['stripe']}"
+        self.env["MERCADOPAGO_API_BASE"] = f"http://{host}:{ports['mercadopago']}"
 
-    async def _wait_for_port(self, port: int, name: str, log_file: Path) -> None:
-        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_SECONDS
-        while asyncio.get_running_loop().time() < deadline:
-            if exited := self._exited():
-                log = await asyncio.to_thread(log_file.read_text, errors="replace")
-                tail = log.strip().splitlines()[-3:]
-                raise StackError(f"{exited[0]} exited with code {exited[1]}: {' / '.join(tail)}")
+    async def _wait_for_port(self, port: int, service: Service) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if error := self.supervisor.any_failed():
+                raise error
             try:
                 _reader, writer = await asyncio.open_connection(self.options.host, port)
             except OSError:
@@ -251,43 +249,22 @@ class Stack:
                 continue
             writer.close()
             return
-        raise StackError(f"{name} did not open port {port} within {START_TIMEOUT_SECONDS:.0f} s")
+        raise StackError(
+            f"{service.name} did not open port {port} within {START_TIMEOUT_SECONDS:.0f} s"
+        )
 
     async def _wait_for_health(self) -> None:
         url = f"http://{self.options.host}:{self.options.api_port}/api/health"
-        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_SECONDS
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
         async with httpx.AsyncClient(timeout=2.0) as client:
-            while asyncio.get_running_loop().time() < deadline:
-                if exited := self._exited():
-                    raise StackError(f"{exited[0]} exited with code {exited[1]} while starting")
+            while time.monotonic() < deadline:
+                if error := self.supervisor.any_failed():
+                    raise StackError(f"{error} (while starting)")
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(url)).status_code == 200:
                         return
                 await asyncio.sleep(0.2)
         raise StackError(f"the API did not become healthy within {START_TIMEOUT_SECONDS:.0f} s")
-
-    async def wait(self, stop: asyncio.Event) -> str | None:
-        """Until a stop is asked (returns None) or a child dies (returns its name)."""
-        waits = {asyncio.ensure_future(p.wait()): name for name, p in self.children}
-        stopper = asyncio.ensure_future(stop.wait())
-        done, _pending = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
-        for task in [stopper, *waits]:
-            task.cancel()
-        return None if stopper in done else next(waits[t] for t in done if t in waits)
-
-    async def stop(self) -> None:
-        """Newest first: the API stops taking requests before the worker and Temporal go."""
-        for _name, process in reversed(self.children):
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
-                except TimeoutError:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.kill()
-                    await process.wait()
-        self.children.clear()
 
     def banner(self) -> str:
         o = self.options
@@ -311,8 +288,8 @@ class Stack:
                 f"  Stripe sim     {self.env['STRIPE_API_BASE']}  (checkout pages under /_sim/)",
                 f"  MP sim         {self.env['MERCADOPAGO_API_BASE']}",
                 f"  Database       {database}",
-                f"  State folder   {o.state_dir.resolve()}",
-                "Press Ctrl-C to stop.",
+                f"  State folder   {o.state_dir.resolve()}  (temporal.log, sim-*.log)",
+                "A child that stops is restarted. Press Ctrl-C to stop.",
             ]
         )
 
@@ -335,10 +312,7 @@ async def run_stack(options: StackOptions) -> int:
         stopper.cancel()
         start.result()
         print(stack.banner(), flush=True)
-        died = await stack.wait(stop)
-        if died:
-            print(f"crypteras: {died} stopped unexpectedly; shutting down", file=sys.stderr)
-            return 1
+        await stack.supervisor.run(stop)
         return 0
     finally:
-        await stack.stop()
+        await stack.supervisor.stop()

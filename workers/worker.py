@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -30,6 +31,9 @@ from workflows.purge import LoginRecordsPurgeWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = structlog.get_logger(__name__)
+# How long a stopping worker lets running activities finish (then they are cancelled and
+# retried elsewhere); less than `crypteras up`'s stop timeout, so the drain is never cut short.
+SHUTDOWN_GRACE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,16 @@ def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     subscriptions = SubscriptionActivities(deps.sessions, deps.payments)
     return [
         subscriptions.project_subscription,
+        subscriptions.load_subscription,
         subscriptions.record_transition,
+        subscriptions.record_alert,
         subscriptions.apply_plan_limits,
         subscriptions.reconcile_subscription,
-        subscriptions.cancel_superseded,
-        subscriptions.load_subscription,
-    ]
-        subscriptions.record_alert,
-
-
         subscriptions.reconcile_checkout,
+        subscriptions.cancel_superseded,
+    ]
+
+
 def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
     return [
         Worker(
@@ -93,12 +97,14 @@ def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
             task_queue=TaskQueue.ACCOUNTS,
             workflows=[SubscriptionWorkflow],
             activities=account_activities(deps),
+            graceful_shutdown_timeout=SHUTDOWN_GRACE,
         ),
         Worker(
             client,
             task_queue=TaskQueue.MAINTENANCE,
             workflows=[CredentialRevalidationWorkflow, LoginRecordsPurgeWorkflow],
             activities=maintenance_activities(deps),
+            graceful_shutdown_timeout=SHUTDOWN_GRACE,
         ),
     ]
 
@@ -118,11 +124,18 @@ async def run_worker(settings: Settings) -> None:
         metrics=settings.worker_metrics_address or None,
     )
     try:
-        async with asyncio.TaskGroup() as group:
-            for worker in workers:
-                group.create_task(worker.run())
-            await stop.wait()
-            log.info("worker stopping")
-            await asyncio.gather(*(worker.shutdown() for worker in workers))
+        await serve(workers, stop)
     finally:
         await engine.dispose()
+
+
+async def serve(workers: Sequence[Worker], stop: asyncio.Event) -> None:
+    """Poll until `stop` (SIGTERM, SIGINT), then drain: no new tasks are taken, and running
+    activities get the workers' SHUTDOWN_GRACE to finish before they are cancelled."""
+    async with asyncio.TaskGroup() as group:
+        for worker in workers:
+            group.create_task(worker.run())
+        await stop.wait()
+        log.info("worker stopping", grace_seconds=SHUTDOWN_GRACE.total_seconds())
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+    log.info("worker stopped")

@@ -7,12 +7,12 @@ import argparse
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-import uvicorn
 from fastapi import FastAPI
 
 from simulators.binance.app import create_app
 from simulators.binance.config import AccountConfig, SimConfig, parse_account
 from simulators.serving import ThreadedServer as SimServer
+from simulators.serving import serve
 
 DEFAULT_PORT = 9100
 
@@ -58,7 +58,7 @@ def run(
         partial_fill_ratio=partial_fill_ratio,
         weight_limit=weight_limit,
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    serve(create_app(config), host=host, port=port, name="binance")
 
 
 def _account(text: str) -> str:

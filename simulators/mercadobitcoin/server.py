@@ -14,6 +14,7 @@ import uvicorn
 from simulators.mercadobitcoin.app import PREFIX, create_app
 from simulators.mercadobitcoin.config import RateLimits, SimConfig, parse_account
 from simulators.mercadobitcoin.state import Venue
+from simulators.serving import serve
 
 LOOPBACK = "127.0.0.1"
 
@@ -46,7 +47,7 @@ def run(
     config = build_config(
         accounts, speed=speed, token_lifetime=token_lifetime, rate_limits=rate_limits
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    serve(create_app(config), host=host, port=port, name="mercadobitcoin")
 
 
 def parser(prog: str = "crypteras sim mercadobitcoin") -> argparse.ArgumentParser:

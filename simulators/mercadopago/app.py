@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from simulators.mercadopago import api, control
+from simulators.mercadopago import api, control, persistence
 from simulators.mercadopago.config import SimConfig
 from simulators.mercadopago.state import Account
 from simulators.mercadopago.wire import MpError, bad_request
+from simulators.snapshots import SnapshotFile, save_after_changes
 
 
-def create_app(config: SimConfig) -> FastAPI:
+def create_app(config: SimConfig, state_file: Path | None = None) -> FastAPI:
+    """With `state_file` the account survives a restart: saved after every change, loaded at
+    start, and the notifications not yet delivered are sent again (`simulators.snapshots`)."""
     account = Account(config)
+    snapshots = SnapshotFile(state_file) if state_file else None
+    if snapshots and (saved := snapshots.load()):
+        persistence.restore(saved, account)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        account.notifier.resume()
         yield
         await account.notifier.close()  # stop retrying deliveries, close the client
 
@@ -33,6 +41,13 @@ def create_app(config: SimConfig) -> FastAPI:
     app.state.account = account
     app.include_router(api.router)
     app.include_router(control.router)
+    if snapshots:
+
+        def save() -> None:
+            snapshots.save(persistence.capture(account))
+
+        account.notifier.on_attempt = save
+        save_after_changes(app, save)
 
     @app.exception_handler(MpError)
     async def mp_error(_: Request, exc: MpError) -> JSONResponse:

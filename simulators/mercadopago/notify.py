@@ -110,6 +110,7 @@ class Notifier:
         self._next_id = 110_000_000_001
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self.on_attempt: Callable[[], None] = lambda: None  # e.g. save the state (--state-file)
 
     def emit(self, type_: str, action: str, data_id: str, url: str | None = None) -> Notification:
         """Record a notification and start delivering it to `url` (else the configured one)."""
@@ -128,6 +129,17 @@ class Notifier:
         self.notifications[note.id] = note
         self.deliver(note)
         return note
+
+    def restore(self, notes: list[Notification]) -> None:
+        """Notifications a previous run of the simulator recorded (`resume` sends them)."""
+        self.notifications = {note.id: note for note in notes}
+        self._next_id = max(self.notifications, default=self._next_id)
+
+    def resume(self) -> None:
+        """Deliver again what is neither delivered nor given up on (after a restart)."""
+        for note in self.notifications.values():
+            if not note.delivered and len(note.attempts) < self.policy.max_attempts:
+                self.deliver(note)
 
     def deliver(self, note: Notification) -> None:
         if note.url is None:
@@ -162,7 +174,6 @@ class Notifier:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.policy.max_delay_seconds)
             if await self._attempt(note, target, payload):
-                note.delivered = True
                 return
 
     async def _attempt(self, note: Notification, target: str, payload: bytes) -> bool:
@@ -177,8 +188,11 @@ class Notifier:
             response = await self._http().post(target, content=payload, headers=headers)
         except httpx.HTTPError as exc:
             note.attempts.append(Attempt(now, request_id, None, type(exc).__name__))
+            self.on_attempt()
             return False
         note.attempts.append(Attempt(now, request_id, response.status_code))
+        note.delivered = note.delivered or response.is_success
+        self.on_attempt()
         return response.is_success
 
     def _http(self) -> httpx.AsyncClient:

@@ -10,12 +10,14 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
 from simulators.mercadopago.app import create_app
 from simulators.mercadopago.config import Delivery, SimConfig
 from simulators.mercadopago.state import Account
+from simulators.serving import serve
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8505
@@ -23,7 +25,12 @@ DEFAULT_PORT = 8505
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The simulator's options, for ``crypteras sim mercadopago`` (see `config_from_args`)."""
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="keep the account and undelivered notifications here, to survive a restart",
+    )
     parser.add_argument("--host", default=LOOPBACK, help="keep on loopback: /_sim/ is open")
     parser.add_argument(
         "--access-token",
@@ -68,9 +75,11 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
     )
 
 
-def run(port: int, config: SimConfig, *, host: str = LOOPBACK) -> None:
-    """Serve until interrupted."""
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+def run(
+    port: int, config: SimConfig, *, host: str = LOOPBACK, state_file: Path | None = None
+) -> None:
+    """Serve until interrupted (`port` 0: any free one, printed)."""
+    serve(create_app(config, state_file), host=host, port=port, name="mercadopago")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -83,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    run(args.port, config, host=args.host)
+    run(args.port, config, host=args.host, state_file=args.state_file)
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,10 @@ class Account:
     authorized_payments: dict[int, AuthorizedPayment] = field(default_factory=dict)
     # (access token, X-Idempotency-Key) -> (request body, status, response body)
     idempotency: dict[tuple[str, str], tuple[Any, int, Any]] = field(default_factory=dict)
-    _payment_ids: itertools.count[int] = field(
+    payment_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1_310_000_001)
     )
-    _invoice_ids: itertools.count[int] = field(
+    invoice_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(7_000_000_001)
     )
 
@@ -172,7 +172,7 @@ class Account:
             metadata={"preapproval_id": pre.id},
         )
         invoice = AuthorizedPayment(
-            id=next(self._invoice_ids),
+            id=next(self.invoice_ids),
             preapproval_id=pre.id,
             payment=payment,
             created=payment.created,
@@ -223,7 +223,7 @@ class Account:
 
     def _new_payment(self, *, approved: bool, method_id: str, **fields: Any) -> Payment:
         payment = Payment(
-            id=next(self._payment_ids),
+            id=next(self.payment_ids),
             collector_id=self.config.user_id,
             created=self.clock.now(),
             status="approved" if approved else "rejected",

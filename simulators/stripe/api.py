@@ -66,7 +66,7 @@ class Api:
     def __init__(self, config: SimConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self._idempotency: dict[tuple[str, str], _Saved] = {}
+        self.idempotency: dict[tuple[str, str], _Saved] = {}
 
     def _authenticate(self, request: Request) -> str:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -107,7 +107,7 @@ class Api:
                     raise StripeApiError(
                         400, "Idempotency-Key must be at most 255 characters long."
                     )
-                saved = self._idempotency.get((api_key, key))
+                saved = self.idempotency.get((api_key, key))
                 if saved is not None:
                     if saved.fingerprint != fingerprint:
                         raise StripeApiError(
@@ -118,7 +118,7 @@ class Api:
                     return _json(saved.body, saved.status, replay)
             body = json.dumps(operation(params, RequestContext(request_id, key)), indent=2)
             if key:  # only executed requests are saved, as Stripe does
-                self._idempotency[(api_key, key)] = _Saved(
+                self.idempotency[(api_key, key)] = _Saved(
                     fingerprint, 200, body.encode(), request_id
                 )
             return _json(body.encode(), 200, headers)

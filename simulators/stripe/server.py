@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from simulators.serving import ThreadedServer as SimServer
+from simulators.serving import serve
 from simulators.stripe.app import create_app
 from simulators.stripe.config import DEFAULT_API_KEY, DeliveryConfig, SimConfig
 
@@ -25,22 +26,28 @@ def run(
     webhook_secret: str | None = None,
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,),
     delivery: DeliveryConfig | None = None,
+    state_file: Path | None = None,
 ) -> None:
-    """Serve until interrupted. The /_sim/ control API is unauthenticated: keep `host` on
-    loopback outside a container."""
+    """Serve until interrupted (`port` 0: any free one, printed). The /_sim/ control API is
+    unauthenticated: keep `host` on loopback outside a container."""
     config = SimConfig(
         api_keys=api_keys,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         delivery=delivery or DeliveryConfig(),
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    serve(create_app(config, state_file), host=host, port=port, name="stripe")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``crypteras sim stripe``; pass the parsed namespace to `run_from_args`.
     The webhook secret defaults to $STRIPE_WEBHOOK_SECRET so it stays out of process lists."""
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="keep the account and undelivered webhooks here, to survive a restart",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--webhook-url", help="where events are POSTed, e.g. .../api/webhooks/stripe"
@@ -83,6 +90,7 @@ def run_from_args(args: argparse.Namespace) -> None:
         webhook_secret=args.webhook_secret,
         api_keys=tuple(keys),
         delivery=DeliveryConfig(max_attempts=args.max_attempts, backoff_base=args.backoff_base),
+        state_file=args.state_file,
     )
 
 

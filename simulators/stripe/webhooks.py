@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,7 @@ class Deliverer:
         self._worker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self.on_attempt: Callable[[], None] = lambda: None  # e.g. save the state (--state-file)
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.policy.timeout)
@@ -133,6 +135,14 @@ class Deliverer:
 
     def pending(self) -> list[str]:
         return [i for i, d in self.deliveries.items() if not d.attempts and not d.retrying]
+
+    def unfinished(self) -> list[str]:
+        """Events neither delivered nor given up on: what a restarted simulator sends again."""
+        return [
+            i
+            for i, d in self.deliveries.items()
+            if not d.delivered and len(d.attempts) < self.policy.max_attempts
+        ]
 
     async def _work(self) -> None:
         while True:
@@ -194,4 +204,5 @@ class Deliverer:
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         delivery.attempts.append(attempt)
+        self.on_attempt()
         return attempt.ok
