@@ -22,6 +22,7 @@ from api.errors import ErrorResponse, install_error_handlers
 from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
+from api.pages import pages_router
 from api.middleware import (
     ApiMetrics,
     BodyLimitMiddleware,
@@ -124,4 +125,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         contexts_router,
     ):
         app.include_router(router)
+    app.include_router(pages_router(settings.docs_enabled))
     return app
