@@ -1,7 +1,7 @@
 """Plain server-rendered pages where a browser lands: the site root and the pages the payment
 providers send the payer back to after checkout (Stripe's success and cancel URLs, Mercado
-Pago's back_url). Until the web app owns them they say what happened and link on. No scripts
-and no external assets; every value from the URL is escaped."""
+Pago's back_url). Until the web app owns them they say what happened and link on. No scripts,
+styles or external assets; every value from the URL is escaped."""
 
 from __future__ import annotations
 
@@ -10,33 +10,24 @@ from html import escape
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-# Nothing may load or run: the pages are text, links and one inline style sheet.
-_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'",
-    "Cache-Control": "no-store",
-}
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;"
-    "color:#1d2330;line-height:1.5}h1{font-size:1.6rem}a{color:#1a56db}"
-    "code{background:#f1f3f7;padding:0 .25rem;border-radius:.2rem}"
-)
 # Mercado Pago's back_url query `status` / `collection_status` values.
 _MP_PAID = {"approved", "authorized"}
 _MP_WAITING = {"pending", "in_process", "in_mediation"}
 
 
-def _page(title: str, *paragraphs: str, status_code: int = 200) -> HTMLResponse:
+def _page(title: str, *paragraphs: str) -> HTMLResponse:
     """`paragraphs` are trusted markup; anything taken from the request is escaped by the
     caller."""
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)} · Crypteras</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)} · Crypteras</title></head>"
         f"<body><h1>{escape(title)}</h1>{body}</body></html>"
     )
-    return HTMLResponse(html, status_code=status_code, headers=_HEADERS)
+    # Unstyled on purpose: the API's CSP (default-src 'none', api.middleware) covers these
+    # pages too, so nothing inline or external would load anyway.
+    return HTMLResponse(html)
 
 
 _PLAN_LINK = (
