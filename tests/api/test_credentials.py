@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -91,6 +92,12 @@ async def test_saving_valid_keys_stores_them_sealed_and_masked(
     export = (await venues_api.get("/api/users/me/export", headers=bearer(tokens))).text
     row = await db.scalar(select(ExchangeCredential))
     assert row is not None
+    logged = [json.loads(line) for line in captured_log.getvalue().splitlines()]
+    # The log checked below really holds this test's requests, the save among them.
+    assert {(line.get("method"), line.get("route"), line.get("status")) for line in logged} >= {
+        ("POST", "/api/credentials", 201),
+        ("GET", "/api/credentials", 200),
+    }
     for text in (response.text, str(listed), export, captured_log.getvalue()):
         assert key not in text and secret not in text
     assert secret not in row.api_secret_sealed and key not in row.api_key_sealed
