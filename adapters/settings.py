@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     login_free_failures: int = Field(default=3, ge=1)
+    login_first_delay_seconds: int = Field(default=1, ge=1, le=3600)
     login_max_delay_seconds: int = Field(default=60, ge=1, le=3600)
     # Per hour: registrations per IP, checkouts per user.
     register_max_per_hour: int = Field(default=10, ge=1)
@@ -185,9 +186,9 @@ class Settings(BaseSettings):
     @property
     def login_delays(self) -> list[timedelta]:
         """The wait after the n-th failed login in a row: none until the free ones are used up,
-        then doubling from one second up to the cap (the last entry repeats)."""
+        then doubling from the first delay up to the cap (the last entry repeats)."""
         delays = [timedelta(0)] * (self.login_free_failures - 1)
-        seconds = 1
+        seconds = self.login_first_delay_seconds
         while seconds < self.login_max_delay_seconds:
             delays.append(timedelta(seconds=seconds))
             seconds *= 2
