@@ -124,6 +124,7 @@ class SubscriptionWorkflow:
         self._uncanceled_every = PROVIDER_RETRY_EVERY
         self._checkouts = list(input.checkouts)
         self._checkouts_checked_at = workflow.now()
+        self._rearm = False
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
@@ -197,6 +198,7 @@ class SubscriptionWorkflow:
             if not self._checkouts:
                 self._checkouts_checked_at = workflow.now()
             self._checkouts.append(checkout)
+            self._rearm = True  # the loop may be asleep with no timer: wake it to set one
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> SubscriptionState:
@@ -263,10 +265,12 @@ class SubscriptionWorkflow:
                 lambda: (
                     bool(self._inbox)
                     or self._closing is not None
+                    or self._rearm
                     or workflow.info().is_continue_as_new_suggested()
                 ),
                 timeout=timeout,
             )
+        self._rearm = False
 
     async def _reconcile(self) -> None:
         """Ask the provider what it holds and fold that in as the newest event."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from adapters.db.models import PaymentEventRecord, User
 from adapters.settings import Settings
@@ -205,3 +207,25 @@ async def test_a_webhook_that_cannot_signal_is_kept_and_signaled_on_redelivery(
     await t.until(lambda s: s["status"] == "past_due")
     repeat = await post_stripe(client, body, stripe_signed(body))
     assert repeat.json()["outcome"] == "duplicate"
+
+
+# -- a lost payment event is repaired from the provider's record ---------------------------------
+
+
+async def test_a_paid_checkout_whose_events_are_lost_is_found_by_reconciliation(
+    trader: Callable[[], Awaitable[Trader]],
+    payment_sims: PaymentSims,
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    t = await trader()
+    checkout = await t.checkout(plan="PRO", provider="stripe")
+    await payment_sims.stripe.call("POST", "/webhooks", {"auto": False})  # events held: lost
+    try:
+        await payment_sims.stripe.complete(checkout["checkout_id"])
+    finally:
+        await payment_sims.stripe.call("POST", "/webhooks", {"auto": True})
+    assert (await t.subscription())["plan"] == "FREE"
+    handle = temporal_env.client.get_workflow_handle(subscription_workflow_id(t.user["id"]))
+    await temporal_env.fast_forward(handle, timedelta(hours=2))
+    me = await t.until(lambda s: s["plan"] == "PRO")
+    assert me["provider"] == "stripe"

@@ -10,10 +10,17 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from adapters.db.engine import create_engine, session_factory
 from adapters.db.models import AuditEvent, SubscriptionRecord, User
 from adapters.payments.stripe import StripeGateway
 from adapters.settings import Settings
@@ -23,14 +30,17 @@ from domain.subscriptions import (
     EventKind,
     PaymentProvider,
     SubscriptionEvent,
+    SubscriptionState,
     SubscriptionStatus,
 )
+from tests.conftest import free_port
 from tests.payments.conftest_stripe import STRIPE_KEY
 from workers.worker import WorkerDeps, account_activities
 from workflows import TaskQueue
 from workflows.subscription import (
     ID_CONFLICT_POLICY,
     ID_REUSE_POLICY,
+    CancelRequest,
     CloseAccount,
     SubscriptionInput,
     SubscriptionWorkflow,
@@ -232,3 +242,51 @@ async def test_a_refused_cancel_of_the_old_subscription_alerts_and_is_retried_la
 
         await _until(canceled)
         assert (await handle.query(SubscriptionWorkflow.state)).plan is Plan.MAX
+
+
+async def test_the_cancel_update_answers_busy_when_the_database_does_not(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The cancel Update used to wait forever while the projection's activity retried against
+    a database that does not answer; now it answers SubscriptionBusy (the API's 504)."""
+    temporal = temporal_env.client
+    dead = create_engine(f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none")
+    queue = f"test-accounts-{uuid.uuid4().hex[:8]}"
+    user_id = uuid.uuid4()
+    paid = SubscriptionState(
+        user_id=user_id,
+        plan=Plan.PRO,
+        since=datetime.now(UTC),
+        provider=PaymentProvider.STRIPE,
+        subscription_id="sub_busy",
+        current_period_end=datetime.now(UTC) + timedelta(days=30),
+    )
+    deps = WorkerDeps.build(settings, session_factory(dead))
+    async with Worker(
+        temporal,
+        task_queue=queue,
+        workflows=[SubscriptionWorkflow],
+        activities=account_activities(deps),
+    ):
+        handle = await temporal.start_workflow(
+            SubscriptionWorkflow.run,
+            SubscriptionInput(user_id=user_id, state=paid),
+            id=subscription_workflow_id(user_id),
+            task_queue=queue,
+            id_reuse_policy=ID_REUSE_POLICY,
+            id_conflict_policy=ID_CONFLICT_POLICY,
+        )
+        request = CancelRequest(
+            provider=PaymentProvider.STRIPE, subscription_id="sub_busy", at_period_end=True
+        )
+        update = await handle.start_update(
+            SubscriptionWorkflow.cancel, request, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        await temporal_env.fast_forward(handle, timedelta(minutes=1))
+        with pytest.raises(WorkflowUpdateFailedError) as failed:
+            async with asyncio.timeout(30):
+                await update.result()
+        cause = failed.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "SubscriptionBusy"
+        await handle.terminate("test over")
+    await dead.dispose()
