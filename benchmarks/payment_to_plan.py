@@ -90,7 +90,8 @@ async def main(users: int) -> None:
         "--ui-port", str(free_port("127.0.0.1")),
         "--worker-metrics-port", str(free_port("127.0.0.1")),
     ]  # fmt: skip
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    # Every simulated user signs up from this one address: lift the per-IP sign-up limit.
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "REGISTER_MAX_PER_HOUR": "100000"}
     stack = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{api_port}"
     try:
