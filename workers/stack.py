@@ -68,7 +68,7 @@ class StackOptions:
         metrics_option = (
             "--worker-metrics-port"
             if self.worker_metrics_port
-            else "--worker-metrics-port (default: the API port + 1)"
+            else "--worker-metrics-port, default: the API port + 1"
         )
         return [
             (self.api_port, "API", "--api-port"),
@@ -101,14 +101,16 @@ def temporal_binary() -> Path:
 def check_ports(options: StackOptions) -> None:
     """Every chosen port differs from every other and is free, or a one-line StackError."""
     chosen = options.ports()
-    for (port, what, _), (other, other_what, option) in itertools.combinations(chosen, 2):
+    for (port, what, option), (other, other_what, other_option) in itertools.combinations(
+        chosen, 2
+    ):
         if port == other:
             raise StackError(
-                f"port {port} is chosen for both the {what} and the {other_what}; "
-                f"choose another with {option.split(' ')[0]}"
+                f"port {port} is chosen twice: {what} ({option}) and {other_what} "
+                f"({other_option}); choose another with {other_option.split(',')[0]}"
             )
     for port, what, option in chosen:
-        ensure_port_free(options.host, port, what, option.split(" ")[0])
+        ensure_port_free(options.host, port, what, option.split(",")[0])
 
 
 def ensure_port_free(host: str, port: int, what: str, option: str) -> None:
