@@ -88,6 +88,7 @@ class AuditAction(StrEnum):
     CREDENTIALS_SAVED = "credentials_saved"
     CREDENTIALS_DELETED = "credentials_deleted"
     SUBSCRIPTION_CHANGED = "subscription_changed"
+    SUBSCRIPTION_ALERT = "subscription_alert"  # a provider command keeps failing: support acts
 
 
 class CredentialStatus(StrEnum):
