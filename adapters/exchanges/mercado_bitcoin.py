@@ -42,7 +42,7 @@ from adapters.exchanges.errors import (
     TemporaryError,
     UnknownSymbol,
 )
-from adapters.exchanges.resilience import Resilience
+from adapters.exchanges.resilience import Clock, Resilience, SystemClock
 from domain.market import (
     Balance,
     BookLevel,
@@ -90,8 +90,9 @@ class ClientLimits:
 class _Throttle:
     """A sliding window that makes callers wait their turn, and honours a venue 429."""
 
-    def __init__(self, window: Window | None) -> None:
+    def __init__(self, window: Window | None, clock: Clock) -> None:
         self._window = window
+        self._clock = clock
         self._hits: deque[float] = deque()
         self._blocked_until = 0.0
         self._lock = asyncio.Lock()
@@ -99,7 +100,7 @@ class _Throttle:
     async def acquire(self) -> None:
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 wait = self._blocked_until - now
                 if self._window is not None:
                     while self._hits and self._hits[0] <= now - self._window.per_seconds:
@@ -109,10 +110,10 @@ class _Throttle:
                 if wait <= 0:
                     self._hits.append(now)
                     return
-                await asyncio.sleep(wait)
+                await self._clock.sleep(wait)
 
     def block(self, seconds: float) -> None:
-        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+        self._blocked_until = max(self._blocked_until, self._clock.monotonic() + seconds)
 
 
 class _Duplicate(ExchangeError):
@@ -213,18 +214,22 @@ class MercadoBitcoinExchange(Exchange):
         token_margin: float = 60.0,
         markets_ttl: float = 3600.0,
         wall_clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`login`/`password` are the API token id and secret. `limits=None` turns off our own
-        throttling (the venue's 429s are still honoured)."""
+        throttling (the venue's 429s are still honoured). `clock` times the throttles, the
+        markets cache and (unless `resilience` is given) the retries; `wall_clock` reads the
+        time of day that token expirations are stamped in."""
         self._login, self._password = login, password
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout), transport=transport
         )
         self._retry = retry
-        self._resilience = resilience or Resilience(VENUE)
+        self._clock = clock or SystemClock()
+        self._resilience = resilience or Resilience(VENUE, clock=self._clock)
         self._throttles = {
-            f: _Throttle(getattr(limits, f) if limits else None)
+            f: _Throttle(getattr(limits, f) if limits else None, self._clock)
             for f in ClientLimits.__dataclass_fields__
         }
         self._token_margin = token_margin
@@ -350,10 +355,10 @@ class MercadoBitcoinExchange(Exchange):
     # -- market data -----------------------------------------------------------------------
 
     async def markets(self) -> list[MarketRules]:
-        if time.monotonic() - self._markets_at > self._markets_ttl:
+        if self._clock.monotonic() - self._markets_at > self._markets_ttl:
             columns = await self._call(lambda: self._public("/symbols"))
             self._markets = {r.symbol: r for r in _rules_from_columns(columns)}
-            self._markets_at = time.monotonic()
+            self._markets_at = self._clock.monotonic()
         return list(self._markets.values())
 
     async def market_rules(self, symbol: str) -> MarketRules:

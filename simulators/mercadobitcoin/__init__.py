@@ -35,7 +35,8 @@ Control API (tests and the local stack only; JSON bodies, decimals as strings):
 - ``POST /_sim/accounts/{key}/deposit`` ``{asset, amount}``
 - ``GET  /_sim/accounts/{key}/orders`` every order the venue holds for the account
 - ``POST /_sim/prices/{symbol}`` ``{price}`` pins the price; resting orders it crosses fill
-- ``POST /_sim/clock`` ``{speed?, advance_seconds?}`` -> ``{now, speed}``
+- ``POST /_sim/clock`` ``{speed?, advance_seconds?}`` -> ``{now, speed}``; an advance also
+  moves the rate-limit windows on (they count wall seconds, whatever the speed)
 - ``POST /_sim/faults/order_delay`` ``{seconds}``: place the next order, answer it late
 - ``POST /_sim/faults/errors`` ``{count, status=503, after_processing=false}``: the next
   ``count`` API requests answer 5xx (after doing their work if ``after_processing``)

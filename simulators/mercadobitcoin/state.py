@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,16 +40,24 @@ class SimClock:
     def __init__(self, started_at: datetime, speed: float) -> None:
         self._anchor = started_at
         self._wall = time.time()
+        self._advanced = 0.0
         self.speed = speed
 
     def now(self) -> datetime:
         return self._anchor + timedelta(seconds=(time.time() - self._wall) * self.speed)
+
+    def monotonic(self) -> float:
+        """Seconds for the rate-limit windows: wall seconds (the venue's limits do not follow
+        `speed`) plus the explicit advances, so a client that waits on the simulator's clock
+        is seen to have waited."""
+        return time.monotonic() + self._advanced
 
     def set_speed(self, speed: float) -> None:
         self._anchor, self._wall, self.speed = self.now(), time.time(), speed
 
     def advance(self, seconds: float) -> None:
         self._anchor += timedelta(seconds=seconds)
+        self._advanced += seconds
 
 
 def _b64(data: bytes) -> str:
@@ -102,15 +111,16 @@ class Tokens:
 class RateLimiter:
     """Sliding windows per (endpoint family, caller), plus the overall budget."""
 
-    def __init__(self, limits: RateLimits) -> None:
+    def __init__(self, limits: RateLimits, monotonic: Callable[[], float]) -> None:
         self.limits = limits
+        self._monotonic = monotonic
         self._hits: dict[tuple[str, str], deque[float]] = {}
 
     def hit(self, family: str, caller: str) -> float | None:
         """Record a request; None if allowed, else seconds until one is (rounded up, >= 1)."""
         if not self.limits.enabled:
             return None
-        now = time.monotonic()
+        now = self._monotonic()
         windows = {(f, caller): getattr(self.limits, f) for f in {family, "overall"}}
         waits = [
             w for key, limit in windows.items() if (w := self._wait(key, limit, now)) is not None
@@ -176,7 +186,7 @@ class Venue:
             (m.rules for m in cfg.markets), cfg.fees, cfg.slippage, cfg.partial_fill_ratio
         )
         self.tokens = Tokens(cfg.token_lifetime_seconds)
-        self.limiter = RateLimiter(cfg.rate_limits)
+        self.limiter = RateLimiter(cfg.rate_limits, self.clock.monotonic)
         now = self.clock.now()
         for market in cfg.markets:
             self.sources[market.rules.symbol] = build_source(market, now)

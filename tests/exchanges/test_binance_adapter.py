@@ -7,6 +7,7 @@ import itertools
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from adapters.exchanges.binance import BinanceExchange
@@ -22,6 +23,7 @@ from adapters.exchanges.errors import (
 )
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from tests.exchanges.conftest_binance import BinanceSim, SimFactory
+from tests.exchanges.lost_answers import LoseAnswers
 
 
 def _limit(
@@ -252,13 +254,18 @@ async def test_timeout_after_placing_finds_the_order_instead_of_placing_twice(
 ) -> None:
     sim = binance_sim_factory()
     key, secret = await sim.account(BRL="1000")
-    await sim.fault(path="/api/v3/order", method="POST", delay_seconds=1.5, after_processing=True)
-    async with sim.exchange(key, secret, timeout=0.5, lookup_delay=0.01) as exchange:
+    network = LoseAnswers("POST", "/api/v3/order")  # placed, then the answer times out
+    async with (
+        httpx.AsyncClient(base_url=sim.base_url, transport=network) as http,
+        sim.exchange(key, secret, http_client=http, lookup_delay=0.01) as exchange,
+    ):
         order = await exchange.create_order(_market("lost-answer", "0.0001"))
         assert order.client_order_id == "lost-answer" and order.status is OrderStatus.FILLED
         assert order.fee == Decimal("0.0000001")
         assert [o.order_id for o in await exchange.recent_orders("BTC-BRL")] == [order.order_id]
-    assert (await sim.stats())["orders_placed"] == 1
+    assert network.lost == ["/api/v3/order"]
+    stats = await sim.stats()
+    assert stats["orders_placed"] == 1 and stats["requests"]["POST /api/v3/order"] == 1
 
 
 async def test_5xx_after_placing_finds_the_order(binance_sim_factory: SimFactory) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from adapters.exchanges.errors import (
@@ -18,11 +19,13 @@ from adapters.exchanges.errors import (
     UnknownSymbol,
 )
 from adapters.exchanges.mercado_bitcoin import ClientLimits, MercadoBitcoinExchange, Window
+from adapters.exchanges.resilience import Resilience, RetryPolicy
 from domain.market import Balance, OrderRequest, OrderStatus, OrderType, Side
 from simulators.mercadobitcoin import RateLimits, running
 from simulators.mercadobitcoin.config import Limit
 from simulators.mercadobitcoin.server import RunningSim
 from tests.exchanges.conftest_mercadobitcoin import MbControl, mb_adapter, mb_sim_config
+from tests.exchanges.lost_answers import LoseAnswers
 
 
 def _limit(
@@ -267,26 +270,55 @@ async def test_tiny_prices_round_trip_exactly(
 # -- limits ----------------------------------------------------------------------------------
 
 
+class VenueTime:
+    """The adapter's clock in the limit tests: time passes only when the adapter waits, and each
+    wait moves the simulator's clock (and its rate-limit windows) on by as much. The windows are
+    a minute long, so how slowly the machine runs between two calls does not matter."""
+
+    def __init__(self, sim: RunningSim) -> None:
+        self._sim = sim
+        self._now = 0.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self._now += seconds
+        async with httpx.AsyncClient(base_url=self._sim.url) as http:
+            advanced = await http.post("/_sim/clock", json={"advance_seconds": seconds})
+            advanced.raise_for_status()
+
+
 async def test_a_venue_429_raises_rate_limited_without_retry_and_is_waited_out_with_it() -> None:
-    limits = RateLimits(public=Limit(requests=1, per_seconds=1))
+    limits = RateLimits(public=Limit(requests=1, per_seconds=60))
     async with running(mb_sim_config(rate_limits=limits)) as sim:
         async with mb_adapter(sim, retry=False, markets_ttl=0) as exchange:
             await exchange.markets()
             with pytest.raises(RateLimited) as caught:
                 await exchange.markets()
-            assert caught.value.retry_after == 1
-        async with mb_adapter(sim, markets_ttl=0) as exchange:
-            # Retry honours Retry-After: the second call waits out the window and succeeds.
-            assert await exchange.markets() and await exchange.markets()
+        refused_for = caught.value.retry_after
+        assert refused_for is not None and 1 <= refused_for <= 60
+        clock = VenueTime(sim)
+        policy = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=60)
+        resilience = Resilience("mercadobitcoin", policy=policy, clock=clock)
+        async with mb_adapter(sim, resilience=resilience, clock=clock) as exchange:
+            # The window is still closed: one 429, waited out for its Retry-After, then served.
+            assert await exchange.markets()
+        assert len(clock.waits) == 1 and 1 <= clock.waits[0] <= refused_for
 
 
 async def test_client_throttling_keeps_under_the_venue_limit() -> None:
-    limits = RateLimits(public=Limit(requests=2, per_seconds=0.3))
+    limits = RateLimits(public=Limit(requests=2, per_seconds=60))
     async with running(mb_sim_config(rate_limits=limits)) as sim:
-        ours = ClientLimits(public=Window(2, 0.4))
-        async with mb_adapter(sim, retry=False, limits=ours) as exchange:
-            for _ in range(5):  # would be 429 on the third call without our throttle
+        clock = VenueTime(sim)
+        ours = ClientLimits(public=Window(2, 60.0))
+        async with mb_adapter(sim, retry=False, limits=ours, clock=clock) as exchange:
+            for _ in range(5):  # without our throttle the third call is the venue's 429
                 await exchange.ticker("BTC-BRL")
+        # Two calls per window: the third and the fifth waited for a window to pass.
+        assert clock.waits == [60.0, 60.0]
 
 
 # -- idempotency -----------------------------------------------------------------------------
@@ -296,10 +328,11 @@ async def test_client_throttling_keeps_under_the_venue_limit() -> None:
 async def test_a_timed_out_order_is_found_not_placed_twice(
     mb_sim: RunningSim, mb_control: MbControl, retry: bool
 ) -> None:
-    await mb_control.post("/faults/order_delay", {"seconds": 30})
-    async with mb_adapter(mb_sim, timeout=0.5, retry=retry) as exchange:
+    network = LoseAnswers("POST", "/BTC-BRL/orders")  # placed, then the answer times out
+    async with mb_adapter(mb_sim, transport=network, retry=retry) as exchange:
         order = await exchange.create_order(_limit("slow-1", "0.01", "340000"))
     assert order.client_order_id == "slow-1" and order.status is OrderStatus.NEW
+    assert len(network.lost) == 1
     assert [o["externalId"] for o in await mb_control.orders()] == ["slow-1"]
 
 
