@@ -10,6 +10,9 @@ COPY activities activities
 COPY adapters adapters
 COPY simulators simulators
 COPY workers workers
+# The candles the paper venue replays (data/README.md); read from here, not from site-packages.
+COPY data data
+ENV PAPER_DATA_DIR=/app/data/ohlcv
 RUN pip install -c requirements.lock . && useradd --system --uid 10001 crypteras
 USER crypteras
 EXPOSE 8000
