@@ -18,7 +18,7 @@ from tests.conftest import registration
 from tests.e2e.conftest import port_of, stack_ports, wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# A path out of the checkout: ../shared, or a path built from a parent of the repository root.
+# A path out of the checkout: the shared folder beside it, or one built from a parent of the root.
 OUTSIDE = re.compile(r"\.\./shared|[\"']shared[\"']\s*/|parents\[3\]")
 
 
