@@ -53,16 +53,18 @@ class Services:
         )
 
 
-def get_services(request: Request) -> Services:
+# Every dependency here is `async def`: FastAPI runs a plain `def` one in the thread pool on
+# each request, and those hand-offs, not the work, were most of an authenticated read's cost.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(services: Annotated[Services, Depends(get_services)]) -> Settings:
+async def get_settings(services: Annotated[Services, Depends(get_services)]) -> Settings:
     return services.settings
 
 
-def get_temporal(services: Annotated[Services, Depends(get_services)]) -> Client:
+async def get_temporal(services: Annotated[Services, Depends(get_services)]) -> Client:
     return services.temporal
 
 
@@ -79,19 +81,25 @@ async def get_session(
             raise
 
 
-def get_vault(services: Annotated[Services, Depends(get_services)]) -> Vault:
+async def get_vault(services: Annotated[Services, Depends(get_services)]) -> Vault:
     return services.vault
 
 
-def get_exchanges(services: Annotated[Services, Depends(get_services)]) -> ExchangeFactory:
+async def get_exchanges(
+    services: Annotated[Services, Depends(get_services)],
+) -> ExchangeFactory:
     return services.exchanges
 
 
-def get_payments(services: Annotated[Services, Depends(get_services)]) -> PaymentGateways:
+async def get_payments(
+    services: Annotated[Services, Depends(get_services)],
+) -> PaymentGateways:
     return services.payments
 
 
-def get_catalogue(services: Annotated[Services, Depends(get_services)]) -> MarketCatalogue:
+async def get_catalogue(
+    services: Annotated[Services, Depends(get_services)],
+) -> MarketCatalogue:
     return services.catalogue
 
 

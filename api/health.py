@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-from api.deps import get_services
+from adapters.settings import Settings
+from api.deps import Services
 from api.errors import ApiError
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ class Health(BaseModel):
 async def health(request: Request) -> JSONResponse:
     """`ok` when the API, the database and Temporal all answer; 503 with the failing part
     otherwise."""
-    services = get_services(request)
+    services: Services = request.app.state.services
 
     async def database() -> None:
         async with services.sessions() as session:
@@ -73,7 +74,7 @@ async def health(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     """Prometheus. With METRICS_TOKEN set, only for `Authorization: Bearer <token>`; without
     it, open in development and test, absent in production."""
-    settings = get_services(request).settings
+    settings: Settings = request.app.state.services.settings
     token = settings.metrics_token.get_secret_value()
     if token:
         sent = request.headers.get("authorization", "")
