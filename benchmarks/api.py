@@ -143,7 +143,7 @@ async def seed(url: str) -> str:
         await session.commit()
         user_id = user.id
     await engine.dispose()
-    settings = Settings(_env_file=None, jwt_secret=JWT_SECRET, access_token_minutes=60)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, jwt_secret=JWT_SECRET, access_token_minutes=60)
     return create_access_token(settings, user_id, datetime.now(UTC), uuid.uuid4())
 
 
