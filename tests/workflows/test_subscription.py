@@ -78,22 +78,63 @@ async def test_closing_the_account_completes_the_workflow(
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
 
-async def test_state_survives_continue_as_new(temporal: Client, workers: list[Worker]) -> None:
-    """A run started from a carried state (as continue-as-new does) keeps it, not a new FREE."""
-    user_id = uuid.uuid4()
-    first = await start(temporal, user_id)
-    carried = await first.query(SubscriptionWorkflow.state)
-    await first.signal(SubscriptionWorkflow.close_account, CloseAccount(reason="test"))
-    await first.result()
-    resumed = await temporal.start_workflow(
+async def test_a_long_history_continues_as_new_and_carries_the_state(
+    temporal: Client, workers: list[Worker], db: AsyncSession
+) -> None:
+    """A run continues as new by itself once its history is long (10 events here; the server
+    suggests it at thousands), and hands the next run the plan, the ids of the events it has
+    applied and the time it last reconciled: the next run does not start again from the
+    projection, forget a webhook it has seen or push the weekly reconciliation back."""
+    user_id = await _user(db)
+    first = await temporal.start_workflow(
         SubscriptionWorkflow.run,
-        SubscriptionInput(user_id=user_id, state=carried),
-        id=f"{subscription_workflow_id(user_id)}:resumed",
+        SubscriptionInput(user_id=user_id, continue_as_new_after=10),
+        id=subscription_workflow_id(user_id),
         task_queue=TaskQueue.ACCOUNTS,
         id_reuse_policy=ID_REUSE_POLICY,
         id_conflict_policy=ID_CONFLICT_POLICY,
     )
-    assert await resumed.query(SubscriptionWorkflow.state) == carried
+    paid = _activated("sub_long_history", Plan.PRO, datetime.now(UTC))
+    await first.signal(SubscriptionWorkflow.payment_event, paid)
+    handed_on: list[SubscriptionInput] = []
+
+    async def continued_after_the_signal() -> bool:
+        """Follow the runs from the first, keeping what each handed the next, until the run
+        that received the signal has continued as new."""
+        handed_on.clear()
+        run_id, signalled = first.first_execution_run_id, False
+        while True:
+            run = temporal.get_workflow_handle(first.id, run_id=run_id)
+            events = (await run.fetch_history()).events
+            signalled = signalled or any(
+                e.HasField("workflow_execution_signaled_event_attributes") for e in events
+            )
+            if not events[-1].HasField("workflow_execution_continued_as_new_event_attributes"):
+                return False
+            attributes = events[-1].workflow_execution_continued_as_new_event_attributes
+            [carried] = await temporal.data_converter.decode(
+                attributes.input.payloads, [SubscriptionInput]
+            )
+            handed_on.append(carried)
+            if signalled:
+                return True
+            run_id = attributes.new_execution_run_id
+
+    await _until(continued_after_the_signal)
+    first_run = temporal.get_workflow_handle(first.id, run_id=first.first_execution_run_id)
+    assert (await first_run.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+    latest = temporal.get_workflow_handle(first.id)  # no run id: the current run
+    now = await latest.describe()
+    assert now.status == WorkflowExecutionStatus.RUNNING
+    assert now.run_id != first.first_execution_run_id
+    carried = handed_on[-1]
+    assert carried.state is not None and carried.state.plan is Plan.PRO
+    assert carried.state.subscription_id == "sub_long_history"
+    assert any(seen.endswith(paid.event_id) for seen in carried.state.recent_event_ids)
+    assert carried.pending == [] and carried.continue_as_new_after == 10
+    reconciled = {i.last_reconciled_at for i in handed_on}
+    assert len(reconciled) == 1 and None not in reconciled  # the first run's, every time
+    assert await latest.query(SubscriptionWorkflow.state) == carried.state
 
 
 # -- a run never restarts from FREE; provider errors never fail it --------------------------
