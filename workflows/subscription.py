@@ -7,7 +7,9 @@ end or check paid periods, and a weekly reconciliation compares the state with t
 own record, as an hourly one does for a checkout in flight. Every change is projected to the
 database, every transition audited, and a change of plan pauses or resumes the user's contexts
 to fit the new limits. A provider error never fails the workflow: it is recorded as an alert
-and the command is tried again later.
+and the command is tried again later (workflows/subscription_provider.py). A closed account
+stops paying: the workflow cancels any paid subscription its own state still holds, and stays
+open until the provider confirms it.
 
 Versioning: every change that alters the commands an existing history would replay goes
 behind `workflow.patched` (docs/workflow-versioning.md); the recorded histories of every
@@ -22,23 +24,28 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.subscription_provider import (
+    DATABASE_RETRY,
+    DATABASE_TIMEOUT,
+    PROVIDER_RETRY,
+    PROVIDER_TIMEOUT,
+    Cancellations,
+    CheckoutWatch,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.subscriptions import (
-        Alert,
-        CheckoutCheck,
         PlanChange,
         ReconcileRequest,
         SubscriptionActivities,
         SupersededSubscription,
         TransitionRecord,
     )
+    from adapters.payments.events import ONE_OFF_PREFIX
     from domain.subscriptions import (
-        CHECKOUT_CHECK_EVERY,
-        CHECKOUT_WATCH_FOR,
-        PROVIDER_RETRY_EVERY,
         RECONCILE_EVERY,
         CheckoutInFlight,
         EventKind,
@@ -52,15 +59,6 @@ with workflow.unsafe.imports_passed_through():
         on_clock,
     )
 
-DATABASE_TIMEOUT = timedelta(seconds=30)
-DATABASE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-PROVIDER_TIMEOUT = timedelta(seconds=60)
-# A provider refusal (bad id, auth) will not change by retrying; outages will.
-PROVIDER_RETRY = RetryPolicy(
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=5,
-    non_retryable_error_types=["PaymentProviderRefused"],
-)
 # How long the cancel Update waits for its event to be committed before answering "busy" (the
 # event stays queued and is applied when the database answers again).
 CANCEL_UPDATE_WAIT = timedelta(seconds=20)
@@ -68,8 +66,9 @@ CANCEL_UPDATE_WAIT = timedelta(seconds=20)
 # Patch ids (docs/workflow-versioning.md). Never reuse or remove one while a history that took
 # the other branch may still be running; the replay tests hold a history of each release.
 START_FROM_PROJECTION = "v0.2.0-start-from-projection"
-PROVIDER_ERRORS_NEVER_FAIL = "v0.2.0-provider-errors-never-fail"
+# v0.2.0-provider-errors-never-fail: workflows/subscription_provider.py, the code it guards.
 BOUNDED_CANCEL_UPDATE = "v0.2.0-bounded-cancel-update"
+CLOSE_CANCELS_PAID = "v0.2.0-close-cancels-paid"
 
 # Every start of a subscription workflow uses these: one workflow per user; a run that failed,
 # timed out or was terminated may be started again (it resumes from the projection); a closed
@@ -89,6 +88,9 @@ class SubscriptionInput(BaseModel):
     pending: list[SubscriptionEvent] = Field(default_factory=list)
     last_reconciled_at: datetime | None = None
     uncanceled: list[SupersededSubscription] = Field(default_factory=list)
+    # The backoff of the `uncanceled` retries, so a new run does not start it again at an hour.
+    uncanceled_tried_at: datetime | None = None
+    uncanceled_every: timedelta | None = None
     checkouts: list[CheckoutInFlight] = Field(default_factory=list)
     # Continue as new once a run's history holds this many events, before the server suggests
     # it (at thousands). Tests set it low to watch a run continue by itself; None in production.
@@ -120,13 +122,10 @@ class SubscriptionWorkflow:
         self._last_reconciled_at = input.last_reconciled_at or workflow.now()
         self._projected: SubscriptionState | None = input.state
         self._busy = False  # an event is being committed (activities in flight)
-        # Old subscriptions the provider has not yet confirmed canceled: tried again after an
-        # hour, then at doubling intervals up to the weekly reconciliation.
-        self._uncanceled = list(input.uncanceled)
-        self._uncanceled_tried_at = workflow.now()
-        self._uncanceled_every = PROVIDER_RETRY_EVERY
-        self._checkouts = list(input.checkouts)
-        self._checkouts_checked_at = workflow.now()
+        self._cancellations = Cancellations(
+            input.user_id, input.uncanceled, input.uncanceled_tried_at, input.uncanceled_every
+        )
+        self._checkouts = CheckoutWatch(input.user_id, input.checkouts)
         self._rearm = False
         self._history_limit = input.continue_as_new_after
 
@@ -150,20 +149,25 @@ class SubscriptionWorkflow:
                 event = self._inbox.pop(0)
                 await self._commit(*apply_event(self._state, event, workflow.now()))
             if self._closing:
-                canceled = self._closing.canceled_subscription_id
-                await self._commit(
-                    *close(self._state, workflow.now(), canceled_at_provider=canceled)
-                )
-                return self._state
+                request, self._closing = self._closing, None
+                if not workflow.patched(CLOSE_CANCELS_PAID):
+                    canceled = request.canceled_subscription_id
+                    await self._commit(
+                        *close(self._state, workflow.now(), canceled_at_provider=canceled)
+                    )
+                    return self._state
+                await self._close(request)
             # At a deadline the provider is asked first: a renewal may be late or lost.
             if self._due(self._reconcile_at()) or self._due(self._state.next_deadline()):
                 await self._reconcile()
             if self._due(self._state.next_deadline()):
                 await self._commit(*on_clock(self._state, workflow.now()))
-            if self._due(self._uncanceled_retry_at()):
-                await self._retry_cancellations()
-            if self._due(self._checkout_check_at()):
-                await self._reconcile_checkouts()
+            if self._due(self._cancellations.retry_at()):
+                await self._cancellations.retry()
+            if self._state.status is SubscriptionStatus.CLOSED and not self._cancellations.pending:
+                return self._state  # closed, and nothing left billing at the provider
+            if self._due(self._checkouts.check_at()):
+                await self._checkouts.check(self._apply)
             if self._history_is_long() and not self._inbox:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -172,8 +176,10 @@ class SubscriptionWorkflow:
                         state=self._state,
                         pending=self._inbox,
                         last_reconciled_at=self._last_reconciled_at,
-                        uncanceled=self._uncanceled,
-                        checkouts=self._checkouts,
+                        uncanceled=self._cancellations.pending,
+                        uncanceled_tried_at=self._cancellations.tried_at,
+                        uncanceled_every=self._cancellations.every,
+                        checkouts=self._checkouts.checkouts,
                         continue_as_new_after=self._history_limit,
                     )
                 )
@@ -190,19 +196,13 @@ class SubscriptionWorkflow:
 
     @workflow.signal
     def close_account(self, request: CloseAccount) -> None:
-        self._closing = request
+        if self._state.status is not SubscriptionStatus.CLOSED:  # a repeat changes nothing
+            self._closing = request
 
     @workflow.signal
     def checkout_started(self, checkout: CheckoutInFlight) -> None:
         """The user was sent to pay: watched at the provider until paid or expired."""
-        known = {c.checkout_id for c in self._checkouts}
-        if (
-            checkout.checkout_id not in known
-            and self._state.status is not SubscriptionStatus.CLOSED
-        ):
-            if not self._checkouts:
-                self._checkouts_checked_at = workflow.now()
-            self._checkouts.append(checkout)
+        if self._state.status is not SubscriptionStatus.CLOSED and self._checkouts.add(checkout):
             self._rearm = True  # the loop may be asleep with no timer: wake it to set one
 
     @workflow.update
@@ -246,12 +246,6 @@ class SubscriptionWorkflow:
     def _reconcile_at(self) -> datetime | None:
         return self._last_reconciled_at + RECONCILE_EVERY if self._state.paid else None
 
-    def _uncanceled_retry_at(self) -> datetime | None:
-        return self._uncanceled_tried_at + self._uncanceled_every if self._uncanceled else None
-
-    def _checkout_check_at(self) -> datetime | None:
-        return self._checkouts_checked_at + CHECKOUT_CHECK_EVERY if self._checkouts else None
-
     def _due(self, at: datetime | None) -> bool:
         return at is not None and workflow.now() >= at
 
@@ -267,8 +261,8 @@ class SubscriptionWorkflow:
         candidates = (
             self._state.next_deadline(),
             self._reconcile_at(),
-            self._uncanceled_retry_at(),
-            self._checkout_check_at(),
+            self._cancellations.retry_at(),
+            self._checkouts.check_at(),
         )
         wakes = [t for t in candidates if t is not None]
         timeout = max(min(wakes) - workflow.now(), timedelta(0)) if wakes else None
@@ -308,7 +302,24 @@ class SubscriptionWorkflow:
             workflow.logger.warning("reconciliation failed for %s", state.subscription_id)
             return
         if event is not None:
-            await self._commit(*apply_event(self._state, event, workflow.now()))
+            await self._apply(event)
+
+    async def _apply(self, event: SubscriptionEvent) -> None:
+        await self._commit(*apply_event(self._state, event, workflow.now()))
+
+    async def _close(self, request: CloseAccount) -> None:
+        """The account is deleted and closes on FREE. The API canceled the paid subscription
+        its projection showed (`request.canceled_subscription_id`); one this state holds and
+        the projection did not yet (a payment confirmed a moment before) is canceled here."""
+        state = self._state
+        sub_id, provider = state.subscription_id, state.provider
+        await self._commit(*close(state, workflow.now(), canceled_at_provider=sub_id))
+        if not state.paid or sub_id is None or provider is None:
+            return
+        if sub_id == request.canceled_subscription_id or sub_id.startswith(ONE_OFF_PREFIX):
+            return  # canceled by the API; a PIX or boleto month charges nothing again
+        owed = SupersededSubscription(provider=provider, subscription_id=sub_id)
+        await self._cancellations.cancel(owed, alert="cancel_on_close_failed")
 
     async def _commit(self, state: SubscriptionState, transition: Transition | None) -> None:
         self._busy = True
@@ -321,10 +332,7 @@ class SubscriptionWorkflow:
             if before.provider and before.paid and state.paid and superseded and replaced:
                 # An upgrade or switch: the user must not be billed for both subscriptions.
                 old = SupersededSubscription(provider=before.provider, subscription_id=superseded)
-                if not await self._cancel_at_provider(old):
-                    self._uncanceled.append(old)
-                    self._uncanceled_tried_at = workflow.now()
-                    self._uncanceled_every = PROVIDER_RETRY_EVERY
+                await self._cancellations.cancel(old, alert="cancel_superseded_failed")
             if transition is None:
                 return
             await workflow.execute_activity_method(
@@ -343,69 +351,6 @@ class SubscriptionWorkflow:
                 )
         finally:
             self._busy = False
-
-    async def _cancel_at_provider(self, old: SupersededSubscription) -> bool:
-        """Cancel a replaced subscription now. A refusal or an outage that outlasts the
-        activity's retries is recorded and alerted (the first time), never raised: the caller
-        keeps it for a later try."""
-        try:
-            await workflow.execute_activity_method(
-                SubscriptionActivities.cancel_superseded,
-                old,
-                start_to_close_timeout=PROVIDER_TIMEOUT,
-                retry_policy=PROVIDER_RETRY,
-            )
-        except ActivityError as exc:
-            if not workflow.patched(PROVIDER_ERRORS_NEVER_FAIL):
-                raise
-            workflow.logger.warning("could not cancel %s: %s", old.subscription_id, exc.cause)
-            if old not in self._uncanceled:
-                await self._alert("cancel_superseded_failed", old, str(exc.cause or exc))
-            return False
-        return True
-
-    async def _retry_cancellations(self) -> None:
-        self._uncanceled_tried_at = workflow.now()
-        self._uncanceled_every = min(self._uncanceled_every * 2, RECONCILE_EVERY)
-        for old in list(self._uncanceled):
-            if await self._cancel_at_provider(old):
-                self._uncanceled.remove(old)
-
-    async def _reconcile_checkouts(self) -> None:
-        """Ask the provider whether a checkout in flight was paid: its webhook may be lost."""
-        self._checkouts_checked_at = now = workflow.now()
-        for checkout in list(self._checkouts):
-            try:
-                outcome = await workflow.execute_activity_method(
-                    SubscriptionActivities.reconcile_checkout,
-                    CheckoutCheck(user_id=self._state.user_id, checkout=checkout, at=now),
-                    start_to_close_timeout=PROVIDER_TIMEOUT,
-                    retry_policy=PROVIDER_RETRY,
-                )
-            except ActivityError:
-                workflow.logger.warning(
-                    "checkout reconciliation failed for %s", checkout.checkout_id
-                )
-                continue  # asked again at the next check
-            if outcome.event is not None:
-                await self._commit(*apply_event(self._state, outcome.event, workflow.now()))
-            if outcome.settled or now >= checkout.started_at + CHECKOUT_WATCH_FOR:
-                self._checkouts.remove(checkout)
-
-    async def _alert(self, kind: str, old: SupersededSubscription, message: str) -> None:
-        await workflow.execute_activity_method(
-            SubscriptionActivities.record_alert,
-            Alert(
-                user_id=self._state.user_id,
-                kind=kind,
-                provider=old.provider,
-                subscription_id=old.subscription_id,
-                message=message[:300],
-                at=workflow.now(),
-            ),
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
-        )
 
     async def _project(self) -> None:
         """Write the read model when something a reader sees changed."""
