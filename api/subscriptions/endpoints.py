@@ -14,7 +14,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 
 from adapters.contexts import ContextRepository
@@ -27,7 +27,6 @@ from api.deps import CurrentUser, PaymentsDep, SessionDep, SettingsDep, Temporal
 from api.errors import ApiError, error_responses
 from api.ratelimit import limit_checkouts
 from api.subscriptions.workflow_calls import (
-    TEMPORAL_RPC_TIMEOUT,
     WorkflowClosed,
     start_subscription,
 )
@@ -103,20 +102,6 @@ CANCEL_UPDATE_TIMEOUT = 25.0
 async def stored_subscription(session: AsyncSession, user: User) -> SubscriptionState:
     """The user's subscription as the database projection holds it."""
     return await SubscriptionStore(session).load_or_free(user)
-
-
-async def live_subscription(temporal: TemporalDep, user_id: uuid.UUID) -> SubscriptionState:
-    """The workflow's own state, for what the projection does not hold; a short time limit."""
-    handle = temporal.get_workflow_handle_for(
-        SubscriptionWorkflow.run, subscription_workflow_id(user_id)
-    )
-    try:
-        return await handle.query(SubscriptionWorkflow.state, rpc_timeout=TEMPORAL_RPC_TIMEOUT)
-    except TEMPORAL_CALL_ERRORS as exc:
-        log.error("subscription query failed", error=str(exc))
-        raise ApiError(
-            503, "service_unavailable", "The subscription service is unavailable right now."
-        ) from None
 
 
 def _provider_failed(exc: PaymentProviderError) -> ApiError:
@@ -283,7 +268,8 @@ async def cancel(
         raise ApiError(
             409, "no_paid_subscription", "There is no paid subscription to cancel."
         ) from None
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # Our time limit (the client turns its cancellation into the latter) or Temporal's.
         raise _cancel_pending(504) from None
     except TEMPORAL_CALL_ERRORS as exc:
         # The provider has it; its webhook will bring the same change.

@@ -17,7 +17,7 @@ from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.auth.schemas import UserPublic
 from api.deps import ClientInfoDep, CurrentUser, PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
-from api.subscriptions.endpoints import live_subscription, stored_subscription
+from api.subscriptions.endpoints import stored_subscription
 from api.subscriptions.workflow_calls import WorkflowClosed, start_subscription
 from api.users.export import SubscriptionSummary, UserExport, build_export
 from domain.accounts import AuditAction
@@ -33,10 +33,11 @@ class MePublic(UserPublic):
     subscription: SubscriptionSummary
 
 
-@router.get("/me", response_model=MePublic, responses=error_responses(503))
-async def read_me(user: CurrentUser, temporal: TemporalDep) -> MePublic:
-    """Profile and the live state of the user's subscription workflow."""
-    state = await live_subscription(temporal, user.id)
+@router.get("/me", response_model=MePublic)
+async def read_me(user: CurrentUser, session: SessionDep) -> MePublic:
+    """Profile and subscription, from the database (the projection of the subscription
+    workflow): it answers while Temporal or the workers restart."""
+    state = await stored_subscription(session, user)
     return MePublic(
         **UserPublic.model_validate(user).model_dump(), subscription=SubscriptionSummary.of(state)
     )

@@ -125,7 +125,7 @@ class TestConsents:
 
 
 class TestUsersMe:
-    async def test_me_shows_the_free_plan_from_the_subscription_workflow(
+    async def test_me_shows_the_free_plan_and_the_workflow_runs(
         self, api: httpx.AsyncClient, login: Callable[..., Any], temporal: Client
     ) -> None:
         _, tokens = await login()
