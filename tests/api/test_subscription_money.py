@@ -229,3 +229,58 @@ async def test_a_paid_checkout_whose_events_are_lost_is_found_by_reconciliation(
     await temporal_env.fast_forward(handle, timedelta(hours=2))
     me = await t.until(lambda s: s["plan"] == "PRO")
     assert me["provider"] == "stripe"
+
+
+async def test_a_paid_mercadopago_card_checkout_whose_webhooks_are_lost_is_found(
+    trader: Callable[[], Awaitable[Trader]],
+    payment_sims: PaymentSims,
+    temporal_env: WorkflowEnvironment,
+    client: httpx.AsyncClient,
+) -> None:
+    """The application's webhook URL is unset at Mercado Pago while the payer subscribes: the
+    preapproval's notifications are never sent; the hourly checkout watch finds it."""
+    t = await trader()
+    checkout = await t.checkout(plan="MAX", provider="mercadopago", method="card")
+    async with httpx.AsyncClient(base_url=payment_sims.mercadopago.url) as sim:
+        webhook = f"{client.base_url}api/webhooks/mercadopago"
+        await sim.put("/_sim/webhook", json={"url": None})  # notifications kept, never sent
+        try:
+            paid = await sim.post(f"/_sim/preapproval/{checkout['checkout_id']}/authorize")
+            assert paid.status_code == 200, paid.text
+        finally:
+            await sim.put("/_sim/webhook", json={"url": webhook})
+    assert (await t.subscription())["plan"] == "FREE"
+    handle = temporal_env.client.get_workflow_handle(subscription_workflow_id(t.user["id"]))
+    await temporal_env.fast_forward(handle, timedelta(hours=2))
+    me = await t.until(lambda s: s["plan"] == "MAX")
+    assert me["provider"] == "mercadopago"
+
+
+async def test_a_paid_pix_checkout_whose_webhook_is_lost_is_found(
+    trader: Callable[[], Awaitable[Trader]],
+    payment_sims: PaymentSims,
+    temporal_env: WorkflowEnvironment,
+    other_api: Callable[..., Awaitable[httpx.AsyncClient]],
+) -> None:
+    """The checkout's notification URL does not answer: Mercado Pago gives up on the payment's
+    notification; the hourly checkout watch finds the approved PIX payment (one month)."""
+    t = await trader()
+    async with await other_api(public_base_url=f"http://127.0.0.1:{free_port()}") as unreachable:
+        created = await unreachable.post(
+            "/api/subscriptions/checkout",
+            json={"plan": "PRO", "provider": "mercadopago", "method": "pix"},
+            headers=t.headers,
+        )
+    assert created.status_code == 201, created.text
+    async with httpx.AsyncClient(base_url=payment_sims.mercadopago.url) as sim:
+        pay = f"/_sim/preferences/{created.json()['checkout_id']}/pay"
+        paid = await sim.post(pay, json={"method": "pix"})
+        assert paid.status_code == 200, paid.text
+    notifier = payment_sims.mercadopago.account.notifier
+    [note] = [n for n in notifier.notifications.values() if n.data_id == str(paid.json()["id"])]
+    assert not (await notifier.settled(note.id)).delivered  # every attempt failed: lost
+    assert (await t.subscription())["plan"] == "FREE"
+    handle = temporal_env.client.get_workflow_handle(subscription_workflow_id(t.user["id"]))
+    await temporal_env.fast_forward(handle, timedelta(hours=2))
+    me = await t.until(lambda s: s["plan"] == "PRO")
+    assert me["provider"] == "mercadopago"
