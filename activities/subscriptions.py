@@ -235,8 +235,9 @@ class SubscriptionActivities:
 
     @activity.defn
     async def cancel_superseded(self, request: SupersededSubscription) -> None:
-        """Stop billing a subscription the user no longer holds (an upgrade replaced it). Now,
-        with no further charge; canceling an already canceled subscription is a success."""
+        """Stop billing a subscription the user no longer holds (an upgrade replaced it, or the
+        account was closed). Now, with no further charge; canceling an already canceled
+        subscription is a success."""
         try:
             await self.gateways.cancel_now(request.provider, request.subscription_id)
         except PaymentProviderError as exc:

@@ -97,7 +97,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = CrypterasApi(
         title="Crypteras API",
-        version="0.1.0",
+        version="0.2.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served below from bundled assets: no CDN needed

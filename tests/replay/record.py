@@ -2,12 +2,14 @@
 
     .venv/bin/python -m tests.replay.record 0.2.0
 
-It starts its own dev server (with time skipping), a SQLite database, a Stripe simulator and a
-worker with the real activities, and runs a full subscription lifecycle: FREE → PRO (Stripe)
-→ renewal → failed payment → recovered → MAX (the old subscription's cancel is refused: an
-alert, retried later) → cancel at period end → the period ends (time skipped) → FREE →
-account closed. It writes `histories/subscription_full_lifecycle-v<version>.json` and never
-replaces or deletes a history: every release's history keeps replaying against today's code
+It starts its own dev server (with time skipping), a SQLite database, a Stripe simulator and
+workers with the real activities, and runs a full subscription lifecycle: FREE → PRO (Stripe)
+→ renewal → failed payment → recovered → MAX (Stripe refuses the old subscription's cancel: an
+alert) → cancel at period end → Stripe answers again: the old subscription is canceled at the
+retry → the period ends (time skipped) → FREE → PRO again → the account is closed while the
+API saw no paid plan: the workflow cancels the new subscription itself. It writes
+`histories/subscription_full_lifecycle-v<version>.json` and never replaces or deletes a
+history: every release's history keeps replaying against today's code
 (docs/workflow-versioning.md).
 """
 
@@ -17,9 +19,15 @@ import argparse
 import asyncio
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
@@ -29,7 +37,7 @@ from adapters.db.migrate import upgrade
 from adapters.db.models import User
 from adapters.settings import Settings
 from domain.plans import Plan
-from domain.subscriptions import EventKind, PaymentProvider, SubscriptionEvent
+from domain.subscriptions import EventKind, PaymentProvider, SubscriptionEvent, SubscriptionState
 from simulators.stripe import SimConfig, ThreadedServer, create_app
 from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, account_activities
@@ -46,10 +54,40 @@ from workflows.subscription import (
 
 HISTORIES = Path(__file__).parent / "histories"
 STRIPE_KEY = "sk_test_record"
+REFUSED_KEY = "sk_test_unknown"  # the simulator refuses it: Stripe "refuses" our commands
 
 
 def history_path(version: str) -> Path:
     return HISTORIES / f"subscription_full_lifecycle-v{version}.json"
+
+
+@asynccontextmanager
+async def worker(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], key: str
+) -> AsyncIterator[WorkerDeps]:
+    """The accounts worker, its Stripe calls made with `key`."""
+    deps = WorkerDeps.build(
+        settings.model_copy(update={"stripe_secret_key": SecretStr(key)}), sessions
+    )
+    async with Worker(
+        client,
+        task_queue=TaskQueue.ACCOUNTS,
+        workflows=[SubscriptionWorkflow],
+        activities=account_activities(deps),
+    ):
+        yield deps
+
+
+async def paid_subscription(deps: WorkerDeps, stripe_url: str, user_id: uuid.UUID) -> str:
+    """A real subscription at the simulator: a checkout, paid."""
+    checkout = await deps.payments.stripe.create_checkout(
+        str(user_id), "record@example.com", "PRO", "https://a", "https://b"
+    )
+    async with httpx.AsyncClient(base_url=stripe_url) as sim:
+        path = f"/_sim/checkout/sessions/{checkout.checkout_id}/complete"
+        session = (await sim.post(path, json={})).raise_for_status().json()["checkout_session"]
+    sub = session["subscription"]
+    return str(sub["id"] if isinstance(sub, dict) else sub)
 
 
 async def record(version: str) -> None:
@@ -81,15 +119,9 @@ async def record(version: str) -> None:
         ],
         data_converter=pydantic_data_converter,
     )
-    async with (
-        env,
-        Worker(
-            env.client,
-            task_queue=TaskQueue.ACCOUNTS,
-            workflows=[SubscriptionWorkflow],
-            activities=account_activities(WorkerDeps.build(settings, sessions)),
-        ),
-    ):
+    good = WorkerDeps.build(settings, sessions)
+    old_pro = await paid_subscription(good, stripe.base_url, user_id)
+    async with worker(env.client, settings, sessions, REFUSED_KEY):
         handle = await env.client.start_workflow(
             SubscriptionWorkflow.run,
             SubscriptionInput(user_id=user_id),
@@ -100,9 +132,7 @@ async def record(version: str) -> None:
         )
         start = (await handle.query(SubscriptionWorkflow.state)).since
 
-        def event(
-            kind: EventKind, days: int, sub: str = "sub_record", **fields: object
-        ) -> SubscriptionEvent:
+        def event(kind: EventKind, days: int, sub: str, **fields: object) -> SubscriptionEvent:
             return SubscriptionEvent(
                 provider=PaymentProvider.STRIPE,
                 event_id=f"evt_{kind}_{days}",
@@ -113,25 +143,31 @@ async def record(version: str) -> None:
                 **fields,  # type: ignore[arg-type]
             )
 
+        async def applied(count: int) -> SubscriptionState:
+            while (
+                len((state := await handle.query(SubscriptionWorkflow.state)).recent_event_ids)
+                < count
+            ):
+                await asyncio.sleep(0.05)  # signals are folded in by the workflow's own loop
+            return state
+
+        period = start + timedelta(days=30)
         for step in (
-            event(
-                EventKind.ACTIVATED, 0, plan=Plan.PRO, current_period_end=start + timedelta(days=30)
-            ),
-            event(EventKind.RENEWED, 1, current_period_end=start + timedelta(days=60)),
-            event(EventKind.PAYMENT_FAILED, 2),
-            event(EventKind.RENEWED, 3),
-            # The simulator does not know sub_record: canceling it is refused (alert, retry).
+            event(EventKind.ACTIVATED, 0, old_pro, plan=Plan.PRO, current_period_end=period),
+            event(EventKind.RENEWED, 1, old_pro, current_period_end=period + timedelta(days=30)),
+            event(EventKind.PAYMENT_FAILED, 2, old_pro),
+            event(EventKind.RENEWED, 3, old_pro),
+            # Stripe refuses to cancel the replaced PRO subscription: an alert, retried later.
             event(
                 EventKind.ACTIVATED,
                 4,
-                sub="sub_record_max",
+                "sub_record_max",
                 plan=Plan.MAX,
                 current_period_end=start + timedelta(days=34),
             ),
         ):
             await handle.signal(SubscriptionWorkflow.payment_event, step)
-        while len((await handle.query(SubscriptionWorkflow.state)).recent_event_ids) < 5:
-            await asyncio.sleep(0.05)  # signals are folded in by the workflow's own loop
+        await applied(5)
         await handle.execute_update(
             SubscriptionWorkflow.cancel,
             CancelRequest(
@@ -140,12 +176,24 @@ async def record(version: str) -> None:
                 at_period_end=True,
             ),
         )
+    async with worker(env.client, settings, sessions, STRIPE_KEY):
         await env.fast_forward(handle, timedelta(days=62))
         state = await handle.query(SubscriptionWorkflow.state)
         assert state.plan is Plan.FREE, state
+        assert (await good.payments.stripe.get_subscription(old_pro)).raw_status == "canceled"
+        # Paid again a moment before the deletion; the API's projection had not seen it yet.
+        new_pro = await paid_subscription(good, stripe.base_url, user_id)
+        later = start + timedelta(days=93)
+        await handle.signal(
+            SubscriptionWorkflow.payment_event,
+            event(EventKind.ACTIVATED, 63, new_pro, plan=Plan.PRO, current_period_end=later),
+        )
+        assert (await applied(6)).plan is Plan.PRO
         await handle.signal(SubscriptionWorkflow.close_account, CloseAccount(reason="record"))
         await handle.result()
+        assert (await good.payments.stripe.get_subscription(new_pro)).raw_status == "canceled"
         history = await handle.fetch_history()
+    await env.shutdown()
     stripe.stop()
     await engine.dispose()
     HISTORIES.mkdir(exist_ok=True)
