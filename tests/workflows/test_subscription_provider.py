@@ -214,4 +214,3 @@ async def test_a_carried_retry_interval_is_kept_by_the_next_run(
 
 async def _is_canceled(gateway: StripeGateway, sub_id: str) -> bool:
     return await _stripe_status(gateway, sub_id) == "canceled"
-
