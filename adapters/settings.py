@@ -90,11 +90,6 @@ class Settings(BaseSettings):
     metrics_token: SecretStr = SecretStr("")
     # Interactive docs (/docs) and /openapi.json; unset: served except in production.
     api_docs: bool | None = None
-    # The API's /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` when it is set;
-    # unset, /metrics is open in development and test and not served at all in production.
-    metrics_token: SecretStr = SecretStr("")
-    # Interactive docs (/docs) and /openapi.json; unset: served except in production.
-    api_docs: bool | None = None
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO
@@ -139,21 +134,7 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET must be at least 32 characters")
         if 0 < len(self.metrics_token.get_secret_value()) < 32:
             raise ValueError("METRICS_TOKEN must be at least 32 characters")
-        if 0 < len(self.metrics_token.get_secret_value()) < 32:
-            raise ValueError("METRICS_TOKEN must be at least 32 characters")
         return self
-
-    @property
-    def docs_enabled(self) -> bool:
-        if self.api_docs is None:
-            return self.environment is not Environment.PRODUCTION
-        return self.api_docs
-
-    @property
-    def metrics_open(self) -> bool:
-        """/metrics without a token: only outside production, and only when none is set."""
-        unset = not self.metrics_token.get_secret_value()
-        return unset and self.environment is not Environment.PRODUCTION
 
     @property
     def docs_enabled(self) -> bool:

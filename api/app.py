@@ -22,7 +22,6 @@ from api.errors import ErrorResponse, install_error_handlers
 from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
-from api.pages import pages_router
 from api.middleware import (
     ApiMetrics,
     BodyLimitMiddleware,
@@ -30,6 +29,7 @@ from api.middleware import (
     SecurityHeadersMiddleware,
     body_limit,
 )
+from api.pages import pages_router
 from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
 from api.webhooks.endpoints import router as webhooks_router
@@ -40,6 +40,11 @@ Crypteras runs crypto trading bots on Mercado Bitcoin and Binance as durable Tem
 Every error answers `{"error": {"code", "message", "details"}}`; `code` is stable and
 machine-readable. Protected routes take `Authorization: Bearer <access_token>`.
 """
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 class CrypterasApi(FastAPI):
@@ -62,14 +67,10 @@ class CrypterasApi(FastAPI):
                 for method, operation in operations.items():
                     if method in {"post", "put", "patch"}:
                         limit = body_limit(path) // 1024
-                        operation["responses"]["413"] = {
-                            "description": f"The request body is over {limit} KiB",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ErrorResponse"}
-                                }
-                            },
-                        }
+                        responses = operation["responses"]
+                        responses["413"] = _error_doc(f"The request body is over {limit} KiB")
+                        if "requestBody" in operation:
+                            responses.setdefault("400", _error_doc("The body is not UTF-8 text"))
             schema["components"]["schemas"].setdefault(
                 "ErrorResponse", ErrorResponse.model_json_schema()
             )

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.middleware import BodyTooLarge, body_too_large
 
@@ -57,6 +58,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+MALFORMED_BODY = ("malformed_body", "The request body could not be read: send UTF-8 JSON.")
+
+
 def _body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -87,14 +91,35 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers. Starlette's 405 names only the first route that matched
+    the path, though a path's GET and PUT are separate routes."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = HTTPStatus(exc.status_code)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if status is HTTPStatus.BAD_REQUEST:
+        # FastAPI's only 400: a body that is not text (our own refusals are ApiErrors).
+        return JSONResponse(_body(*MALFORMED_BODY), status_code=400, headers=headers)
+    if status is HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request)
     code = status.phrase.lower().replace(" ", "_").replace("-", "_")
     message = exc.detail if isinstance(exc.detail, str) else status.phrase
-    return JSONResponse(
-        _body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    return JSONResponse(_body(code, message), status_code=exc.status_code, headers=headers)
 
 
 async def _body_too_large(_request: Request, exc: Exception) -> JSONResponse:

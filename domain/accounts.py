@@ -41,6 +41,8 @@ def password_problems(password: str, *, email: str = "", name: str = "") -> list
         problems.append("must not contain your e-mail or name")
     if any(product in lowered for product in PRODUCT_NAMES):
         problems.append("must not contain the product name")
+    if not password:
+        return problems  # zxcvbn fails on an empty string (IndexError)
     verdict = zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[*PRODUCT_NAMES, *personal])
     if verdict["score"] < _MIN_SCORE:
         reasons = [_REASONS.get(_kind(match), "") for match in verdict["sequence"]]

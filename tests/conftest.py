@@ -229,6 +229,7 @@ def settings(
     payment_sims: PaymentSims,
     api_socket: socket.socket,
     binance_sim: Any,
+    mb_sim_session: RunningSim,
 ) -> Settings:
     from tests.payments.conftest_mercadopago import MP_SECRET, MP_TOKEN
     from tests.payments.conftest_stripe import STRIPE_KEY, STRIPE_SECRET
@@ -248,6 +249,7 @@ def settings(
         mercadopago_webhook_secret=MP_SECRET,  # type: ignore[arg-type]
         mercadopago_api_base=payment_sims.mercadopago.url,
         binance_base_url=binance_sim.base_url,
+        mercadobitcoin_base_url=mb_sim_session.api_url,
     )
 
 

@@ -4,9 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
-from api.validation import PlainEmail, PlainStr
+from api.validation import PlainEmail, PlainName, PlainStr, refuse_null
 from domain.accounts import PASSWORD_MAX_LENGTH, normalise_email
 
 
@@ -17,10 +19,10 @@ class _Strict(BaseModel):
 class RegisterRequest(_Strict):
     email: PlainEmail
     password: str = Field(max_length=PASSWORD_MAX_LENGTH)
-    name: PlainStr = Field(min_length=1, max_length=120)
-    terms_accepted: bool
-    privacy_accepted: bool
-    marketing_accepted: bool = False
+    name: PlainName = Field(min_length=1, max_length=120)
+    terms_accepted: StrictBool = Field(json_schema_extra={"const": True})
+    privacy_accepted: StrictBool = Field(json_schema_extra={"const": True})
+    marketing_accepted: StrictBool = False
 
     @field_validator("email")
     @classmethod
@@ -68,14 +70,29 @@ class RegisterResponse(UserPublic):
     subscription_workflow_id: str
 
 
+def _one_change_with_its_proof(schema: JsonDict) -> None:
+    """Something to change; a new e-mail or password comes with the current password."""
+    schema["anyOf"] = [{"required": [field]} for field in ("name", "email", "new_password")]
+    schema["dependentRequired"] = {
+        "email": ["current_password"],
+        "new_password": ["current_password"],
+    }
+
+
 class UpdateMeRequest(_Strict):
     """Fields left out stay as they are. Changing e-mail or password needs the current one; a
     new e-mail is used once the link mailed to it is followed."""
 
-    name: PlainStr | None = Field(default=None, min_length=1, max_length=120)
-    email: PlainEmail | None = None
-    new_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
-    current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_change_with_its_proof)
+
+    name: PlainName | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=120)
+    email: PlainEmail | SkipJsonSchema[None] = None
+    new_password: str | SkipJsonSchema[None] = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+    current_password: str | SkipJsonSchema[None] = Field(
+        default=None, max_length=PASSWORD_MAX_LENGTH
+    )
+
+    _no_null = field_validator("*", mode="before")(refuse_null)
 
     @field_validator("email")
     @classmethod

@@ -32,11 +32,14 @@ VENUE_NAMES = {
 }
 
 
+ASSET_CODE = r"^\s*[A-Za-z0-9]+\s*$"  # any case; spaces around are trimmed
+
+
 class ContextCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    coin: str = Field(min_length=2, max_length=20, examples=["BTC"])
-    fiat: str = Field(min_length=2, max_length=20, examples=["BRL"])
+    coin: str = Field(min_length=2, max_length=20, pattern=ASSET_CODE, examples=["BTC"])
+    fiat: str = Field(min_length=2, max_length=20, pattern=ASSET_CODE, examples=["BRL"])
     exchange: Venue
 
     @field_validator("coin", "fiat")

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from adapters.credentials import CredentialService, CredentialsRejected, Keys, VenueUnavailable
 from adapters.db.models import ExchangeCredential
@@ -31,8 +39,13 @@ router = APIRouter(
     prefix="/api/credentials", tags=["credentials"], responses=error_responses(401, 422, 500)
 )
 
-# Venues that take keys; the paper venue needs none and counts as configured.
-KeyedVenue = Annotated[Venue, Field(description="binance or mercadobitcoin")]
+# Venues that take keys; the paper venue needs none and counts as configured (sending it gets
+# its own refusal, `paper_needs_no_credentials`).
+KeyedVenue = Annotated[
+    Venue,
+    WithJsonSchema({"type": "string", "enum": [Venue.BINANCE, Venue.MERCADO_BITCOIN]}),
+    Field(description="binance or mercadobitcoin"),
+]
 
 
 class CredentialCreate(BaseModel):
@@ -46,7 +59,7 @@ class CredentialCreate(BaseModel):
         "token id): printable ASCII without spaces",
     )
     api_secret: str = Field(min_length=8, max_length=256, description="As api_key")
-    testnet: bool = Field(default=False, description="Binance Spot testnet keys")
+    testnet: StrictBool = Field(default=False, description="Binance Spot testnet keys")
 
     @field_validator("api_key", "api_secret")
     @classmethod

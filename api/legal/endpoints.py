@@ -6,13 +6,15 @@ import uuid
 from datetime import date, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from adapters.db.models import ConsentKind
 from adapters.db.repositories import AuditRepository, ConsentRepository
 from api.deps import ClientInfoDep, CurrentUser, SessionDep, utcnow
 from api.errors import ApiError, error_responses
 from api.legal.documents import CURRENT_VERSION, PRIVACY, TERMS, LegalDocument
+from api.validation import refuse_null, require_one_property
 from domain.accounts import AuditAction
 
 router = APIRouter(prefix="/api/legal", tags=["legal"], responses=error_responses(422, 500))
@@ -47,11 +49,17 @@ class ConsentUpdate(BaseModel):
     """Marketing can be granted or revoked at any time; terms and privacy can only be
     (re-)accepted, e.g. after a new version. Revoking them means deleting the account."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=require_one_property)
 
-    marketing_accepted: bool | None = None
-    terms_accepted: bool | None = None
-    privacy_accepted: bool | None = None
+    marketing_accepted: StrictBool | SkipJsonSchema[None] = None
+    terms_accepted: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"const": True}
+    )
+    privacy_accepted: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"const": True}
+    )
+
+    _no_null = field_validator("*", mode="before")(refuse_null)
 
 
 def _public(document: LegalDocument) -> DocumentPublic:

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from adapters.db.engine import create_engine, session_factory
 from adapters.settings import Settings
@@ -88,25 +89,36 @@ class TestHealth:
         assert response.json()["status"] == "down"
         assert response.json()["checks"]["database"] == "down"
 
-    async def test_registration_is_503_and_writes_nothing_when_temporal_is_down(
+    async def test_registration_while_temporal_is_down_commits_and_starts_later(
         self,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         dead_temporal: Client,
+        temporal: Client,
+        workers: list[Worker],
         db: AsyncSession,
     ) -> None:
-        from sqlalchemy import func, select
+        """The account is committed first; its workflow starts (from the projection) with the
+        first call that needs it once Temporal answers again."""
+        from sqlalchemy import select
 
         from adapters.db.models import User
+        from api.subscriptions.workflow_calls import start_subscription
         from tests.conftest import registration
+        from workflows.subscription import SubscriptionWorkflow
 
         app = create_app(settings, Services.build(settings, sessions, dead_temporal))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
-            response = await client.post("/api/auth/register", json=registration())
-        assert_error(response, 503, "service_unavailable")
-        assert await db.scalar(select(func.count()).select_from(User)) == 0
+            body = registration()
+            response = await client.post("/api/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        user = await db.scalar(select(User).where(User.email == body["email"]))
+        assert user is not None
+        handle = await start_subscription(temporal, user.id)
+        state = await handle.query(SubscriptionWorkflow.state)
+        assert state.plan.value == "FREE"
 
 
 class TestMetrics:

@@ -92,6 +92,13 @@ def mb_adapter(sim: RunningSim, **kwargs: Any) -> MercadoBitcoinExchange:
     )
 
 
+@pytest.fixture(scope="session")
+async def mb_sim_session() -> AsyncIterator[RunningSim]:
+    """One simulator for the whole session: the venue the shared API settings point at."""
+    async with running(mb_sim_config()) as sim:
+        yield sim
+
+
 @pytest.fixture
 async def mb_sim() -> AsyncIterator[RunningSim]:
     async with running(mb_sim_config()) as sim:
