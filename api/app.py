@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
-from adapters.db.engine import create_engine, session_factory
+from adapters.db.engine import create_engine, create_read_engine, session_factory
 from adapters.settings import Settings
 from adapters.temporal import connect
 from api.auth.endpoints import router as auth_router
@@ -22,13 +22,7 @@ from api.errors import ErrorResponse, install_error_handlers
 from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
-from api.middleware import (
-    ApiMetrics,
-    BodyLimitMiddleware,
-    RequestMiddleware,
-    SecurityHeadersMiddleware,
-    body_limit,
-)
+from api.middleware import ApiMetrics, ApiMiddleware, body_limit
 from api.pages import pages_router
 from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
@@ -56,9 +50,8 @@ class CrypterasApi(FastAPI):
     https_only: bool
 
     def build_middleware_stack(self) -> ASGIApp:
-        inner = BodyLimitMiddleware(super().build_middleware_stack())
-        secured = SecurityHeadersMiddleware(inner, https_only=self.https_only)
-        return RequestMiddleware(secured, metrics=self.metrics)
+        inner = super().build_middleware_stack()
+        return ApiMiddleware(inner, self.metrics, https_only=self.https_only)
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -87,14 +80,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
             return
         engine = create_engine(settings.database_url)
+        reads = create_read_engine(settings.database_url)
         app.state.services = Services.build(
-            settings, session_factory(engine), await connect(settings, lazy=True)
+            settings, session_factory(engine), await connect(settings, lazy=True), reads
         )
         try:
             yield
         finally:
             await app.state.services.payments.aclose()
             await engine.dispose()
+            await reads.dispose()
 
     app = CrypterasApi(
         title="Crypteras API",

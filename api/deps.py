@@ -6,14 +6,16 @@ import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from adapters.db.engine import shared_read_engine
 from adapters.db.models import User
 from adapters.exchanges.catalogue import MarketCatalogue
 from adapters.exchanges.factory import ExchangeFactory
@@ -21,7 +23,7 @@ from adapters.payments.gateways import PaymentGateways
 from adapters.settings import IPNetwork, Settings
 from adapters.vault import Vault
 from api.errors import ApiError
-from api.security import InvalidToken, decode_access_token
+from api.security import AccessClaims, InvalidToken, decode_access_claims
 from api.validation import CONTROL_CHARACTERS
 
 
@@ -36,11 +38,17 @@ class Services:
     exchanges: ExchangeFactory
     catalogue: MarketCatalogue
     payments: PaymentGateways
+    reads: AsyncEngine  # Core reads outside a transaction (api/reads.py)
 
     @classmethod
     def build(
-        cls, settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client
+        cls,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: Client,
+        reads: AsyncEngine | None = None,
     ) -> Services:
+        """`reads`: the app's read engine; without one, reads share the sessions' pool."""
         exchanges = ExchangeFactory(settings)
         return cls(
             settings=settings,
@@ -50,29 +58,29 @@ class Services:
             exchanges=exchanges,
             catalogue=MarketCatalogue(exchanges),
             payments=PaymentGateways.from_settings(settings),
+            reads=reads or shared_read_engine(sessions.kw["bind"]),
         )
 
 
-# Every dependency here is `async def`: FastAPI runs a plain `def` one in the thread pool on
-# each request, and those hand-offs, not the work, were most of an authenticated read's cost.
-async def get_services(request: Request) -> Services:
+# Every dependency here is `async def` (FastAPI runs a plain `def` one in the thread pool on
+# each request) and reads the app's services straight from the request: each extra level of
+# sub-dependencies is solved again on every request.
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-async def get_settings(services: Annotated[Services, Depends(get_services)]) -> Settings:
-    return services.settings
+async def get_settings(request: Request) -> Settings:
+    return _services(request).settings
 
 
-async def get_temporal(services: Annotated[Services, Depends(get_services)]) -> Client:
-    return services.temporal
+async def get_temporal(request: Request) -> Client:
+    return _services(request).temporal
 
 
-async def get_session(
-    services: Annotated[Services, Depends(get_services)],
-) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Unit of work at the request edge: commit when the route returns, roll back on error."""
-    async with services.sessions() as session:
+    async with _services(request).sessions() as session:
         try:
             yield session
             await session.commit()
@@ -81,26 +89,20 @@ async def get_session(
             raise
 
 
-async def get_vault(services: Annotated[Services, Depends(get_services)]) -> Vault:
-    return services.vault
+async def get_vault(request: Request) -> Vault:
+    return _services(request).vault
 
 
-async def get_exchanges(
-    services: Annotated[Services, Depends(get_services)],
-) -> ExchangeFactory:
-    return services.exchanges
+async def get_exchanges(request: Request) -> ExchangeFactory:
+    return _services(request).exchanges
 
 
-async def get_payments(
-    services: Annotated[Services, Depends(get_services)],
-) -> PaymentGateways:
-    return services.payments
+async def get_payments(request: Request) -> PaymentGateways:
+    return _services(request).payments
 
 
-async def get_catalogue(
-    services: Annotated[Services, Depends(get_services)],
-) -> MarketCatalogue:
-    return services.catalogue
+async def get_catalogue(request: Request) -> MarketCatalogue:
+    return _services(request).catalogue
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -152,7 +154,7 @@ def client_ip(peer: str | None, forwarded_for: str, trusted: tuple[IPNetwork, ..
     return str(address) if address is not None else "unknown"
 
 
-def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
+async def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
     peer = request.client.host if request.client else None
     forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
     user_agent = request.headers.get("user-agent")
@@ -165,33 +167,50 @@ def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
 
 ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 
+# Reads `Authorization: Bearer`; also what puts the bearer scheme in the OpenAPI document.
 _bearer = HTTPBearer(auto_error=False)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def get_current_user(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(
-            401,
-            "not_authenticated",
-            "Send an access token: Authorization: Bearer <token>.",
-            headers={"WWW-Authenticate": "Bearer"},
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def invalid_token() -> ApiError:
+    """The answer for a well-signed token whose user is gone or deleted."""
+    return _unauthorized("invalid_token", "The access token is not valid.")
+
+
+def verified_claims(request: Request, token: str | None) -> AccessClaims:
+    """The claims of the request's bearer token, or the 401 that says why there are none."""
+    if not token:
+        raise _unauthorized(
+            "not_authenticated", "Send an access token: Authorization: Bearer <token>."
         )
     try:
-        user_id = decode_access_token(settings, credentials.credentials)
+        return decode_access_claims(_services(request).settings, token)
     except InvalidToken as exc:
-        raise ApiError(401, exc.code, exc.message, headers={"WWW-Authenticate": "Bearer"}) from None
-    user = await session.get(User, user_id)
+        raise _unauthorized(exc.code, exc.message) from None
+
+
+def bearer_token(request: Request) -> str | None:
+    """What `_bearer` reads, without its per-request model: routes that skip it (as a
+    dependency it is solved again on every request) declare `BEARER_SECURITY` instead."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
+# The OpenAPI security requirement `_bearer` adds to the routes that depend on it.
+BEARER_SECURITY: dict[str, Any] = {"security": [{_bearer.scheme_name: []}]}
+
+
+async def get_current_user(request: Request, session: SessionDep, credentials: BearerDep) -> User:
+    """The caller as an ORM object in the request's session, for routes that change it or
+    write on its behalf; read routes take `CallerReadsDep` (api/reads.py) instead."""
+    claims = verified_claims(request, credentials.credentials if credentials else None)
+    user = await session.get(User, claims.user_id)
     if user is None or user.deleted_at is not None:
-        raise ApiError(
-            401,
-            "invalid_token",
-            "The access token is not valid.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise invalid_token()
     structlog.contextvars.bind_contextvars(user_id=str(user.id))
     return user
 

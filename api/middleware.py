@@ -1,5 +1,7 @@
-"""Pure ASGI middleware: a request id bound to every log line, Prometheus metrics by route,
-request-body limits, and the security headers every response carries."""
+"""One pure ASGI middleware for every request: a request id bound to every log line, Prometheus
+metrics by route, request-body limits, the security headers every response carries, and one
+log line per request. One pass, not a stack of three: each layer's wrapped `send` and closures
+were a measurable part of a fast read (benchmarks/README.md)."""
 
 from __future__ import annotations
 
@@ -48,57 +50,6 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(scope.get("route"), "path", None) or "unmatched")
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = (_header(scope, b"x-request-id") or b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        method = scope["method"]
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            if status >= 500:
-                self.metrics.errors.labels(method, route).inc()
-            if route != "/metrics":
-                log.info(
-                    "request",
-                    method=method,
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 1),
-                )
-            structlog.contextvars.clear_contextvars()
-
-
 # -- request bodies ----------------------------------------------------------------------------
 
 # JSON routes take small documents; a bigger body is a mistake or an attack.
@@ -134,50 +85,6 @@ def body_too_large(limit: int) -> dict[str, Any]:
     }
 
 
-class BodyLimitMiddleware:
-    """413 at once when Content-Length is over the route's limit, without reading the body;
-    a chunked body is counted as it streams in and reading stops at the limit."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = body_limit(scope["path"])
-        declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _send_413(send, limit)
-            return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            if received > limit:
-                raise BodyTooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def watch_start(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, watch_start)
-        except BodyTooLarge:
-            # Raised where no exception handler runs (outside a route): answer here.
-            if started:
-                raise
-            await _send_413(send, limit)
-
-
 async def _send_413(send: Send, limit: int) -> None:
     body = json.dumps(body_too_large(limit)).encode()
     await send(
@@ -206,45 +113,136 @@ _DOCS_CSP = (
 _HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
-def _headers(csp: str) -> list[tuple[bytes, bytes]]:
-    return [
+Headers = tuple[tuple[bytes, bytes], ...]
+
+
+def _security_headers(kind: str, https: bool) -> tuple[Headers, frozenset[bytes]]:
+    """The headers a response gets, and the names dropped from what the app sent (ours replace
+    them; `server` never leaves: uvicorn's own is off with `server_header=False`). nosniff,
+    frame denial, a strict CSP (a looser one for the docs page), no-referrer, and
+    `Cache-Control: no-store` on everything but the docs' static assets: tokens and personal
+    data must not sit in a browser or proxy cache. HSTS when served over HTTPS (directly, or
+    behind a proxy that terminates TLS as `https_only` says)."""
+    csp = _API_CSP if kind == "api" else _DOCS_CSP
+    headers = [
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"no-referrer"),
         (b"content-security-policy", csp.encode()),
     ]
+    if kind != "docs-assets":
+        headers.append((b"cache-control", b"no-store"))
+    if https:
+        headers.append(_HSTS)
+    return tuple(headers), frozenset(name for name, _ in headers) | {b"server"}
 
 
-class SecurityHeadersMiddleware:
-    """nosniff, frame denial, a strict CSP (a looser one for the docs page), no-referrer, and
-    `Cache-Control: no-store` on everything but the docs' static assets: tokens and personal
-    data must not sit in a browser or proxy cache. HSTS when served over HTTPS (directly or,
-    as `https_only` says, behind a proxy that terminates TLS). Any `server` header is dropped
-    (uvicorn's own is turned off with `server_header=False`)."""
+# The six header sets there are, computed once.
+_SECURITY_HEADERS = {
+    (kind, https): _security_headers(kind, https)
+    for kind in ("api", "docs", "docs-assets")
+    for https in (False, True)
+}
 
-    def __init__(self, app: ASGIApp, *, https_only: bool = False) -> None:
+
+def _page_kind(path: str) -> str:
+    if path.startswith("/docs/assets/"):
+        return "docs-assets"
+    return "docs" if path == "/docs" or path.startswith("/docs/") else "api"
+
+
+class ApiMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, *, https_only: bool = False) -> None:
         self.app = app
+        self.metrics = metrics
         self.https_only = https_only
-        self._api = _headers(_API_CSP)
-        self._docs = _headers(_DOCS_CSP)
+        # Prometheus children by label values: `labels()` builds and looks them up each time.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        incoming = declared = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value
+            elif name == b"content-length":
+                declared = value
+        request_id = (incoming or b"").decode("latin-1")
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
         path: str = scope["path"]
-        docs = path == "/docs" or path.startswith("/docs/")
-        extra = list(self._docs if docs else self._api)
-        if not path.startswith("/docs/assets/"):
-            extra.append((b"cache-control", b"no-store"))
-        if self.https_only or scope.get("scheme") == "https":
-            extra.append(_HSTS)
-        replaced = {name for name, _ in extra} | {b"server"}
+        https = self.https_only or scope.get("scheme") == "https"
+        extra, replaced = _SECURITY_HEADERS[_page_kind(path), https]
+        tagged = (*extra, (b"x-request-id", request_id.encode()))
+        limit = body_limit(path)
+        status = 0
+        received = 0
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_headed(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in replaced]
-                message = {**message, "headers": kept + extra}
+                status = message["status"]
+                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in replaced]
+                message = {**message, "headers": [*kept, *tagged]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        async def limited_receive() -> Message:
+            nonlocal received
+            if received > limit:
+                raise BodyTooLarge(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            # Over the limit by Content-Length: 413 at once, without reading the body.
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                await _send_413(send_headed, limit)
+            else:
+                try:
+                    await self.app(scope, limited_receive, send_headed)
+                except BodyTooLarge:
+                    # A streamed body passed the limit where no exception handler runs
+                    # (outside a route): answer here, unless an answer has begun.
+                    if status:
+                        raise
+                    await _send_413(send_headed, limit)
+        finally:
+            self._done(scope, status or 500, time.perf_counter() - started)
+
+    def _done(self, scope: Scope, status: int, elapsed: float) -> None:
+        method: str = scope["method"]
+        route = _route_template(scope)
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            m = self.metrics
+            errors = m.errors.labels(method, route) if status >= 500 else None
+            series = (
+                m.requests.labels(method, route, str(status)),
+                m.latency.labels(method, route),
+                errors,
+            )
+            self._series[key] = series
+        requests, latency, errors = series
+        requests.inc()
+        latency.observe(elapsed)
+        if errors is not None:
+            errors.inc()
+        if route != "/metrics":
+            log.info(
+                "request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            )
+        structlog.contextvars.clear_contextvars()

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import psutil
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -88,13 +89,18 @@ class Result:
     p95_ms: float
     p99_ms: float
     failed: int
+    cpu_us: float  # the server process's CPU time per request (noisy neighbours barely move it)
 
 
-def wrk(url: str, seconds: int, headers: dict[str, str], script: Path) -> Result:
+def wrk(url: str, seconds: int, headers: dict[str, str], script: Path, pid: int) -> Result:
+    server = psutil.Process(pid)
+    before = server.cpu_times()
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    after = server.cpu_times()
+    cpu = after.user + after.system - before.user - before.system
     line = next(x for x in output.splitlines() if x.startswith("RESULT "))
     data = json.loads(line.removeprefix("RESULT "))
     return Result(
@@ -103,6 +109,7 @@ def wrk(url: str, seconds: int, headers: dict[str, str], script: Path) -> Result
         p95_ms=data["p95_ms"],
         p99_ms=data["p99_ms"],
         failed=data["errors"] + data["non_2xx"],
+        cpu_us=cpu / max(data["requests"], 1) * 1e6,
     )
 
 
@@ -173,7 +180,25 @@ def serve(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[
         process.wait(10)
 
 
-def run(kind: str, seconds: int, workdir: Path, script: Path) -> tuple[Result, Result]:
+@contextmanager
+def profiling(pid: int, seconds: int, out: Path | None) -> Iterator[None]:
+    """py-spy samples the API process while wrk drives it; collapsed stacks land in `out`."""
+    if out is None:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--nonblocking", "--format", "raw", "-r", "200"]
+    command += ["-d", str(seconds), "-p", str(pid), "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        process.wait(seconds + 30)
+
+
+def run(
+    kind: str, seconds: int, workdir: Path, script: Path, profile: Path | None = None
+) -> tuple[Result, Result]:
     python = sys.executable
     with database(kind, workdir) as url:
         upgrade(url)
@@ -201,10 +226,12 @@ def run(kind: str, seconds: int, workdir: Path, script: Path) -> tuple[Result, R
             wait_until_up(api_url, api, auth)
             wait_until_up(bare_url, bare_server, {})
             assert len(httpx.get(api_url, headers=auth).json()) == 3
-            wrk(bare_url, 3, {}, script)  # warm-up
-            wrk(api_url, 3, auth, script)
-            bare_result = wrk(bare_url, seconds, {}, script)
-            api_result = wrk(api_url, seconds, auth, script)
+            wrk(bare_url, 3, {}, script, bare_server.pid)  # warm-up
+            wrk(api_url, 3, auth, script, api.pid)
+            bare_result = wrk(bare_url, seconds, {}, script, bare_server.pid)
+            out = profile and profile / f"{kind}.txt"
+            with profiling(api.pid, seconds, out):
+                api_result = wrk(api_url, seconds, auth, script, api.pid)
     return bare_result, api_result
 
 
@@ -212,22 +239,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--duration", type=int, default=20, help="seconds per measurement")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy's collapsed stacks of the API under load (<database>.txt)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     kinds = ("sqlite", "postgres") if args.database == "both" else (args.database,)
-    print("| database | endpoint | req/s | p50 ms | p95 ms | p99 ms | failed |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| database | endpoint | req/s | p50 ms | p95 ms | p99 ms | CPU/request | failed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     met = True
     with tempfile.TemporaryDirectory(prefix="crypteras-bench-") as tmp:
         script = Path(tmp) / "report.lua"
         script.write_text(_WRK_REPORT)
         for kind in kinds:
-            bare_result, api_result = run(kind, args.duration, Path(tmp), script)
+            bare_result, api_result = run(kind, args.duration, Path(tmp), script, args.profile)
             for name, r in (("bare FastAPI", bare_result), ("GET /api/contexts", api_result)):
                 print(
                     f"| {kind} | {name} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
-                    f"| {r.p99_ms:.1f} | {r.failed} |"
+                    f"| {r.p99_ms:.1f} | {r.cpu_us:.0f} µs | {r.failed} |"
                 )
             share = api_result.rps / bare_result.rps
             ratio = api_result.p95_ms / bare_result.p95_ms

@@ -1,4 +1,8 @@
-"""Engine and session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
+"""Engines and the session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite).
+
+The API has two pools: the write engine behind its sessions, and a read engine for the Core
+reads of hot routes (api/reads.py), in autocommit and without a ping per checkout.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,61 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+# A pooled connection older than this is replaced at checkout: server-side idle timeouts and
+# proxies never get to cut one under us.
+_RECYCLE_SECONDS = 1800
+# Connections an API process keeps open. Over them a pool opens more for a burst and closes
+# each again on return (a new PostgreSQL connection is milliseconds): the write engine may, the
+# read engine queues instead, as a read holds its connection for one round trip only.
+_WRITE_POOL = {"pool_size": 10, "max_overflow": 20, "pool_recycle": _RECYCLE_SECONDS}
+_READ_POOL = {"pool_size": 20, "max_overflow": 0, "pool_recycle": _RECYCLE_SECONDS}
+_SQLITE_READERS = 4
+
 
 def create_engine(url: str) -> AsyncEngine:
+    """The write engine. On PostgreSQL a ping at checkout finds a connection the server
+    dropped (restart, failover) before a transaction starts on it: a unit of work that failed
+    halfway could not simply be retried."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        _create_private(Path(parsed.database))
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+        return create_async_engine(url, pool_pre_ping=True, **_WRITE_POOL)
+    return _sqlite_engine(url)
+
+
+def create_read_engine(url: str) -> AsyncEngine:
+    """The read engine, for statements that need no transaction. PostgreSQL: autocommit (no
+    BEGIN and ROLLBACK round trips around a read) and no ping at checkout (a round trip per
+    read); a read on a connection the server dropped is retried once instead
+    (api/reads.py). SQLite: its own connections in autocommit, `query_only`, with nothing to
+    roll back when they return to the pool (each rollback is a hop to the connection's
+    thread); WAL lets them read while the write engine writes."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_async_engine(url, isolation_level="AUTOCOMMIT", **_READ_POOL)
+    return _sqlite_engine(
+        url,
+        read_only=True,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        # Each connection is a thread of aiosqlite's: a few, kept, never opened per burst.
+        pool_size=_SQLITE_READERS,
+        max_overflow=0,
+    )
+
+
+def shared_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The write engine's pool used for reads, where no read engine of its own was made (an
+    app built around a test's session factory): autocommit on PostgreSQL; SQLite's driver
+    opens no transaction for a SELECT anyway."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _sqlite_engine(url: str, *, read_only: bool = False, **options: Any) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        _create_private(Path(database))
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -28,6 +79,8 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return engine

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -14,8 +16,9 @@ from adapters.contexts import ContextRepository, pause_context, resume_context
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.catalogue import CatalogueUnavailable
-from api.deps import CatalogueDep, CurrentUser, SessionDep, utcnow
+from api.deps import BEARER_SECURITY, CatalogueDep, CurrentUser, SessionDep, utcnow
 from api.errors import ApiError, error_responses
+from api.reads import CallerReadsDep, owned_by_caller
 from api.subscriptions.endpoints import stored_subscription
 from domain.market import Venue
 from domain.plans import PLANS
@@ -63,14 +66,33 @@ class ContextPublic(BaseModel):
     created_at: datetime
 
 
-def context_public(context: TradingContext) -> ContextPublic:
+class ContextFields(Protocol):
+    """A context as a model object or as a row of `trading_contexts`."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def coin(self) -> str: ...
+    @property
+    def fiat(self) -> str: ...
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def paused_reason(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def context_public(context: ContextFields) -> ContextPublic:
     venue = Venue(context.exchange)
     return ContextPublic(
         id=context.id,
         name=f"{context.coin}-{context.fiat}-{VENUE_NAMES[venue]}",
         coin=context.coin,
         fiat=context.fiat,
-        symbol=context.symbol,
+        symbol=f"{context.coin}-{context.fiat}",
         exchange=venue,
         status=ContextStatus(context.status),
         paused_reason=PauseReason(context.paused_reason) if context.paused_reason else None,
@@ -99,9 +121,14 @@ async def _written(session: SessionDep, context: TradingContext) -> ContextPubli
     return context_public(context)
 
 
-@router.get("", response_model=list[ContextPublic])
-async def list_contexts(user: CurrentUser, session: SessionDep) -> list[ContextPublic]:
-    return [context_public(c) for c in await ContextRepository(session).for_user(user.id)]
+_CONTEXTS: Table = TradingContext.__table__  # type: ignore[assignment]
+# Oldest first, as ContextRepository.for_user: the order in which contexts keep running.
+_OWN_CONTEXTS = owned_by_caller(_CONTEXTS, _CONTEXTS.c.created_at, _CONTEXTS.c.id)
+
+
+@router.get("", response_model=list[ContextPublic], openapi_extra=BEARER_SECURITY)
+async def list_contexts(reads: CallerReadsDep) -> list[ContextPublic]:
+    return [context_public(row) for row in await reads.owned(_OWN_CONTEXTS)]
 
 
 @router.post(
