@@ -55,9 +55,16 @@ class Exchange(ABC):
         """Oldest first. `interval` is one of `intervals`."""
 
     @abstractmethod
-    async def create_order(self, request: OrderRequest) -> Order:
+    async def create_order(self, request: OrderRequest, *, maybe_sent: bool = False) -> Order:
         """Quantise to the market rules, refuse locally what the venue would refuse, then place.
-        Idempotent on `request.client_order_id`."""
+        Idempotent on `request.client_order_id`: the one entry point that places orders.
+
+        A placement whose answer is lost is in doubt until the venue can no longer execute it;
+        it is looked up, never placed again, until then (`adapters.exchanges.placement`).
+        `maybe_sent`: an earlier call with this client order id, on another adapter instance
+        (a previous Temporal activity attempt, a restarted worker), may have reached the venue
+        unanswered; order activities pass ``activity.info().attempt > 1`` (or True when their
+        workflow tried the id before), and retries must come through here again."""
 
     @abstractmethod
     async def cancel_order(

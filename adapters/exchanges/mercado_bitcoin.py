@@ -9,8 +9,15 @@
 - Limits: a client-side sliding window per endpoint family (MB's published figures) keeps us
   under the venue's; a 429 blocks the family for its ``Retry-After``.
 - Orders carry ``externalId`` = our client order id, which MB refuses to reuse
-  (``ORDER_DUPLICATE``): after a timeout or 5xx on placement the order is looked up by it before
-  anything is retried, so one client id never makes two orders.
+  (``ORDER_DUPLICATE``: the order exists, it is looked up). A placement whose answer is lost
+  (timeout, 5xx) is in doubt (`adapters.exchanges.placement`): MB publishes no window after which
+  a request it received can no longer execute, so it is looked up by ``externalId`` for
+  `settle_window` seconds (default 30: about the longest an API gateway holds a request) before
+  it may be placed again, and the ``externalId`` refusal guards that placement too. A later call
+  with the same client order id on this instance follows the same rule; an activity retry on
+  another instance passes ``maybe_sent=True`` to `create_order` (see `Exchange.create_order`).
+- A cancel whose order is already canceled reports the order: the retry of a cancel whose
+  answer was lost must not turn the cancel into a failure.
 - Retries and the circuit breaker come from `Resilience`; ``retry=False`` inside Temporal
   activities, whose retry policy then owns retrying.
 """
@@ -42,6 +49,7 @@ from adapters.exchanges.errors import (
     TemporaryError,
     UnknownSymbol,
 )
+from adapters.exchanges.placement import outcome_unknown, settle
 from adapters.exchanges.resilience import Clock, Resilience, SystemClock
 from domain.market import (
     Balance,
@@ -216,6 +224,8 @@ class MercadoBitcoinExchange(Exchange):
         wall_clock: Callable[[], float] = time.time,
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        settle_window: float = 30.0,
+        lookup_delay: float = 0.5,
     ) -> None:
         """`login`/`password` are the API token id and secret. `limits=None` turns off our own
         throttling (the venue's 429s are still honoured). `clock` times the throttles, the
@@ -241,6 +251,11 @@ class MercadoBitcoinExchange(Exchange):
         self._account_id: str | None = None
         self._markets: dict[str, MarketRules] = {}
         self._markets_at = float("-inf")
+        self._settle_window = settle_window
+        self._lookup_delay = lookup_delay
+        # Client order ids in doubt -> our monotonic time after which a placement may be made
+        # again; None: an earlier attempt elsewhere, the window starts when settling.
+        self._in_doubt: dict[str, float | None] = {}
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -447,33 +462,58 @@ class MercadoBitcoinExchange(Exchange):
 
     # -- orders ----------------------------------------------------------------------------
 
-    async def create_order(self, request: OrderRequest) -> Order:
+    async def create_order(self, request: OrderRequest, *, maybe_sent: bool = False) -> Order:
         rules = await self.market_rules(request.symbol)
         name = rules.symbol
         body = _body(_order_fields(request, rules))
         cid = request.client_order_id
+        if maybe_sent:
+            self._in_doubt.setdefault(cid, None)
 
         async def attempt() -> Order:
+            if cid in self._in_doubt:
+                found = await self._settle(name, cid)
+                if found is not None:
+                    return found
             try:
                 placed = await self._private(
                     "POST", f"/{name}/orders", "place_cancel", content=body
                 )
-            except RateLimited:
-                raise  # refused before it reached the book
-            except TemporaryError:
-                # The order may exist (a timeout or a 5xx after placing): look before retrying.
-                found = await self._find(name, cid)
-                if found is None:
-                    raise
-                return found
             except _Duplicate:
                 found = await self._find(name, cid)
                 if found is None:
                     raise InvalidOrder(f"externalId {cid} was used before", venue=VENUE) from None
                 return found
+            except ExchangeError as error:
+                if not outcome_unknown(error):
+                    raise
+                self._in_doubt[cid] = self._clock.monotonic() + self._settle_window
+                found = await self._settle(name, cid)
+                if found is None:
+                    raise  # not placed within the window: the next attempt may place it
+                return found
             return await self._fetch(name, str(placed["orderId"]))
 
         return await self._call(attempt)
+
+    async def _settle(self, name: str, cid: str) -> Order | None:
+        """Look the order in doubt up until found or its window (on our clock) is over."""
+        deadline = self._in_doubt[cid]
+        if deadline is None:
+            deadline = self._in_doubt[cid] = self._clock.monotonic() + self._settle_window
+
+        async def now() -> float:
+            return self._clock.monotonic()
+
+        found = await settle(
+            lookup=lambda: self._find(name, cid),
+            venue_now=now,
+            deadline=deadline,
+            sleep=self._clock.sleep,
+            first_delay=self._lookup_delay,
+        )
+        del self._in_doubt[cid]
+        return found
 
     async def get_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
@@ -489,7 +529,14 @@ class MercadoBitcoinExchange(Exchange):
         async def cancel() -> Order:
             order = await self._resolve(name, order_id, client_order_id)
             path = f"/{name}/orders/{order.order_id}"
-            await self._private("DELETE", path, "place_cancel", params={"async": "false"})
+            try:
+                await self._private("DELETE", path, "place_cancel", params={"async": "false"})
+            except OrderNotCancelable:
+                # Canceled already (by an earlier try whose answer was lost): the cancel is done.
+                order = await self._fetch(name, order.order_id)
+                if order.status is not OrderStatus.CANCELED:
+                    raise
+                return order
             return await self._fetch(name, order.order_id)
 
         return await self._call(cancel)

@@ -37,6 +37,7 @@ from domain.market import (
     Order,
     OrderBook,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Side,
     Ticker,
@@ -217,7 +218,8 @@ class PaperExchange(Exchange):
         first = start if start is not None else last_open - (count - 1) * size
         return path.candles(seconds, first, min(last_open + size, _just_after(now)))[:count]
 
-    async def create_order(self, request: OrderRequest) -> Order:
+    async def create_order(self, request: OrderRequest, *, maybe_sent: bool = False) -> Order:
+        # In process: every call's outcome is known, so `maybe_sent` changes nothing.
         symbol = self._known(request.symbol)
         self.market.sync(symbol)
         with _mapped():
@@ -236,13 +238,21 @@ class PaperExchange(Exchange):
         symbol = self._known(symbol)
         self.market.sync(symbol)
         with _mapped():
-            return self._engine.cancel(
-                self.account,
-                symbol,
-                order_id=order_id,
-                client_order_id=client_order_id,
-                at=self.market.clock(),
-            )
+            try:
+                return self._engine.cancel(
+                    self.account,
+                    symbol,
+                    order_id=order_id,
+                    client_order_id=client_order_id,
+                    at=self.market.clock(),
+                )
+            except OrderNotOpen:
+                order = self._engine.get(
+                    self.account, symbol, order_id=order_id, client_order_id=client_order_id
+                )
+                if order.status is not OrderStatus.CANCELED:
+                    raise
+                return order  # canceled already: the cancel is done
 
     async def get_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None

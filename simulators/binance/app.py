@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from simulators.binance import public, trading
-from simulators.binance.auth import api_key_account, verify
+from simulators.binance.auth import api_key_account, recheck, verify
 from simulators.binance.config import SimConfig
 from simulators.binance.control import control_router
 from simulators.binance.venue import BinanceVenue, Fault
@@ -32,6 +32,7 @@ _FAILURES = {
     ),
 }
 _INTERNAL = (-1001, "Internal error; unable to process your request. Please try again.")
+_WAF_PAGE = "<html><head><title>403 Forbidden</title></head><body>Request blocked.</body></html>"
 
 
 def _fixed(weight: int) -> Weight:
@@ -111,11 +112,13 @@ def _error(exc: BinanceError, headers: dict[str, str]) -> JSONResponse:
     )
 
 
-async def _inject(fault: Fault, headers: dict[str, str]) -> JSONResponse | None:
+async def _inject(fault: Fault, headers: dict[str, str]) -> Response | None:
     if fault.delay_seconds:
         await asyncio.sleep(fault.delay_seconds)  # the fault is the wait itself
     if fault.status is None:
         return None
+    if fault.status == 403:  # the web application firewall answers, not the API
+        return HTMLResponse(_WAF_PAGE, status_code=403)
     code, msg = _FAILURES.get(fault.status, _INTERNAL)
     return JSONResponse({"code": code, "msg": msg}, status_code=fault.status, headers=headers)
 
@@ -140,20 +143,23 @@ async def _answer(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> 
         params = Params(query, body)
         used = venue.weights.charge(ip, endpoint.weight(params), venue.server_time())
         headers[venue.weights.header] = str(used)
-        before = venue.take_fault(method, path, after_processing=False)
-        if before and (failed := await _inject(before, headers)):
-            return failed
-        venue.sync()
-        account = ""
+        account, valid_until = "", None
         if endpoint.signed:
             account = api_key_account(request.headers.get("X-MBX-APIKEY"), venue.secrets)
-            verify(
+            valid_until = verify(
                 secret=venue.secrets[account],
                 query=query,
                 body=body,
                 params=params,
                 server_time_ms=venue.server_ms(),
             )
+        # An injected hold happens inside the venue, between arrival and the matching engine.
+        before = venue.take_fault(method, path, after_processing=False)
+        if before and (failed := await _inject(before, headers)):
+            return failed
+        if valid_until is not None:
+            recheck(valid_until, venue.server_ms())
+        venue.sync()
         result = endpoint.handler(venue, account, params)
     except BinanceError as exc:
         headers.setdefault(venue.weights.header, str(venue.weights.used(ip, venue.server_time())))

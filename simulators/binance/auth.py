@@ -1,5 +1,9 @@
 """SIGNED endpoint security as Binance checks it: API key, HMAC-SHA256 signature over the exact
-bytes sent (query string concatenated with form body), timestamp within recvWindow."""
+bytes sent (query string concatenated with form body), timestamp within recvWindow.
+
+The window is checked twice, as Binance's "Timing security" describes: when the request
+arrives (`verify`) and again when it is about to reach the matching engine (`recheck`), so a
+request held up inside the venue past ``timestamp + recvWindow`` is refused, never executed."""
 
 from __future__ import annotations
 
@@ -37,8 +41,9 @@ def api_key_account(api_key: str | None, secrets: dict[str, str]) -> str:
     return api_key
 
 
-def verify(*, secret: str, query: str, body: str, params: Params, server_time_ms: int) -> None:
-    """Raise the Binance error a real server would answer for this signed request."""
+def verify(*, secret: str, query: str, body: str, params: Params, server_time_ms: int) -> int:
+    """Raise the Binance error a real server would answer for this signed request on arrival;
+    return the server time (ms) after which it must no longer execute."""
     query_payload, query_signature = _without_signature(query)
     body_payload, body_signature = _without_signature(body)
     signature = body_signature or query_signature
@@ -60,5 +65,11 @@ def verify(*, secret: str, query: str, body: str, params: Params, server_time_ms
         raise BinanceError(
             -1021, "Timestamp for this request was 1000ms ahead of the server's time."
         )
-    if server_time_ms - timestamp > recv_window:
+    recheck(timestamp + recv_window, server_time_ms)
+    return timestamp + recv_window
+
+
+def recheck(valid_until_ms: int, server_time_ms: int) -> None:
+    """The matching engine's check: past ``timestamp + recvWindow`` the request is refused."""
+    if server_time_ms > valid_until_ms:
         raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.market import Fill, Side
 from domain.matching import Fees, MatchingEngine
@@ -28,9 +28,16 @@ class Fault(BaseModel):
     path: str | None = None  # e.g. "/api/v3/order"; None: any /api/ request
     method: str | None = None
     count: int = Field(default=1, ge=1)
-    status: int | None = Field(default=None, ge=500, le=599)
+    status: int | None = Field(default=None, ge=403, le=599)  # 403 (the WAF) or a 5xx
     delay_seconds: float = Field(default=0, ge=0, le=120)
     after_processing: bool = False  # the order is placed, the caller never hears of it
+
+    @field_validator("status")
+    @classmethod
+    def _waf_or_server_error(cls, status: int | None) -> int | None:
+        if status is not None and status != 403 and status < 500:
+            raise ValueError("status must be 403 (the web application firewall) or a 5xx")
+        return status
 
     def matches(self, method: str, path: str) -> bool:
         return (self.path is None or self.path == path) and (

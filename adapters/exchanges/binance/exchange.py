@@ -33,10 +33,9 @@ from adapters.exchanges.errors import (
     InvalidOrder,
     OrderNotCancelable,
     OrderNotFound,
-    RateLimited,
-    TemporaryError,
     UnknownSymbol,
 )
+from adapters.exchanges.placement import outcome_unknown, settle
 from adapters.exchanges.resilience import CircuitBreaker, Resilience
 from domain.market import (
     AccountPermissions,
@@ -47,6 +46,7 @@ from domain.market import (
     Order,
     OrderBook,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Ticker,
     Venue,
@@ -57,6 +57,7 @@ T = TypeVar("T")
 PRODUCTION_URL = "https://api.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
 KLINES_PAGE = 1000
+_MAX_AHEAD_MS = 1000  # Binance refuses a timestamp further ahead of its clock than this
 _VALID_DEPTHS = 5000
 
 
@@ -64,9 +65,18 @@ class BinanceExchange(Exchange):
     """Binance Spot. Orders are quantised and checked against exchangeInfo filters before they
     leave; `create_order` is idempotent on the client order id (``newClientOrderId``).
 
+    A placement whose answer is lost stays in doubt until Binance can no longer execute it
+    (``timestamp + recvWindow`` on Binance's clock, plus our clock offset's size and
+    `settle_margin`): until then it is looked up by ``origClientOrderId``, never placed again
+    (`adapters.exchanges.placement`). A later call with the same client order id on this
+    instance follows the same rule.
+
     ``retry=False`` makes every call a single attempt (inside Temporal activities, whose retry
-    policy owns retrying); `create_order` then also looks the client order id up before placing,
-    since the activity attempt may repeat one whose answer was lost."""
+    policy owns retrying). An activity that places orders must call `create_order` with
+    ``maybe_sent=True`` on every attempt after the first (``activity.info().attempt > 1``) and
+    whenever its workflow tried that client order id before: the earlier attempt ran on another
+    instance, so the window is then taken from Binance's clock now (no earlier request can
+    outlive ``now + 1 s + recvWindow``, Binance refusing timestamps more than 1 s ahead)."""
 
     venue: ClassVar[Venue] = Venue.BINANCE
     intervals: ClassVar[tuple[str, ...]] = (
@@ -101,8 +111,8 @@ class BinanceExchange(Exchange):
         resilience: Resilience | None = None,
         breaker: CircuitBreaker | None = None,
         markets_ttl: float = 3600.0,
-        lookup_attempts: int = 3,
-        lookup_delay: float = 0.2,
+        lookup_delay: float = 0.25,
+        settle_margin: float = 1.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         url = base_url or (TESTNET_URL if testnet else PRODUCTION_URL)
@@ -118,8 +128,11 @@ class BinanceExchange(Exchange):
         self._retry = retry
         self._testnet = testnet and base_url is None
         self._markets_ttl = markets_ttl
-        self._lookup_attempts = lookup_attempts
-        self._lookup_delay = lookup_delay
+        self._lookup_delay = lookup_delay  # the first wait between lookups of an order in doubt
+        self._settle_margin_ms = int(settle_margin * 1000)
+        # Client order ids in doubt -> Binance time (ms) after which they cannot execute; None:
+        # an earlier attempt elsewhere, the window is taken from Binance's clock when settling.
+        self._in_doubt: dict[str, int | None] = {}
         self._symbols: dict[str, SymbolInfo] = {}  # by BASE-QUOTE
         self._names: dict[str, str] = {}  # BTCBRL -> BTC-BRL
         self._loaded_at = float("-inf")
@@ -223,42 +236,64 @@ class BinanceExchange(Exchange):
 
     # -- orders -----------------------------------------------------------------------------
 
-    async def create_order(self, request: OrderRequest) -> Order:
+    async def create_order(self, request: OrderRequest, *, maybe_sent: bool = False) -> Order:
         info = await self._info(request.symbol)
         params = _order_params(info, request)
         client_order_id = request.client_order_id
-        # After a timeout or 5xx the order may exist: look it up before placing again. Without
-        # our own retries the previous attempt (a Temporal activity retry) may have been lost.
-        uncertain = not self._retry
+        if maybe_sent:
+            self._in_doubt.setdefault(client_order_id, None)
 
         async def attempt() -> Order:
-            nonlocal uncertain
-            if uncertain:
-                found = await self._find(info, client_order_id)
+            if client_order_id in self._in_doubt:
+                found = await self._settle(info, client_order_id)
                 if found is not None:
                     return found
-                uncertain = False
+            stamps: list[int] = []
             try:
-                raw = await self._http.signed("POST", "/api/v3/order", params, weight=1)
+                raw = await self._http.signed(
+                    "POST", "/api/v3/order", params, weight=1, stamps=stamps
+                )
             except ExchangeError as error:
                 if is_duplicate_order(error):  # an open order already carries this id
                     return await self._fetch_order(info, {"origClientOrderId": client_order_id})
-                uncertain = isinstance(error, TemporaryError) and not isinstance(error, RateLimited)
-                raise
+                if not outcome_unknown(error):
+                    raise
+                window = self._http.recv_window + abs(self._http.offset_ms)
+                self._in_doubt[client_order_id] = max(stamps) + window + self._settle_margin_ms
+                found = await self._settle(info, client_order_id)
+                if found is None:
+                    raise  # certainly not placed: the next attempt may place it
+                return found
             return await self._with_fee(info, raw)
 
         return await self._call(attempt)
 
-    async def _find(self, info: SymbolInfo, client_order_id: str) -> Order | None:
-        """The order carrying `client_order_id`, or None. An order whose POST just timed out
-        may surface a moment later, so a miss is asked again a few times."""
-        for attempt in range(self._lookup_attempts):
+    async def _settle(self, info: SymbolInfo, client_order_id: str) -> Order | None:
+        """Look the order in doubt up until found or Binance can no longer execute it."""
+        deadline = self._in_doubt[client_order_id]
+        if deadline is None:  # sent by an earlier attempt elsewhere, at the latest now
+            window = _MAX_AHEAD_MS + self._http.recv_window + abs(self._http.offset_ms)
+            deadline = await self._http.sync_clock() + window + self._settle_margin_ms
+            self._in_doubt[client_order_id] = deadline
+
+        async def lookup() -> Order | None:
             try:
                 return await self._fetch_order(info, {"origClientOrderId": client_order_id})
             except OrderNotFound:
-                if attempt + 1 < self._lookup_attempts:
-                    await asyncio.sleep(self._lookup_delay)
-        return None
+                return None
+
+        async def venue_now() -> float:
+            return await self._http.sync_clock() / 1000
+
+        found = await settle(
+            lookup=lookup,
+            venue_now=venue_now,
+            deadline=deadline / 1000,
+            sleep=asyncio.sleep,
+            first_delay=self._lookup_delay,
+        )
+        del self._in_doubt[client_order_id]
+        return found
 
     async def _fetch_order(self, info: SymbolInfo, ref: dict[str, str]) -> Order:
         raw = await self._http.signed(
@@ -287,8 +322,11 @@ class BinanceExchange(Exchange):
         try:
             await self._signed("DELETE", "/api/v3/order", {"symbol": info.name, **ref}, 1)
         except OrderNotFound as error:
-            # -2011 "Unknown order sent." also answers a cancel of an order already final.
+            # -2011 "Unknown order sent." also answers a cancel of an order already final,
+            # e.g. one an earlier try canceled whose answer was lost: that cancel succeeded.
             order = await self._call(lambda: self._fetch_order(info, ref))
+            if order.status is OrderStatus.CANCELED:
+                return order
             raise OrderNotCancelable(
                 f"order {order.order_id} is {order.status}", venue=VENUE, code=error.code
             ) from error

@@ -74,15 +74,26 @@ class BinanceTransport:
                 self._header = f"x-mbx-used-weight-{num}{limit['interval'][0]}".lower()
                 return
 
+    @property
+    def recv_window(self) -> int:
+        return self._recv_window
+
+    @property
+    def offset_ms(self) -> int:
+        return self._offset_ms
+
     def _server_now(self) -> float:
         return self._clock() + self._offset_ms / 1000
 
-    async def sync_clock(self) -> None:
+    async def sync_clock(self) -> int:
+        """Learn the server clock's offset from ours; returns the server's time (ms)."""
         before = self._clock()
         data = await self.request("GET", "/api/v3/time", {}, weight=1)
         after = self._clock()
+        server_time = int(data["serverTime"])
         # Assume the server read its clock halfway through the round trip.
-        self._offset_ms = int(data["serverTime"] - (before + after) / 2 * 1000)
+        self._offset_ms = int(server_time - (before + after) / 2 * 1000)
+        return server_time
 
     async def _throttle(self, weight: int) -> None:
         now = self._clock()
@@ -108,20 +119,32 @@ class BinanceTransport:
         query = urlencode(params)
         return await self._send(method, f"{path}?{query}" if query else path, None, weight)
 
-    async def signed(self, method: str, path: str, params: dict[str, str], *, weight: int) -> Any:
-        """A SIGNED call; on -1021 the clock is resynchronised and the call sent once more."""
+    async def signed(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        *,
+        weight: int,
+        stamps: list[int] | None = None,
+    ) -> Any:
+        """A SIGNED call; on -1021 the clock is resynchronised and the call sent once more.
+        Each request's ``timestamp`` is appended to `stamps`: Binance may execute it until
+        ``timestamp + recvWindow`` on its clock."""
         if not self._api_key:
             raise AuthError("Binance API key and secret are required", venue=VENUE)
         try:
-            return await self._signed_once(method, path, params, weight)
+            return await self._signed_once(method, path, params, weight, stamps)
         except ClockSkew:
             await self.sync_clock()
-            return await self._signed_once(method, path, params, weight)
+            return await self._signed_once(method, path, params, weight, stamps)
 
     async def _signed_once(
-        self, method: str, path: str, params: dict[str, str], weight: int
+        self, method: str, path: str, params: dict[str, str], weight: int, stamps: list[int] | None
     ) -> Any:
         stamp = int(self._clock() * 1000) + self._offset_ms
+        if stamps is not None:
+            stamps.append(stamp)
         payload = urlencode(
             {**params, "recvWindow": str(self._recv_window), "timestamp": str(stamp)}
         )
