@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.db.models import ExchangeCredential
 from adapters.db.repositories import CredentialRepository
-from adapters.exchanges.errors import AuthError, ExchangeError
+from adapters.exchanges.errors import AuthError, ExchangeError, RequestNotSent
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.exchanges.keys import MalformedKey
 from adapters.vault import Vault
@@ -57,12 +57,12 @@ async def check_keys(
         raise CredentialsRejected(exc.message) from None
     try:
         return await exchange.permissions()
-    except AuthError as exc:
+    except (AuthError, RequestNotSent) as exc:  # the venue's verdict, or a key HTTP cannot carry
         raise CredentialsRejected(exc.message) from None
     except ExchangeError as exc:
-        if exc.retryable:
-            raise VenueUnavailable(exc.message) from None
-        raise CredentialsRejected(exc.message) from None
+        # Anything else (an outage, Binance's firewall, an answer we do not understand) says
+        # nothing about the key: never mark it invalid for that.
+        raise VenueUnavailable(exc.message) from None
     finally:
         await exchange.aclose()
 

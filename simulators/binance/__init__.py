@@ -33,9 +33,10 @@ Control API (JSON, unauthenticated, not part of Binance):
 - ``POST /_sim/faults`` ``{"path": "/api/v3/order", "method": "POST", "count": 1,
   "status": 503, "delay_seconds": 2.0, "after_processing": true}`` (all optional): the next
   `count` matching /api/ requests are delayed and/or answered with that status, before or after
-  the venue processed them (an order placed whose answer is lost). A delay before processing
-  holds the request inside the venue: a signed request is checked against its recvWindow on
-  arrival and again when the hold ends, and refused with -1021 if ``timestamp + recvWindow`` has
+  the venue processed them (an order placed whose answer is lost). A failure before processing
+  is answered at the edge, before any check; a delay alone before processing holds the request
+  inside the venue: a signed request is checked against its recvWindow on arrival and again
+  when the hold ends, and refused with -1021 if ``timestamp + recvWindow`` has
   passed by then (Binance's matching engine does the same). ``"status": 403`` answers as
   Binance's web application firewall does (an HTML page, no error code).
   ``DELETE /_sim/faults`` clears.

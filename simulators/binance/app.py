@@ -143,6 +143,9 @@ async def _answer(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> 
         params = Params(query, body)
         used = venue.weights.charge(ip, endpoint.weight(params), venue.server_time())
         headers[venue.weights.header] = str(used)
+        before = venue.take_fault(method, path, after_processing=False)
+        if before and before.status is not None and (failed := await _inject(before, headers)):
+            return failed  # failed at the edge (firewall, gateway) before any check
         account, valid_until = "", None
         if endpoint.signed:
             account = api_key_account(request.headers.get("X-MBX-APIKEY"), venue.secrets)
@@ -153,10 +156,8 @@ async def _answer(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> 
                 params=params,
                 server_time_ms=venue.server_ms(),
             )
-        # An injected hold happens inside the venue, between arrival and the matching engine.
-        before = venue.take_fault(method, path, after_processing=False)
-        if before and (failed := await _inject(before, headers)):
-            return failed
+        if before:  # a hold inside the venue, between arrival and the matching engine
+            await _inject(before, headers)
         if valid_until is not None:
             recheck(valid_until, venue.server_ms())
         venue.sync()

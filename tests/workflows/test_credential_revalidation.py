@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.worker import Worker
 
-from adapters.credentials import Keys, _context, reseal_all
+from adapters.credentials import CredentialService, Keys, VenueUnavailable, _context, reseal_all
 from adapters.db.models import ExchangeCredential, User
+from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.vault import Vault, new_key, parse_keys
 from domain.accounts import CredentialStatus
-from tests.exchanges.conftest_binance import BinanceSim
+from tests.exchanges.conftest_binance import BinanceSim, SimFactory
 from workers.schedules import CREDENTIAL_REVALIDATION, ensure_schedules
 from workers.worker import WorkerDeps, maintenance_activities
 from workflows import TaskQueue
@@ -134,3 +135,31 @@ async def test_key_rotation_reseals_every_credential(
     only_new = Vault(parse_keys(f"2:{new}"))
     context = _context(owner, "binance", "api_secret")
     assert only_new.open(row.api_secret_sealed, context) == "rotate-secret-5678"
+
+
+async def test_binance_firewall_403_never_marks_a_key_invalid(
+    settings: Settings, db: AsyncSession, binance_sim_factory: SimFactory
+) -> None:
+    """Binance's 403 is its web application firewall: the key is not asked about, so it keeps
+    its status; the venue's own refusal (-2015) still marks it invalid."""
+    sim = binance_sim_factory()
+    factory = ExchangeFactory(settings.model_copy(update={"binance_base_url": sim.base_url}))
+    vault = Vault(settings.credential_keys)
+    key, secret = await sim.account(BRL="10")
+    good, revoked = await add_user(db), await add_user(db)
+    db.add(sealed(vault, good, Keys(key, secret), CredentialStatus.VALID))
+    db.add(sealed(vault, revoked, Keys(key, "revoked-secret"), CredentialStatus.VALID))
+    await db.commit()
+    rows = (await db.scalars(select(ExchangeCredential))).all()
+    ids = {row.user_id: row.id for row in rows if row.user_id in (good, revoked)}
+    service = CredentialService(db, vault, factory, retry=False)
+    now = datetime.now(UTC)
+    for owner in (good, revoked):
+        await sim.fault(path="/api/v3/account", status=403)
+        with pytest.raises(VenueUnavailable):
+            await service.revalidate(ids[owner], now)
+        stored = await db.get(ExchangeCredential, ids[owner], populate_existing=True)
+        assert stored is not None and stored.status == CredentialStatus.VALID
+    assert await service.revalidate(ids[good], now) == CredentialStatus.VALID
+    assert await service.revalidate(ids[revoked], now) == CredentialStatus.INVALID
+    assert (await sim.stats())["statuses"]["403"] == 2

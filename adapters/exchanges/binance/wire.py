@@ -235,9 +235,11 @@ def error_for(status: int, body: Any, retry_after: float | None) -> ExchangeErro
         return RateLimited(text, retry_after=retry_after, venue=VENUE, code=code)
     if status >= 500 or code in _TEMPORARY_CODES:
         return TemporaryError(text, venue=VENUE, code=code)
+    if status == 403:  # Binance's web application firewall: says nothing about the key
+        return TemporaryError("HTTP 403: blocked by Binance's firewall", venue=VENUE, code=code)
     if code == -1021:
         return ClockSkew(text, venue=VENUE, code=code)
-    if code in _AUTH_CODES or status in (401, 403):
+    if code in _AUTH_CODES:  # only these say the key itself is refused
         return AuthError(text, venue=VENUE, code=code)
     if code == -1121:
         return UnknownSymbol(text, venue=VENUE, code=code)
