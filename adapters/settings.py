@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     credentials_key_version: int | None = None
 
     # Venue endpoints; point them at the simulators locally (crypteras up does).
-    binance_base_url: str | None = None  # None: production, or testnet for testnet keys
+    binance_base_url: str | None = None  # None: production
+    binance_testnet_url: str | None = None  # None: Binance's public Spot testnet
     mercadobitcoin_base_url: str = "https://api.mercadobitcoin.net/api/v4"
     # Real candles that drive the paper venue's BTC-quoted markets.
     paper_data_dir: str | None = None

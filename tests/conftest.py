@@ -249,6 +249,7 @@ def settings(
         mercadopago_webhook_secret=MP_SECRET,  # type: ignore[arg-type]
         mercadopago_api_base=payment_sims.mercadopago.url,
         binance_base_url=binance_sim.base_url,
+        binance_testnet_url=binance_sim.base_url,  # no network here: the testnet is simulated too
         mercadobitcoin_base_url=mb_sim_session.api_url,
     )
 

@@ -63,7 +63,11 @@ class ExchangeFactory:
             return BinanceExchange(
                 api_key,
                 api_secret,
-                base_url=None if testnet else self._settings.binance_base_url,
+                base_url=(
+                    self._settings.binance_testnet_url
+                    if testnet
+                    else self._settings.binance_base_url
+                ),
                 testnet=testnet,
                 breaker=breaker,
                 retry=retry,

@@ -30,7 +30,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")  # the refusals no schema
 # every later request unauthenticated (deletion has its own tests).
 EXCLUDED = ("delete_me_api_users_me_delete",)
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
-MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "240"))
+MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "150"))
 
 
 async def _access_token(base_url: str) -> str:

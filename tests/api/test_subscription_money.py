@@ -187,7 +187,10 @@ async def test_a_webhook_that_cannot_signal_is_kept_and_signaled_on_redelivery(
             }
         },
     }
-    body = stripe_event("invoice.payment_failed", invoice)
+    # After the simulator's own events: its clock may run ahead of ours (other tests advance it),
+    # and an event older than the subscription's last one is ignored as stale.
+    created = max(event["created"] for event in await payment_sims.stripe.events()) + 1
+    body = stripe_event("invoice.payment_failed", invoice, created=created)
     event_id = json.loads(body)["id"]
     async with await other_api(temporal_down=True) as down:
         refused = await down.post(
