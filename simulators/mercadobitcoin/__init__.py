@@ -38,6 +38,8 @@ Control API (tests and the local stack only; JSON bodies, decimals as strings):
 - ``POST /_sim/clock`` ``{speed?, advance_seconds?}`` -> ``{now, speed}``; an advance also
   moves the rate-limit windows on (they count wall seconds, whatever the speed)
 - ``POST /_sim/faults/order_delay`` ``{seconds}``: place the next order, answer it late
+- ``POST /_sim/faults/order_hold`` ``{seconds}``: hold the next order inside the venue, then
+  place it (a placement still in flight when the caller gives up)
 - ``POST /_sim/faults/errors`` ``{count, status=503, after_processing=false}``: the next
   ``count`` API requests answer 5xx (after doing their work if ``after_processing``)
 - ``POST /_sim/tokens/expire`` revokes every token issued so far

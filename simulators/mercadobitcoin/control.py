@@ -100,6 +100,12 @@ async def delay_next_order(venue: VenueDep, body: OrderDelay) -> dict[str, float
     return {"seconds": body.seconds}
 
 
+@router.post("/faults/order_hold")
+async def hold_next_order(venue: VenueDep, body: OrderDelay) -> dict[str, float]:
+    venue.faults.order_hold = body.seconds
+    return {"seconds": body.seconds}
+
+
 @router.post("/faults/errors")
 async def fail_next_requests(venue: VenueDep, body: ErrorFault) -> dict[str, Any]:
     faults = venue.faults

@@ -108,13 +108,19 @@ async def place_order(venue: VenueDep, request: Request, account_id: str, symbol
     throttle(venue, request, "place_cancel")
     caller_account(venue, request, account_id)
     body = place_rules.parse(await json_body(request))
+    hold, venue.faults.order_hold = venue.faults.order_hold, 0.0
+    if hold:  # Injected fault: the order waits inside the venue, then is placed.
+        await _hold(venue, hold)
     order = venue.place(account_id, name, body)
     delay, venue.faults.order_delay = venue.faults.order_delay, 0.0
-    if delay:
-        # Injected fault: the order exists, but its answer comes too late for the caller.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(venue.shutdown.wait(), delay)
+    if delay:  # Injected fault: the order exists, but its answer comes too late for the caller.
+        await _hold(venue, delay)
     return MbJSON({"orderId": order.order_id})
+
+
+async def _hold(venue: Venue, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(venue.shutdown.wait(), seconds)
 
 
 @router.get("/{account_id}/{symbol}/orders")

@@ -144,6 +144,7 @@ class RateLimiter:
 @dataclass
 class Faults:
     order_delay: float = 0.0  # seconds to hold the next order response, after placing it
+    order_hold: float = 0.0  # seconds to hold the next order inside the venue, before placing it
     errors_left: int = 0  # the next N API requests fail with `error_status`
     error_status: int = 503
     error_after_processing: bool = False  # process the request, then answer the error

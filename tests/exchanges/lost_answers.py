@@ -30,3 +30,19 @@ class LoseAnswers(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class CountRequests(httpx.AsyncBaseTransport):
+    """Real HTTP, counting the requests sent per ``METHOD path``."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.sent: dict[str, int] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = f"{request.method} {request.url.path}"
+        self.sent[key] = self.sent.get(key, 0) + 1
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

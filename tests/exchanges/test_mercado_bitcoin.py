@@ -25,7 +25,7 @@ from simulators.mercadobitcoin import RateLimits, running
 from simulators.mercadobitcoin.config import Limit
 from simulators.mercadobitcoin.server import RunningSim
 from tests.exchanges.conftest_mercadobitcoin import MbControl, mb_adapter, mb_sim_config
-from tests.exchanges.lost_answers import LoseAnswers
+from tests.exchanges.lost_answers import CountRequests, LoseAnswers
 
 
 def _limit(
@@ -336,6 +336,23 @@ async def test_a_timed_out_order_is_found_not_placed_twice(
     assert [o["externalId"] for o in await mb_control.orders()] == ["slow-1"]
 
 
+async def test_an_order_held_inside_the_venue_is_looked_up_not_placed_again(
+    mb_sim: RunningSim, mb_control: MbControl
+) -> None:
+    """MB holds the placement 3 s, the client gives up after 1 s: the order is in doubt and
+    looked up by externalId within the window; no second placement is even sent."""
+    await mb_control.post("/faults/order_hold", {"seconds": 3})
+    network = CountRequests()
+    async with mb_adapter(
+        mb_sim, transport=network, timeout=1.0, settle_window=6.0, lookup_delay=0.5
+    ) as exchange:
+        order = await exchange.create_order(_market("held-mb", "0.001"))
+    assert order.client_order_id == "held-mb" and order.status is OrderStatus.FILLED
+    placements = [n for k, n in network.sent.items() if k.startswith("POST /api/v4/accounts/")]
+    assert placements == [1]
+    assert [o["externalId"] for o in await mb_control.orders()] == ["held-mb"]
+
+
 async def test_a_5xx_after_placing_is_followed_by_a_lookup_not_a_second_order(
     mb_exchange: MercadoBitcoinExchange, mb_control: MbControl
 ) -> None:
@@ -347,10 +364,11 @@ async def test_a_5xx_after_placing_is_followed_by_a_lookup_not_a_second_order(
     assert [o["externalId"] for o in await mb_control.orders()] == ["flaky-1"]
 
 
-async def test_a_5xx_before_placing_is_retried(
-    mb_exchange: MercadoBitcoinExchange, mb_control: MbControl
+async def test_a_5xx_before_placing_is_retried_once_its_window_is_over(
+    mb_sim: RunningSim, mb_control: MbControl
 ) -> None:
-    await mb_exchange.markets()
-    await mb_control.post("/faults/errors", {"count": 2, "status": 500})
-    order = await mb_exchange.create_order(_limit("retry-1", "0.01", "340000"))
+    async with mb_adapter(mb_sim, settle_window=1.0, lookup_delay=0.25) as exchange:
+        await exchange.markets()
+        await mb_control.post("/faults/errors", {"count": 2, "status": 500})
+        order = await exchange.create_order(_limit("retry-1", "0.01", "340000"))
     assert [o["id"] for o in await mb_control.orders()] == [order.order_id]
