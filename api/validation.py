@@ -11,12 +11,21 @@ from pydantic.config import JsonDict
 # C0 and C1 control characters. NUL is refused by PostgreSQL text columns (a 500 instead of a
 # 422); the others are never meant in a name, an e-mail or a key and only hide things in logs.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Lone UTF-16 surrogates (JSON's "\udfff") have no UTF-8 form: the database and the password
+# hasher cannot take them.
+SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def _encodable(value: str) -> str:
+    if SURROGATES.search(value):
+        raise ValueError("must not contain unpaired surrogates (text that is not Unicode)")
+    return value
 
 
 def _plain(value: str) -> str:
     if CONTROL_CHARACTERS.search(value):
         raise ValueError("must not contain control characters")
-    return value
+    return _encodable(value)
 
 
 # The same rules in the OpenAPI document, so clients (and fuzzers) know them before sending.
@@ -33,6 +42,10 @@ PlainEmail = Annotated[
 PlainName = Annotated[
     str, AfterValidator(_plain), Field(json_schema_extra={"pattern": _NAME_PATTERN})
 ]
+
+
+# Any text that can be hashed: passwords may hold every character but lone surrogates.
+Password = Annotated[str, AfterValidator(_encodable)]
 
 
 def refuse_null(value: object) -> object:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.db.models import User
 from adapters.db.outbox import Outbox
 from api.auth.schemas import UpdateMeRequest
-from api.auth.service import AccountService, weak_password
+from api.auth.service import AccountService, email_taken, weak_password
 from api.deps import utcnow
 from api.errors import ApiError
 from api.security import (
@@ -87,7 +87,7 @@ class ProfileService(AccountService):
 
     async def _request_email_change(self, user: User, email: str, now: datetime) -> None:
         if await self.users.get_by_email(email) is not None:
-            raise ApiError(409, "email_taken", "An account with this e-mail already exists.")
+            raise email_taken()
         token = new_opaque_token()
         # A new request replaces an older one: only the latest link works.
         user.pending_email = email
@@ -122,7 +122,7 @@ class ProfileService(AccountService):
             raise invalid_email_token()
         new_email = user.pending_email
         if await self.users.get_by_email(new_email) is not None:
-            raise ApiError(409, "email_taken", "An account with this e-mail already exists.")
+            raise email_taken()
         try:
             async with self.session.begin_nested():
                 # Single use: of two requests with one token, only one finds it still there.
@@ -139,9 +139,7 @@ class ProfileService(AccountService):
                     .execution_options(synchronize_session=False)
                 )
         except IntegrityError:  # taken meanwhile by a registration
-            raise ApiError(
-                409, "email_taken", "An account with this e-mail already exists."
-            ) from None
+            raise email_taken() from None
         if not result.rowcount:  # type: ignore[attr-defined]
             raise invalid_email_token()
         await self.session.refresh(user)

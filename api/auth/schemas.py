@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
-from api.validation import PlainEmail, PlainName, PlainStr, refuse_null
+from api.validation import Password, PlainEmail, PlainName, PlainStr, refuse_null
 from domain.accounts import PASSWORD_MAX_LENGTH, normalise_email
 
 
@@ -18,7 +18,7 @@ class _Strict(BaseModel):
 
 class RegisterRequest(_Strict):
     email: PlainEmail
-    password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+    password: Password = Field(max_length=PASSWORD_MAX_LENGTH)
     name: PlainName = Field(min_length=1, max_length=120)
     terms_accepted: StrictBool = Field(json_schema_extra={"const": True})
     privacy_accepted: StrictBool = Field(json_schema_extra={"const": True})
@@ -40,7 +40,15 @@ class RegisterRequest(_Strict):
 class LoginRequest(_Strict):
     # Any string: a malformed e-mail simply fails like a wrong one, revealing nothing.
     email: PlainStr = Field(max_length=254)
-    password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+    password: Password = Field(max_length=PASSWORD_MAX_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _normalise(cls, email: str) -> str:
+        email = normalise_email(email)
+        if len(email) > 254:  # lower() can lengthen text: "İ" becomes two characters
+            raise ValueError("must have at most 254 characters")
+        return email
 
 
 class RefreshRequest(_Strict):
@@ -87,8 +95,10 @@ class UpdateMeRequest(_Strict):
 
     name: PlainName | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=120)
     email: PlainEmail | SkipJsonSchema[None] = None
-    new_password: str | SkipJsonSchema[None] = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
-    current_password: str | SkipJsonSchema[None] = Field(
+    new_password: Password | SkipJsonSchema[None] = Field(
+        default=None, max_length=PASSWORD_MAX_LENGTH
+    )
+    current_password: Password | SkipJsonSchema[None] = Field(
         default=None, max_length=PASSWORD_MAX_LENGTH
     )
 

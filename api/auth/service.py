@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -42,6 +43,10 @@ def invalid_credentials() -> ApiError:
     # A new exception per raise: a shared instance would carry one request's traceback into
     # the next.
     return ApiError(401, "invalid_credentials", "E-mail or password is incorrect.")
+
+
+def email_taken() -> ApiError:
+    return ApiError(409, "email_taken", "An account with this e-mail already exists.")
 
 
 def weak_password(problems: list[str]) -> ApiError:
@@ -105,18 +110,21 @@ class AccountService:
         ):
             raise weak_password(problems)
         if await self.users.get_by_email(request.email) is not None:
-            raise ApiError(409, "email_taken", "An account with this e-mail already exists.")
+            raise email_taken()
 
         now = utcnow()
-        user = await self.users.add(
-            User(
-                email=request.email,
-                name=request.name,
-                password_hash=await hash_password(request.password),
-                created_at=now,
-                updated_at=now,
+        try:
+            user = await self.users.add(
+                User(
+                    email=request.email,
+                    name=request.name,
+                    password_hash=await hash_password(request.password),
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
+        except IntegrityError:  # the same e-mail registered by a request running alongside
+            raise email_taken() from None
         for kind, granted in (
             (ConsentKind.TERMS, True),
             (ConsentKind.PRIVACY, True),

@@ -4,6 +4,8 @@ columns; forwarded headers count only from trusted proxies (item 9)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +40,51 @@ async def test_control_characters_in_a_name_are_refused(
     _, tokens = await login()
     update = await api.put("/api/auth/me", json={"name": "Ana\x00"}, headers=bearer(tokens))
     assert_error(update, 422, "validation_error")
+
+
+async def test_an_email_that_lengthens_when_lowercased_is_refused_not_stored(
+    api: httpx.AsyncClient,
+) -> None:
+    # 200 "İ" become 400 characters once lowercased: past the 254 of every e-mail column.
+    email = "İ" * 200 + "@example.com"
+    response = await api.post("/api/auth/login", json={"email": email, "password": "x"})
+    assert_error(response, 422, "validation_error")
+
+
+async def test_unpaired_surrogates_are_refused_in_names_and_passwords(
+    api: httpx.AsyncClient, login: Callable[..., Any]
+) -> None:
+    _, tokens = await login()
+    for body in (
+        {"name": "Ana\udfff"},
+        {"new_password": "Correct-Horse-\udfff", "current_password": STRONG_PASSWORD},
+        {"name": "Ana", "current_password": "\ud800"},
+    ):
+        # json.dumps writes the lone surrogate as the escape "\udfff", as a hostile client would.
+        response = await api.put(
+            "/api/auth/me",
+            content=json.dumps(body),
+            headers={**bearer(tokens), "content-type": "application/json"},
+        )
+        assert_error(response, 422, "validation_error")
+    response = await api.post(
+        "/api/auth/login",
+        content='{"email": "a@example.com", "password": "\\udfff"}',
+        headers={"content-type": "application/json"},
+    )
+    assert_error(response, 422, "validation_error")
+
+
+async def test_the_same_email_registered_at_once_is_one_account_and_409s(
+    api: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    body = registration()
+    answers = await asyncio.gather(*(api.post("/api/auth/register", json=body) for _ in range(4)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201, 409, 409, 409], [answer.text for answer in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_error(answer, 409, "email_taken")
 
 
 async def test_control_characters_in_exchange_keys_are_refused(
