@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse
 
-from simulators.mercadopago.state import Account
+from simulators.mercadopago.state import Account, numeric_id
 from simulators.mercadopago.wire import (
     MpError,
     bad_request,
@@ -219,7 +219,8 @@ async def get_payment(payment_id: str, acct: AccountDep, _: TokenDep) -> dict[st
 
 @router.get("/authorized_payments/{invoice_id}")
 async def get_authorized_payment(invoice_id: str, acct: AccountDep, _: TokenDep) -> dict[str, Any]:
-    invoice = acct.authorized_payments.get(int(invoice_id)) if invoice_id.isdigit() else None
+    key = numeric_id(invoice_id)
+    invoice = acct.authorized_payments.get(key) if key is not None else None
     if invoice is None:
         raise not_found(f"authorized payment {invoice_id} not found")
     return invoice.document()

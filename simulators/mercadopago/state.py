@@ -33,6 +33,11 @@ TRANSITIONS = {
 }
 
 
+def numeric_id(text: str) -> int | None:
+    """Mercado Pago's numeric ids (a 64-bit long); None for anything else ("²", 5,000 digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+
+
 class SimClock:
     """Wall time plus an offset the control API moves."""
 
@@ -127,7 +132,8 @@ class Account:
         return pre
 
     def payment(self, payment_id: str) -> Payment:
-        payment = self.payments.get(int(payment_id)) if payment_id.isdigit() else None
+        key = numeric_id(payment_id)
+        payment = self.payments.get(key) if key is not None else None
         if payment is None:
             raise not_found("Payment not found", 2000)
         return payment

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import mercadopago
+import pytest
 from mercadopago.config import RequestOptions
 
 from adapters.payments.mercadopago import RebasedHttpClient
@@ -86,8 +87,9 @@ async def test_preference_create_and_get_with_the_sdk(mp_sdk: Any, mp_sim: Runni
     assert fetched["response"]["metadata"] == {"plan": "PRO", "price": 19.9}
 
 
-async def test_unknown_payment_is_an_mp_not_found(mp_sdk: Any) -> None:
-    result = await asyncio.to_thread(mp_sdk.payment().get, 999)
+@pytest.mark.parametrize("payment_id", ["999", "²", "9" * 5000])
+async def test_unknown_payment_is_an_mp_not_found(mp_sdk: Any, payment_id: str) -> None:
+    result = await asyncio.to_thread(mp_sdk.payment().get, payment_id)
     assert result["status"] == 404
     body = result["response"]
     assert (body["error"], body["status"], body["message"]) == (
