@@ -218,6 +218,7 @@ def run(
         api_command = [python, "-m", "workers.cli", "api", "--port", str(api_port)]
         bare_command = [
             *(python, "-m", "uvicorn", "benchmarks.api:bare", "--port", str(bare_port)),
+            *("--loop", "uvloop", "--http", "httptools"),  # as `crypteras api`
             *("--no-server-header", "--no-access-log", "--log-level", "warning"),
         ]
         api_url = f"http://127.0.0.1:{api_port}/api/contexts"

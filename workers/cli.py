@@ -45,6 +45,10 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_config=None,
+        # What uvicorn[standard] would pick anyway, said outright: a missing one is an error
+        # at start, not a silently slower API.
+        loop="uvloop",
+        http="httptools",
         server_header=False,  # no banner naming the server and its version
         proxy_headers=False,  # the app resolves the client IP (TRUSTED_PROXIES)
     )

@@ -23,8 +23,11 @@ _RECYCLE_SECONDS = 1800
 # each again on return (a new PostgreSQL connection is milliseconds): the write engine may, the
 # read engine queues instead, as a read holds its connection for one round trip only.
 _WRITE_POOL = {"pool_size": 10, "max_overflow": 20, "pool_recycle": _RECYCLE_SECONDS}
-_READ_POOL = {"pool_size": 20, "max_overflow": 0, "pool_recycle": _RECYCLE_SECONDS}
-_SQLITE_READERS = 4
+_READ_POOL = {"pool_size": 10, "max_overflow": 0, "pool_recycle": _RECYCLE_SECONDS}
+# SQLite reads are short and each aiosqlite connection is a thread: behind one, reads queue in
+# order; over several, each waits on the GIL hand-offs between the threads (p95 2x worse at 4,
+# benchmarks/README.md).
+_SQLITE_READERS = 1
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -51,7 +54,6 @@ def create_read_engine(url: str) -> AsyncEngine:
         read_only=True,
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
-        # Each connection is a thread of aiosqlite's: a few, kept, never opened per burst.
         pool_size=_SQLITE_READERS,
         max_overflow=0,
     )
