@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("api.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class ApiMetrics:
@@ -203,8 +204,11 @@ class ApiMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         try:
-            # Over the limit by Content-Length: 413 at once, without reading the body.
-            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            # Over the limit by Content-Length: 413 at once, without reading the body. (Any
+            # limit has fewer than 16 digits; int() refuses over 4,300 of them.)
+            if declared is not None and (
+                not declared.isdigit() or len(declared) > 15 or int(declared) > limit
+            ):
                 await _send_413(send_headed, limit)
             else:
                 try:
@@ -219,7 +223,9 @@ class ApiMiddleware:
             self._done(scope, status or 500, time.perf_counter() - started)
 
     def _done(self, scope: Scope, status: int, elapsed: float) -> None:
-        method: str = scope["method"]
+        # Any method name is a request; only known ones become metric labels, so made-up
+        # methods cannot grow the series without bound.
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
         route = _route_template(scope)
         key = (method, route, status)
         series = self._series.get(key)

@@ -40,6 +40,16 @@ async def test_a_declared_oversize_webhook_is_refused_without_reading_it(
     assert body.chunks_read == 0
 
 
+async def test_a_content_length_of_thousands_of_digits_is_413_not_a_crash(
+    api: httpx.AsyncClient,
+) -> None:
+    # int() refuses strings over 4,300 digits: such a header once raised inside the middleware.
+    response = await api.post(
+        "/api/webhooks/stripe", content=b"{}", headers={"Content-Length": "9" * 5001}
+    )
+    assert_error(response, 413, "body_too_large")
+
+
 async def test_a_chunked_oversize_body_stops_being_read_at_the_limit(
     api: httpx.AsyncClient,
 ) -> None:

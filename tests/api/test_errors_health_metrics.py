@@ -137,6 +137,13 @@ class TestMetrics:
         assert 'route="unmatched",status="404"' in text
         assert "crypteras_api_request_duration_seconds_bucket" in text
 
+    async def test_made_up_methods_share_one_metric_series(self, api: httpx.AsyncClient) -> None:
+        for method in ("FOO", "BAR"):
+            await api.request(method, "/api/legal/terms")
+        text = (await api.get("/metrics")).text
+        assert 'method="OTHER",route="/api/legal/terms",status="405"} 2.0' in text
+        assert 'method="FOO"' not in text
+
     async def test_every_response_carries_a_request_id(self, api: httpx.AsyncClient) -> None:
         given = await api.get("/api/legal/terms", headers={"X-Request-ID": "abc-123"})
         assert given.headers["x-request-id"] == "abc-123"
