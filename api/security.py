@@ -88,10 +88,6 @@ class AccessClaims:
     expires: float  # seconds since the epoch, as the `exp` claim
 
 
-def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
-    return decode_access_claims(settings, token).user_id
-
-
 def decode_access_claims(settings: Settings, token: str, now: float | None = None) -> AccessClaims:
     """The verified claims of an access token. A token's signature and claims cannot change, so
     a verified one is remembered (keyed by the secret and the token) and only its expiry is
