@@ -115,11 +115,7 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-@pytest.fixture
-async def db(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for assertions; every table is emptied after the test, so tests are isolated."""
-    async with sessions() as session:
-        yield session
+async def _empty_every_table(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         tables = Base.metadata.sorted_tables
         if session.bind.dialect.name == "postgresql":
@@ -131,6 +127,17 @@ async def db(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncS
             for table in reversed(tables):
                 await session.execute(delete(table))
         await session.commit()
+
+
+@pytest.fixture
+async def db(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for assertions on empty tables: emptied before the test (a test without this
+    fixture, or a projection that landed after the last teardown, may have left rows) and
+    after it."""
+    await _empty_every_table(sessions)
+    async with sessions() as session:
+        yield session
+    await _empty_every_table(sessions)
 
 
 @pytest.fixture(scope="session")
