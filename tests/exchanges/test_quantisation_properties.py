@@ -22,12 +22,11 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from adapters.exchanges.binance.exchange import _order_params
-from adapters.exchanges.binance.wire import SymbolInfo, parse_symbol
+from adapters.exchanges.binance.wire import SymbolInfo, order_params, parse_symbol
 from adapters.exchanges.errors import InvalidOrder
 from adapters.exchanges.mercado_bitcoin import _body, _order_fields, _rules_from_columns
 from domain.market import MarketRules, OrderRequest, OrderType, Side
-from simulators.binance import trading as binance_trading
+from simulators.binance import placing as binance_placing
 from simulators.binance.config import FixedPath, SymbolConfig
 from simulators.binance.config import SimConfig as BinanceSimConfig
 from simulators.binance.public import exchange_info
@@ -226,10 +225,10 @@ def binance_refusal(case: BinanceCase, kind: str, params: dict[str, str]) -> str
         ("quoteOrderQty", c.quote_precision),
     ):
         value = values[name]
-        if value is not None and binance_trading._decimals(value) > places:
+        if value is not None and binance_placing._decimals(value) > places:
             return "PRECISION"
     try:
-        binance_trading._check_filters(
+        binance_placing._check_filters(
             c, kind, values["quantity"], values["quoteOrderQty"], values["price"], case.last
         )
     except BinanceError as exc:
@@ -241,7 +240,7 @@ def binance_refusal(case: BinanceCase, kind: str, params: dict[str, str]) -> str
 def sent_by_adapter(info: SymbolInfo, request: OrderRequest) -> dict[str, str] | None:
     """The parameters the adapter would send, or None when it refuses locally."""
     try:
-        return _order_params(info, request)
+        return order_params(info, request)
     except InvalidOrder:
         return None
 
@@ -280,7 +279,7 @@ def test_binance_limit_orders_quantised_by_our_rules_agree_with_the_simulators_f
     theirs = binance_refusal(case, "LIMIT", params)
     event(f"LIMIT: {theirs or 'accepted'}")
     # Both ways: what passes our rules passes the venue's, and the first rule broken is the same.
-    assert theirs == (binance_trading._RULE_FILTER[ours] if ours else None), (price, quantity)
+    assert theirs == (binance_placing._RULE_FILTER[ours] if ours else None), (price, quantity)
 
 
 @SETTINGS
@@ -348,7 +347,7 @@ def test_binance_market_buy_above_the_max_notional_is_refused_before_sending() -
         quote_quantity=D(5000),
     )
     with pytest.raises(InvalidOrder):
-        _order_params(published_binance_symbol(config), request)
+        order_params(published_binance_symbol(config), request)
 
 
 @SETTINGS

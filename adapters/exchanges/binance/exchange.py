@@ -6,12 +6,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 import httpx
 
 from adapters.exchanges.base import Exchange
+from adapters.exchanges.binance.in_doubt import OrdersInDoubt
 from adapters.exchanges.binance.transport import BinanceTransport
 from adapters.exchanges.binance.wire import (
     VENUE,
@@ -20,6 +21,8 @@ from adapters.exchanges.binance.wire import (
     datetime_to_ms,
     is_duplicate_order,
     ms_to_datetime,
+    order_params,
+    order_ref,
     parse_book,
     parse_kline,
     parse_order,
@@ -35,7 +38,7 @@ from adapters.exchanges.errors import (
     OrderNotFound,
     UnknownSymbol,
 )
-from adapters.exchanges.placement import outcome_unknown, settle
+from adapters.exchanges.placement import outcome_unknown
 from adapters.exchanges.resilience import CircuitBreaker, Resilience
 from domain.market import (
     AccountPermissions,
@@ -47,7 +50,6 @@ from domain.market import (
     OrderBook,
     OrderRequest,
     OrderStatus,
-    OrderType,
     Ticker,
     Venue,
 )
@@ -57,7 +59,6 @@ T = TypeVar("T")
 PRODUCTION_URL = "https://api.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
 KLINES_PAGE = 1000
-_MAX_AHEAD_MS = 1000  # Binance refuses a timestamp further ahead of its clock than this
 _VALID_DEPTHS = 5000
 
 
@@ -128,11 +129,9 @@ class BinanceExchange(Exchange):
         self._retry = retry
         self._testnet = testnet and base_url is None
         self._markets_ttl = markets_ttl
-        self._lookup_delay = lookup_delay  # the first wait between lookups of an order in doubt
-        self._settle_margin_ms = int(settle_margin * 1000)
-        # Client order ids in doubt -> Binance time (ms) after which they cannot execute; None:
-        # an earlier attempt elsewhere, the window is taken from Binance's clock when settling.
-        self._in_doubt: dict[str, int | None] = {}
+        self._in_doubt = OrdersInDoubt(
+            self._http, lookup_delay=lookup_delay, settle_margin=settle_margin
+        )
         self._symbols: dict[str, SymbolInfo] = {}  # by BASE-QUOTE
         self._names: dict[str, str] = {}  # BTCBRL -> BTC-BRL
         self._loaded_at = float("-inf")
@@ -238,14 +237,17 @@ class BinanceExchange(Exchange):
 
     async def create_order(self, request: OrderRequest, *, maybe_sent: bool = False) -> Order:
         info = await self._info(request.symbol)
-        params = _order_params(info, request)
+        params = order_params(info, request)
         client_order_id = request.client_order_id
         if maybe_sent:
-            self._in_doubt.setdefault(client_order_id, None)
+            self._in_doubt.maybe_sent(client_order_id)
+
+        async def fetch() -> Order:
+            return await self._fetch_order(info, {"origClientOrderId": client_order_id})
 
         async def attempt() -> Order:
             if client_order_id in self._in_doubt:
-                found = await self._settle(info, client_order_id)
+                found = await self._in_doubt.settle(client_order_id, fetch)
                 if found is not None:
                     return found
             stamps: list[int] = []
@@ -255,45 +257,17 @@ class BinanceExchange(Exchange):
                 )
             except ExchangeError as error:
                 if is_duplicate_order(error):  # an open order already carries this id
-                    return await self._fetch_order(info, {"origClientOrderId": client_order_id})
+                    return await fetch()
                 if not outcome_unknown(error):
                     raise
-                window = self._http.recv_window + abs(self._http.offset_ms)
-                self._in_doubt[client_order_id] = max(stamps) + window + self._settle_margin_ms
-                found = await self._settle(info, client_order_id)
+                self._in_doubt.lost(client_order_id, stamps)
+                found = await self._in_doubt.settle(client_order_id, fetch)
                 if found is None:
                     raise  # certainly not placed: the next attempt may place it
                 return found
             return await self._with_fee(info, raw)
 
         return await self._call(attempt)
-
-    async def _settle(self, info: SymbolInfo, client_order_id: str) -> Order | None:
-        """Look the order in doubt up until found or Binance can no longer execute it."""
-        deadline = self._in_doubt[client_order_id]
-        if deadline is None:  # sent by an earlier attempt elsewhere, at the latest now
-            window = _MAX_AHEAD_MS + self._http.recv_window + abs(self._http.offset_ms)
-            deadline = await self._http.sync_clock() + window + self._settle_margin_ms
-            self._in_doubt[client_order_id] = deadline
-
-        async def lookup() -> Order | None:
-            try:
-                return await self._fetch_order(info, {"origClientOrderId": client_order_id})
-            except OrderNotFound:
-                return None
-
-        async def venue_now() -> float:
-            return await self._http.sync_clock() / 1000
-
-        found = await settle(
-            lookup=lookup,
-            venue_now=venue_now,
-            deadline=deadline / 1000,
-            sleep=asyncio.sleep,
-            first_delay=self._lookup_delay,
-        )
-        del self._in_doubt[client_order_id]
-        return found
 
     async def _fetch_order(self, info: SymbolInfo, ref: dict[str, str]) -> Order:
         raw = await self._http.signed(
@@ -318,7 +292,7 @@ class BinanceExchange(Exchange):
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
         info = await self._info(symbol)
-        ref = _order_ref(order_id, client_order_id)
+        ref = order_ref(order_id, client_order_id)
         try:
             await self._signed("DELETE", "/api/v3/order", {"symbol": info.name, **ref}, 1)
         except OrderNotFound as error:
@@ -337,7 +311,7 @@ class BinanceExchange(Exchange):
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
         info = await self._info(symbol)
-        ref = _order_ref(order_id, client_order_id)
+        ref = order_ref(order_id, client_order_id)
         return await self._call(lambda: self._fetch_order(info, ref))
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -419,69 +393,3 @@ class BinanceExchange(Exchange):
             "GET", "/api/v3/myTrades", {"symbol": info.name, "limit": str(min(limit, 1000))}, 20
         )
         return [parse_trade(info.rules.symbol, raw) for raw in raws]
-
-
-def _order_ref(order_id: str | None, client_order_id: str | None) -> dict[str, str]:
-    if order_id is not None:
-        return {"orderId": order_id}
-    if client_order_id is not None:
-        return {"origClientOrderId": client_order_id}
-    raise InvalidOrder("give order_id or client_order_id", venue=VENUE)
-
-
-def _order_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
-    """Quantise to exchangeInfo filters and refuse locally what Binance would refuse."""
-    rules = info.rules
-    params = {
-        "symbol": info.name,
-        "side": request.side.value.upper(),
-        "type": request.type.value.upper(),
-        "newClientOrderId": request.client_order_id,
-        "newOrderRespType": "FULL",
-    }
-    if request.type is OrderType.LIMIT:
-        if request.price is None or request.quantity is None or request.quote_quantity:
-            raise InvalidOrder("a limit order needs quantity and price", venue=VENUE)
-        price = rules.quantise_price(request.price, request.side)
-        quantity = rules.quantise_quantity(request.quantity)
-        rule = rules.violation(quantity, price)
-        if rule:
-            raise InvalidOrder(
-                f"{request.symbol}: {quantity} @ {price} breaks {rule} "
-                f"(Binance would answer 'Filter failure')",
-                venue=VENUE,
-            )
-        params |= {"timeInForce": "GTC", "quantity": _plain(quantity), "price": _plain(price)}
-        return params
-    if request.price is not None or (request.quantity is None) == (request.quote_quantity is None):
-        raise InvalidOrder(
-            "a market order needs exactly one of quantity, quote_quantity", venue=VENUE
-        )
-    if request.quote_quantity is not None:
-        spend = request.quote_quantity.quantize(
-            Decimal(1).scaleb(-info.quote_precision), rounding=ROUND_DOWN
-        )
-        if spend <= 0 or spend < rules.min_notional:
-            raise InvalidOrder(f"quote quantity {spend} below the minimum notional", venue=VENUE)
-        if rules.max_notional and spend > rules.max_notional:  # NOTIONAL.applyMaxToMarket
-            raise InvalidOrder(f"quote quantity {spend} above the maximum notional", venue=VENUE)
-        params["quoteOrderQty"] = _plain(spend)
-        return params
-    assert request.quantity is not None
-    step = info.market_step if info.market_step > 0 else rules.lot_step
-    quantity = MarketRules(
-        symbol=rules.symbol, price_tick=rules.price_tick, lot_step=step, min_quantity=0
-    ).quantise_quantity(request.quantity)
-    low = max(info.market_min_qty, rules.min_quantity)
-    high = info.market_max_qty
-    if quantity <= 0 or quantity < low or (high is not None and quantity > high):
-        raise InvalidOrder(
-            f"{request.symbol}: market quantity {quantity} outside [{low}, {high}]", venue=VENUE
-        )
-    params["quantity"] = _plain(quantity)
-    return params
-
-
-def _plain(value: Decimal) -> str:
-    """Decimal as Binance accepts it: no exponent, no trailing zeros."""
-    return format(value.normalize(), "f")

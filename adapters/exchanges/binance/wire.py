@@ -1,11 +1,12 @@
-"""Translation between Binance Spot v3 JSON and Crypteras' domain models and errors."""
+"""Translation between Binance Spot v3 JSON and Crypteras' domain models and errors, both
+ways: answers into models, order requests into checked, quantised wire parameters."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from adapters.exchanges.errors import (
@@ -26,6 +27,7 @@ from domain.market import (
     MarketRules,
     Order,
     OrderBook,
+    OrderRequest,
     OrderStatus,
     OrderType,
     Side,
@@ -255,3 +257,70 @@ def error_for(status: int, body: Any, retry_after: float | None) -> ExchangeErro
 def is_duplicate_order(error: ExchangeError) -> bool:
     """-2010 "Duplicate order sent.": an open order already carries this client order id."""
     return error.code == -2010 and "duplicate order" in error.message.lower()
+
+
+def order_ref(order_id: str | None, client_order_id: str | None) -> dict[str, str]:
+    """The order's key in a query: its Binance id, else its client order id."""
+    if order_id is not None:
+        return {"orderId": order_id}
+    if client_order_id is not None:
+        return {"origClientOrderId": client_order_id}
+    raise InvalidOrder("give order_id or client_order_id", venue=VENUE)
+
+
+def order_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
+    """Quantise to exchangeInfo filters and refuse locally what Binance would refuse."""
+    rules = info.rules
+    params = {
+        "symbol": info.name,
+        "side": request.side.value.upper(),
+        "type": request.type.value.upper(),
+        "newClientOrderId": request.client_order_id,
+        "newOrderRespType": "FULL",
+    }
+    if request.type is OrderType.LIMIT:
+        if request.price is None or request.quantity is None or request.quote_quantity:
+            raise InvalidOrder("a limit order needs quantity and price", venue=VENUE)
+        price = rules.quantise_price(request.price, request.side)
+        quantity = rules.quantise_quantity(request.quantity)
+        rule = rules.violation(quantity, price)
+        if rule:
+            raise InvalidOrder(
+                f"{request.symbol}: {quantity} @ {price} breaks {rule} "
+                f"(Binance would answer 'Filter failure')",
+                venue=VENUE,
+            )
+        params |= {"timeInForce": "GTC", "quantity": _plain(quantity), "price": _plain(price)}
+        return params
+    if request.price is not None or (request.quantity is None) == (request.quote_quantity is None):
+        raise InvalidOrder(
+            "a market order needs exactly one of quantity, quote_quantity", venue=VENUE
+        )
+    if request.quote_quantity is not None:
+        spend = request.quote_quantity.quantize(
+            Decimal(1).scaleb(-info.quote_precision), rounding=ROUND_DOWN
+        )
+        if spend <= 0 or spend < rules.min_notional:
+            raise InvalidOrder(f"quote quantity {spend} below the minimum notional", venue=VENUE)
+        if rules.max_notional and spend > rules.max_notional:  # NOTIONAL.applyMaxToMarket
+            raise InvalidOrder(f"quote quantity {spend} above the maximum notional", venue=VENUE)
+        params["quoteOrderQty"] = _plain(spend)
+        return params
+    assert request.quantity is not None
+    step = info.market_step if info.market_step > 0 else rules.lot_step
+    quantity = MarketRules(
+        symbol=rules.symbol, price_tick=rules.price_tick, lot_step=step, min_quantity=0
+    ).quantise_quantity(request.quantity)
+    low = max(info.market_min_qty, rules.min_quantity)
+    high = info.market_max_qty
+    if quantity <= 0 or quantity < low or (high is not None and quantity > high):
+        raise InvalidOrder(
+            f"{request.symbol}: market quantity {quantity} outside [{low}, {high}]", venue=VENUE
+        )
+    params["quantity"] = _plain(quantity)
+    return params
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal as Binance accepts it: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
