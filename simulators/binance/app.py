@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 
-from simulators.binance import public, trading
+from simulators.binance import placing, public, trading
 from simulators.binance.auth import api_key_account, recheck, verify
 from simulators.binance.config import SimConfig
 from simulators.binance.control import control_router
@@ -33,6 +35,12 @@ _FAILURES = {
 }
 _INTERNAL = (-1001, "Internal error; unable to process your request. Please try again.")
 _WAF_PAGE = "<html><head><title>403 Forbidden</title></head><body>Request blocked.</body></html>"
+# A method and path the API does not serve is answered by the web server in front of it, as an
+# HTML page, never a {"code", "msg"} body.
+_NOT_FOUND_PAGE = (
+    "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+    "<center><h1>404 Not Found</h1></center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 def _fixed(weight: int) -> Weight:
@@ -71,6 +79,7 @@ class Endpoint:
     weight: Weight
     signed: bool
     handler: Handler
+    counts_orders: bool = False  # answers X-MBX-ORDER-COUNT-* when it succeeds
 
 
 ENDPOINTS = (
@@ -88,7 +97,14 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v3/aggTrades", _fixed(4), False, _public(public.agg_trades)),
     Endpoint("GET", "/api/v3/klines", _fixed(2), False, _public(public.klines)),
     Endpoint("GET", "/api/v3/account", _fixed(20), True, trading.account_info),
-    Endpoint("POST", "/api/v3/order", _fixed(1), True, trading.new_order),
+    Endpoint("POST", "/api/v3/order", _fixed(1), True, placing.new_order, counts_orders=True),
+    Endpoint(
+        "POST",
+        "/api/v3/order/test",
+        lambda p: 20 if p.peek("computeCommissionRates") == "true" else 1,
+        True,
+        placing.order_test,
+    ),
     Endpoint("GET", "/api/v3/order", _fixed(4), True, trading.query_order),
     Endpoint("DELETE", "/api/v3/order", _fixed(1), True, trading.cancel_order),
     Endpoint(
@@ -98,6 +114,7 @@ ENDPOINTS = (
         True,
         trading.open_orders,
     ),
+    Endpoint("DELETE", "/api/v3/openOrders", _fixed(1), True, trading.cancel_open_orders),
     Endpoint("GET", "/api/v3/allOrders", _fixed(20), True, trading.all_orders),
     Endpoint(
         "GET", "/api/v3/myTrades", lambda p: 5 if "orderId" in p else 20, True, trading.my_trades
@@ -154,17 +171,19 @@ async def _answer(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> 
                 query=query,
                 body=body,
                 params=params,
-                server_time_ms=venue.server_ms(),
+                server_time_us=venue.server_us(),
             )
         if before:  # a hold inside the venue, between arrival and the matching engine
             await _inject(before, headers)
         if valid_until is not None:
-            recheck(valid_until, venue.server_ms())
+            recheck(valid_until, venue.server_us())
         venue.sync()
         result = endpoint.handler(venue, account, params)
     except BinanceError as exc:
         headers.setdefault(venue.weights.header, str(venue.weights.used(ip, venue.server_time())))
         return _error(exc, headers)
+    if endpoint.counts_orders:
+        headers |= venue.order_counter.headers(account, venue.server_time())
     after = venue.take_fault(method, path, after_processing=True)
     if after and (failed := await _inject(after, headers)):
         return failed
@@ -197,4 +216,11 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
             name=f"{endpoint.method} {endpoint.path}",
         )
     app.include_router(control_router(venue))
+
+    @app.exception_handler(HTTPException)
+    async def unknown_route(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/_sim/") or exc.status_code not in (404, 405):
+            return await http_exception_handler(request, exc)
+        return HTMLResponse(_NOT_FOUND_PAGE, status_code=404)
+
     return app

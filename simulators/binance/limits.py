@@ -10,6 +10,7 @@ from simulators.binance.wire import BinanceError
 
 _UNITS = {1: ("S", "SECOND"), 60: ("M", "MINUTE"), 3600: ("H", "HOUR"), 86400: ("D", "DAY")}
 ORDER_WINDOW_SECONDS = 10
+DAY_SECONDS = 86400
 
 
 def interval_of(seconds: int) -> tuple[int, str, str]:
@@ -89,8 +90,12 @@ class WeightLimiter:
 
 @dataclass
 class OrderCounter:
+    """New orders per account in the 10 s window (limited) and the day (counted), reported as
+    ``X-MBX-ORDER-COUNT-10S`` / ``-1D`` on every successful placement."""
+
     limit: int
     _by_account: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _by_day: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def charge(self, account: str, now: float) -> int:
         window = int(now // ORDER_WINDOW_SECONDS)
@@ -106,4 +111,16 @@ class OrderCounter:
                 },
             )
         self._by_account[account] = (window, count + 1)
+        day = int(now // DAY_SECONDS)
+        seen_day, today = self._by_day.get(account, (day, 0))
+        self._by_day[account] = (day, (today if seen_day == day else 0) + 1)
         return count + 1
+
+    def headers(self, account: str, now: float) -> dict[str, str]:
+        window, day = int(now // ORDER_WINDOW_SECONDS), int(now // DAY_SECONDS)
+        seen, count = self._by_account.get(account, (window, 0))
+        seen_day, today = self._by_day.get(account, (day, 0))
+        return {
+            "X-MBX-ORDER-COUNT-10S": str(count if seen == window else 0),
+            "X-MBX-ORDER-COUNT-1D": str(today if seen_day == day else 0),
+        }

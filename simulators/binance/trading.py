@@ -1,62 +1,25 @@
-"""The SIGNED trading endpoints: parameter checks and filters in Binance's order, the matching
-engine underneath, answers in Binance's JSON."""
+"""The SIGNED account endpoints besides placement (see `placing`): queries, cancels, history and
+the account, answered in Binance's JSON."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-import string
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.market import Order, OrderRequest, OrderType, Side
-from domain.matching import (
-    DuplicateClientOrderId,
-    InsufficientFunds,
-    OrderNotOpen,
-    RuleViolation,
-    UnknownOrder,
-)
-from simulators.binance.config import SymbolConfig
+from domain.market import Order, Side
+from domain.matching import OrderNotOpen, UnknownOrder
 from simulators.binance.market import ms
 from simulators.binance.venue import BinanceVenue, OrderMeta
-from simulators.binance.wire import BinanceError, Params, fmt, mandatory
+from simulators.binance.wire import BinanceError, Params, fmt
 
 Json = dict[str, Any]
-_ORDER_TYPES = {
-    "LIMIT",
-    "MARKET",
-    "STOP_LOSS",
-    "STOP_LOSS_LIMIT",
-    "TAKE_PROFIT",
-    "TAKE_PROFIT_LIMIT",
-    "LIMIT_MAKER",
-}
-_STP_MODES = {"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"}
-_RULE_FILTER = {
-    "price_range": "PRICE_FILTER",
-    "price_tick": "PRICE_FILTER",
-    "quantity_range": "LOT_SIZE",
-    "lot_step": "LOT_SIZE",
-    "notional": "NOTIONAL",
-}
 _ENGINE_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _ZERO = Decimal(0)
-
-
-def _illegal(name: str, legal: str) -> BinanceError:
-    return BinanceError(
-        -1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'."
-    )
-
-
-def _not_required(name: str) -> BinanceError:
-    return BinanceError(-1106, f"Parameter '{name}' sent when not required.")
-
-
-def _filter_failure(name: str) -> BinanceError:
-    return BinanceError(-1013, f"Filter failure: {name}")
+_DAY_US = 24 * 3600 * 1_000_000
 
 
 def engine_client_id(client_order_id: str) -> str:
@@ -66,157 +29,7 @@ def engine_client_id(client_order_id: str) -> str:
     return "h" + hashlib.sha256(client_order_id.encode()).hexdigest()[:35]
 
 
-def _decimals(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
-
-
-def _check_filters(
-    c: SymbolConfig,
-    kind: str,
-    quantity: Decimal | None,
-    quote_qty: Decimal | None,
-    price: Decimal | None,
-    last: Decimal,
-) -> None:
-    """PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE and NOTIONAL, as exchangeInfo announces them.
-
-    filters.md: `price % tickSize == 0` and `quantity % stepSize == 0` (absolute multiples; the
-    minimum only bounds), and each PRICE_FILTER part is disabled when it is 0."""
-    if price is not None and (
-        price < c.min_price
-        or (c.max_price > 0 and price > c.max_price)
-        or (c.tick_size > 0 and price % c.tick_size)
-    ):
-        raise _filter_failure("PRICE_FILTER")
-    if quantity is not None:
-        off_step = c.step_size > 0 and quantity % c.step_size
-        if quantity < c.min_qty or quantity > c.max_qty or off_step:
-            raise _filter_failure("LOT_SIZE")
-        if kind == "MARKET" and quantity > c.market_max_qty:
-            raise _filter_failure("MARKET_LOT_SIZE")
-    notional = quote_qty if quote_qty is not None else (quantity or _ZERO) * (price or last)
-    if notional < c.min_notional or notional > c.max_notional:
-        raise _filter_failure("NOTIONAL")
-
-
-def new_order(venue: BinanceVenue, account: str, params: Params) -> Json:
-    market = venue.market(params.require("symbol"))
-    side = params.require("side")
-    kind = params.require("type")
-    time_in_force = params.get("timeInForce")
-    quantity = params.decimal("quantity")
-    quote_qty = params.decimal("quoteOrderQty")
-    price = params.decimal("price")
-    client_order_id = params.client_order_id("newClientOrderId") or "".join(
-        secrets.choice(string.ascii_letters + string.digits) for _ in range(22)
-    )
-    resp_type = params.get("newOrderRespType") or "FULL"
-    stp = params.get("selfTradePreventionMode")
-    params.get("strategyId")
-    params.get("strategyType")
-    params.check_all_read()
-
-    if side not in ("BUY", "SELL"):
-        raise BinanceError(-1117, "Invalid side.")
-    if kind not in _ORDER_TYPES:
-        raise BinanceError(-1116, "Invalid orderType.")
-    if resp_type not in ("ACK", "RESULT", "FULL"):
-        raise _illegal("newOrderRespType", "ACK, RESULT, FULL")
-    if stp is not None and stp not in _STP_MODES:
-        raise _illegal("selfTradePreventionMode", ", ".join(sorted(_STP_MODES)))
-    if kind not in ("LIMIT", "MARKET"):
-        raise BinanceError(-2010, "Order type not supported for this symbol.")
-    if kind == "LIMIT":
-        for name, value in (
-            ("timeInForce", time_in_force),
-            ("quantity", quantity),
-            ("price", price),
-        ):
-            if value is None:
-                raise mandatory(name)
-        if time_in_force not in ("GTC", "IOC", "FOK"):
-            raise BinanceError(-1115, "Invalid timeInForce.")
-        if quote_qty is not None:
-            raise _not_required("quoteOrderQty")
-    else:
-        for name, value in (("price", price), ("timeInForce", time_in_force)):
-            if value is not None:
-                raise _not_required(name)
-        if quantity is None and quote_qty is None:
-            raise BinanceError(
-                -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
-            )
-        if quantity is not None and quote_qty is not None:
-            raise _not_required("quoteOrderQty")
-    c = market.config
-    for name, value, places in (
-        ("quantity", quantity, c.base_precision),
-        ("price", price, c.quote_precision),
-        ("quoteOrderQty", quote_qty, c.quote_precision),
-    ):
-        if value is not None and _decimals(value) > places:
-            raise BinanceError(-1111, f"Parameter '{name}' has too much precision.")
-    _check_filters(c, kind, quantity, quote_qty, price, venue.price(c.name))
-    venue.order_counter.charge(account, venue.server_time())
-
-    request = OrderRequest(
-        client_order_id=engine_client_id(client_order_id),
-        symbol=c.domain_symbol,
-        side=Side(side.lower()),
-        type=OrderType(kind.lower()),
-        quantity=quantity,
-        quote_quantity=quote_qty,
-        price=price,
-    )
-    at = venue.server_datetime()
-    try:
-        order = venue.engine.place(account, request, at)
-    except DuplicateClientOrderId:
-        raise BinanceError(-2010, "Duplicate order sent.") from None
-    except InsufficientFunds:
-        raise BinanceError(
-            -2010, "Account has insufficient balance for requested action."
-        ) from None
-    except RuleViolation as exc:
-        raise _filter_failure(_RULE_FILTER.get(exc.rule, "LOT_SIZE")) from None
-    venue.stats.orders_placed += 1
-    meta = OrderMeta(client_order_id, time_in_force, quote_qty or _ZERO)
-    venue.meta[order.order_id] = meta
-    fills = [
-        f for f in venue.engine.fills(account, c.domain_symbol) if f.order_id == order.order_id
-    ]
-    venue.record(fills)
-    if time_in_force in ("IOC", "FOK") and not order.status.is_final:
-        # Immediate fills here are whole, so FOK and IOC both expire whatever did not fill.
-        order = venue.engine.cancel(account, c.domain_symbol, order_id=order.order_id, at=at)
-        meta.expired = True
-
-    ack: Json = {
-        "symbol": c.name,
-        "orderId": int(order.order_id),
-        "orderListId": -1,
-        "clientOrderId": client_order_id,
-        "transactTime": ms(order.updated_at),
-    }
-    if resp_type == "ACK":
-        return ack
-    result = {**ack, **_order_body(c.name, order, meta), "workingTime": ms(order.created_at)}
-    if resp_type == "FULL":
-        result["fills"] = [
-            {
-                "price": fmt(f.price),
-                "qty": fmt(f.quantity),
-                "commission": fmt(f.fee),
-                "commissionAsset": f.fee_asset,
-                "tradeId": int(f.trade_id),
-            }
-            for f in fills
-        ]
-    return result
-
-
-def _order_body(name: str, order: Order, meta: OrderMeta) -> Json:
+def order_body(name: str, order: Order, meta: OrderMeta) -> Json:
     return {
         "price": fmt(order.price or _ZERO),
         "origQty": fmt(order.quantity),
@@ -240,7 +53,7 @@ def order_json(venue: BinanceVenue, order: Order) -> Json:
         "orderId": int(order.order_id),
         "orderListId": -1,
         "clientOrderId": meta.client_order_id,
-        **_order_body(name, order, meta),
+        **order_body(name, order, meta),
         "stopPrice": fmt(_ZERO),
         "icebergQty": fmt(_ZERO),
         "time": ms(order.created_at),
@@ -293,16 +106,35 @@ def cancel_order(venue: BinanceVenue, account: str, params: Params) -> Json:
     except (UnknownOrder, OrderNotOpen):
         # Binance answers the same for an unknown order and one that is already final.
         raise BinanceError(-2011, "Unknown order sent.") from None
+    return _canceled(venue, order, cancel_id)
+
+
+def _canceled(venue: BinanceVenue, order: Order, cancel_id: str | None) -> Json:
     meta = venue.meta[order.order_id]
+    name = order.symbol.replace("-", "")
     return {
-        "symbol": market.config.name,
+        "symbol": name,
         "origClientOrderId": meta.client_order_id,
         "orderId": int(order.order_id),
         "orderListId": -1,
         "clientOrderId": cancel_id or secrets.token_hex(11),
         "transactTime": ms(order.updated_at),
-        **_order_body(market.config.name, order, meta),
+        **order_body(name, order, meta),
     }
+
+
+def cancel_open_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
+    """DELETE /api/v3/openOrders: every open order on the symbol, each as a cancel answers it."""
+    symbol = venue.market(params.require("symbol")).rules.symbol
+    params.check_all_read()
+    at = venue.server_datetime()
+    canceled = [
+        venue.engine.cancel(account, symbol, order_id=o.order_id, at=at)
+        for o in venue.engine.open_orders(account, symbol)
+    ]
+    if not canceled:  # Binance refuses a cancel-all with nothing to cancel
+        raise BinanceError(-2011, "Unknown order sent.")
+    return [_canceled(venue, o, None) for o in canceled]
 
 
 def open_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
@@ -313,16 +145,21 @@ def open_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]
 
 
 def _window(params: Params) -> tuple[int | None, int | None, int]:
-    start = params.integer("startTime", low=0)
-    end = params.integer("endTime", low=0)
+    """startTime and endTime in microseconds (either unit may be sent), at most 24 h apart."""
+    start = params.micros("startTime")
+    end = params.micros("endTime")
     limit = params.integer("limit", low=1) or 500
-    if start is not None and end is not None and end < start:
-        raise BinanceError(-1127, "Lookup interval is too big.")
+    if start is not None and end is not None:
+        if end < start:
+            raise BinanceError(-1127, "Lookup interval is too big.")
+        if end - start > _DAY_US:
+            raise BinanceError(-1127, "More than 24 hours between startTime and endTime.")
     return start, end, min(limit, 1000)
 
 
-def _in_window(at_ms: int, start: int | None, end: int | None) -> bool:
-    return (start is None or at_ms >= start) and (end is None or at_ms <= end)
+def _in_window(at: datetime, start: int | None, end: int | None) -> bool:
+    at_us = ms(at) * 1000
+    return (start is None or at_us >= start) and (end is None or at_us <= end)
 
 
 def all_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
@@ -333,8 +170,7 @@ def all_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
     orders = [
         o
         for o in venue.engine.orders(account, market.rules.symbol)
-        if _in_window(ms(o.created_at), start, end)
-        and (from_id is None or int(o.order_id) >= from_id)
+        if _in_window(o.created_at, start, end) and (from_id is None or int(o.order_id) >= from_id)
     ]
     # From an id: the first `limit` from it; otherwise the most recent ones. Oldest first.
     picked = orders[:limit] if from_id is not None or start is not None else orders[-limit:]
@@ -350,7 +186,7 @@ def my_trades(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
     fills = [
         f
         for f in venue.engine.fills(account, market.rules.symbol)
-        if _in_window(ms(f.at), start, end)
+        if _in_window(f.at, start, end)
         and (order_id is None or int(f.order_id) == order_id)
         and (from_id is None or int(f.trade_id) >= from_id)
     ]

@@ -115,6 +115,9 @@ class BinanceVenue:
     def server_ms(self) -> int:
         return int(self.server_time() * 1000)
 
+    def server_us(self) -> int:
+        return int(self.server_time() * 1_000_000)
+
     def server_datetime(self) -> datetime:
         return datetime.fromtimestamp(self.server_time(), tz=UTC)
 

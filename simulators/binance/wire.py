@@ -11,6 +11,7 @@ _DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
 CLIENT_ORDER_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _CLIENT_ORDER_ID_RANGE = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
+MICROSECOND_TIMES = 10**14  # from here on a time parameter is in microseconds (year 5138 in ms)
 
 
 class BinanceError(Exception):
@@ -37,17 +38,22 @@ def mandatory(name: str) -> BinanceError:
     )
 
 
+def _unique(raw: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        if key in values:
+            raise BinanceError(-1101, "Duplicate values for a parameter detected.")
+        values[key] = value
+    return values
+
+
 class Params:
-    """The parameters of one request, from the query string and a form body together
-    (Binance accepts either, and refuses the same name in both)."""
+    """The parameters of one request, from the query string and a form body together. A name
+    twice in one of them is refused; a name in both is taken from the query string (Binance's
+    "General API Information")."""
 
     def __init__(self, query: str, body: str) -> None:
-        pairs = parse_qsl(query, keep_blank_values=True) + parse_qsl(body, keep_blank_values=True)
-        self._values: dict[str, str] = {}
-        for key, value in pairs:
-            if key in self._values:
-                raise BinanceError(-1101, "Duplicate values for a parameter detected.")
-            self._values[key] = value
+        self._values = _unique(body) | _unique(query)
         self._read: set[str] = set()
 
     def __contains__(self, name: str) -> bool:
@@ -99,6 +105,14 @@ class Params:
         if (low is not None and number < low) or (high is not None and number > high):
             raise BinanceError(-1130, f"Invalid data sent for parameter '{name}'.")
         return number
+
+    def micros(self, name: str) -> int | None:
+        """A time parameter in microseconds: Binance takes either unit and tells them apart by
+        size (a millisecond time has 13 digits, a microsecond one 16)."""
+        value = self.integer(name, low=0)
+        if value is None or value >= MICROSECOND_TIMES:
+            return value
+        return value * 1000
 
     def client_order_id(self, name: str) -> str | None:
         value = self.get(name)
