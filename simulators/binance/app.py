@@ -17,7 +17,7 @@ from simulators.binance.auth import api_key_account, recheck, verify
 from simulators.binance.config import SimConfig
 from simulators.binance.control import control_router
 from simulators.binance.venue import BinanceVenue, Fault
-from simulators.binance.wire import BinanceError, Params
+from simulators.binance.wire import BinanceError, Params, in_microseconds
 
 Handler = Callable[[BinanceVenue, str, Params], Any]
 Weight = Callable[[Params], int]
@@ -187,6 +187,8 @@ async def _answer(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> 
     after = venue.take_fault(method, path, after_processing=True)
     if after and (failed := await _inject(after, headers)):
         return failed
+    if request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND":
+        result = in_microseconds(result)
     return JSONResponse(result, headers=headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import parse_qsl
 
 _EIGHT = Decimal("0.00000001")
@@ -134,3 +135,32 @@ class Params:
                 f"Not all sent parameters were read; read '{sent - len(unread)}' parameter(s) "
                 f"but was sent '{sent}'.",
             )
+
+
+# Time fields an answer carries (klines rows: open and close time, positions 0 and 6).
+_TIME_KEYS = frozenset(
+    {
+        "serverTime",
+        "transactTime",
+        "time",
+        "updateTime",
+        "workingTime",
+        "openTime",
+        "closeTime",
+        "T",
+    }
+)
+
+
+def in_microseconds(value: Any) -> Any:
+    """An answer with its times in microseconds, for ``X-MBX-TIME-UNIT: MICROSECOND``."""
+    if isinstance(value, dict):
+        return {
+            k: v * 1000 if k in _TIME_KEYS and isinstance(v, int) else in_microseconds(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        if len(value) == 12 and isinstance(value[0], int) and isinstance(value[6], int):
+            return [v * 1000 if i in (0, 6) else v for i, v in enumerate(value)]  # a kline
+        return [in_microseconds(v) for v in value]
+    return value

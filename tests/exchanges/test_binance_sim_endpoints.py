@@ -247,3 +247,29 @@ async def test_history_lookups_span_at_most_24_hours(binance_sim: BinanceSim) ->
     )
     assert in_us.status_code == 200, in_us.text
     assert [o["orderId"] for o in in_us.json()] == [placed.json()["orderId"]]
+
+
+async def test_time_unit_header_answers_microseconds(binance_sim: BinanceSim) -> None:
+    micro = {"X-MBX-TIME-UNIT": "MICROSECOND"}
+    before_us = int(time.time() * 1_000_000)
+    server = (await binance_sim.http.get("/api/v3/time", headers=micro)).json()["serverTime"]
+    assert abs(server - before_us) < 60_000_000  # microseconds, not milliseconds
+    plain = (await binance_sim.http.get("/api/v3/time")).json()["serverTime"]
+    assert abs(plain - before_us // 1000) < 60_000
+    # A candle well in the past: both requests read the same one.
+    klines = (
+        f"/api/v3/klines?symbol=BTCBRL&interval=1m&limit=1&startTime={before_us // 1000 - 600_000}"
+    )
+    kline_ms = (await binance_sim.http.get(klines)).json()
+    lower = {"X-MBX-TIME-UNIT": "microsecond"}
+    kline_us = (await binance_sim.http.get(klines, headers=lower)).json()
+    assert kline_us[0][0] == kline_ms[0][0] * 1000
+    assert kline_us[0][6] == kline_ms[0][6] * 1000
+    key, secret = await binance_sim.account(BRL="1000")
+    order = {**_BUY, "quantity": "0.0001", "price": "300000", "newOrderRespType": "RESULT"}
+    placed = await binance_sim.http.post(
+        f"/api/v3/order?{_signed(secret, order)}", headers={"X-MBX-APIKEY": key, **micro}
+    )
+    assert placed.status_code == 200, placed.text
+    assert abs(placed.json()["transactTime"] - before_us) < 60_000_000
+    assert placed.json()["workingTime"] >= before_us - 60_000_000
