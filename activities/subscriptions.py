@@ -133,41 +133,41 @@ class SubscriptionActivities:
             subscription_id=alert.subscription_id,
             error=alert.message,
         )
-        async with self.sessions() as session:
-            if await session.get(User, alert.user_id) is None:
-                return
-            await AuditRepository(session).record(
-                AuditAction.SUBSCRIPTION_ALERT,
-                user_id=alert.user_id,
-                ip=None,
-                user_agent=None,
-                at=alert.at,
-                kind=alert.kind,
-                provider=alert.provider.value if alert.provider else None,
-                subscription_id=alert.subscription_id,
-                message=alert.message,
-            )
-            await session.commit()
+        await self._audit(
+            AuditAction.SUBSCRIPTION_ALERT,
+            alert.user_id,
+            alert.at,
+            kind=alert.kind,
+            provider=alert.provider.value if alert.provider else None,
+            subscription_id=alert.subscription_id,
+            message=alert.message,
+        )
 
     @activity.defn
     async def record_transition(self, record: TransitionRecord) -> None:
         """Audit line per transition. Keyed by the transition's workflow time, so a retried
         attempt after a lost answer writes the same line twice at most (harmless, visible)."""
         t = record.transition
+        await self._audit(
+            AuditAction.SUBSCRIPTION_CHANGED,
+            record.user_id,
+            t.at,
+            from_plan=t.from_plan.value,
+            to_plan=t.to_plan.value,
+            from_status=t.from_status.value,
+            to_status=t.to_status.value,
+            reason=t.reason,
+        )
+
+    async def _audit(
+        self, action: AuditAction, user_id: uuid.UUID, at: datetime, **details: str | None
+    ) -> None:
+        """An audit line of the workflow's (no caller IP); none for a user already erased."""
         async with self.sessions() as session:
-            if await session.get(User, record.user_id) is None:
+            if await session.get(User, user_id) is None:
                 return
             await AuditRepository(session).record(
-                AuditAction.SUBSCRIPTION_CHANGED,
-                user_id=record.user_id,
-                ip=None,
-                user_agent=None,
-                at=t.at,
-                from_plan=t.from_plan.value,
-                to_plan=t.to_plan.value,
-                from_status=t.from_status.value,
-                to_status=t.to_status.value,
-                reason=t.reason,
+                action, user_id=user_id, ip=None, user_agent=None, at=at, **details
             )
             await session.commit()
 

@@ -67,13 +67,22 @@ class Usage(BaseModel):
     contexts: int
 
 
-class SubscriptionPublic(BaseModel):
+class SubscriptionSummary(BaseModel):
+    """The user's plan as they may see it (the workflow's bookkeeping stays inside)."""
+
     plan: Plan
     status: SubscriptionStatus
     since: datetime
     provider: PaymentProvider | None
     current_period_end: datetime | None
     cancel_at_period_end: bool
+
+    @classmethod
+    def of(cls, state: SubscriptionState) -> SubscriptionSummary:
+        return cls.model_validate(state.model_dump(include=set(cls.model_fields)))
+
+
+class SubscriptionPublic(SubscriptionSummary):
     limits: PlanPublic
     usage: Usage
 
@@ -121,12 +130,7 @@ async def plans() -> list[PlanPublic]:
 
 async def _public(session: AsyncSession, state: SubscriptionState) -> SubscriptionPublic:
     return SubscriptionPublic(
-        plan=state.plan,
-        status=state.status,
-        since=state.since,
-        provider=state.provider,
-        current_period_end=state.current_period_end,
-        cancel_at_period_end=state.cancel_at_period_end,
+        **SubscriptionSummary.of(state).model_dump(),
         limits=_plan_public(PLANS[state.plan]),
         usage=Usage(contexts=await ContextRepository(session).count(state.user_id)),
     )

@@ -17,9 +17,9 @@ from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.auth.schemas import UserPublic
 from api.deps import ClientInfoDep, CurrentUser, PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
-from api.subscriptions.endpoints import stored_subscription
+from api.subscriptions.endpoints import SubscriptionSummary, stored_subscription
 from api.subscriptions.workflow_calls import WorkflowClosed, start_subscription
-from api.users.export import SubscriptionSummary, UserExport, build_export
+from api.users.export import UserExport, build_export
 from domain.accounts import AuditAction
 from domain.subscriptions import SubscriptionState
 from workflows.subscription import CloseAccount, SubscriptionWorkflow

@@ -24,25 +24,10 @@ from adapters.db.repositories import (
 from api.contexts.endpoints import ContextPublic, context_public
 from api.credentials.endpoints import CredentialPublic, credential_public
 from api.legal.endpoints import ConsentPublic
-from domain.plans import Plan
-from domain.subscriptions import PaymentProvider, SubscriptionState, SubscriptionStatus
+from api.subscriptions.endpoints import SubscriptionSummary
+from domain.subscriptions import PaymentProvider, SubscriptionState
 
 SCHEMA_VERSION: Literal["1"] = "1"
-
-
-class SubscriptionSummary(BaseModel):
-    """The user's plan as they may see it (the workflow's bookkeeping stays inside)."""
-
-    plan: Plan
-    status: SubscriptionStatus
-    since: datetime
-    provider: PaymentProvider | None
-    current_period_end: datetime | None
-    cancel_at_period_end: bool
-
-    @classmethod
-    def of(cls, state: SubscriptionState) -> SubscriptionSummary:
-        return cls.model_validate(state.model_dump(include=set(cls.model_fields)))
 
 
 class ProfileExport(BaseModel):

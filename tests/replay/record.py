@@ -36,6 +36,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.db.migrate import upgrade
 from adapters.db.models import User
 from adapters.settings import Settings
+from api.subscriptions.workflow_calls import start_subscription
 from domain.plans import Plan
 from domain.subscriptions import EventKind, PaymentProvider, SubscriptionEvent, SubscriptionState
 from simulators.stripe import SimConfig, ThreadedServer, create_app
@@ -43,13 +44,9 @@ from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, account_activities
 from workflows import TaskQueue
 from workflows.subscription import (
-    ID_CONFLICT_POLICY,
-    ID_REUSE_POLICY,
     CancelRequest,
     CloseAccount,
-    SubscriptionInput,
     SubscriptionWorkflow,
-    subscription_workflow_id,
 )
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -122,14 +119,7 @@ async def record(version: str) -> None:
     good = WorkerDeps.build(settings, sessions)
     old_pro = await paid_subscription(good, stripe.base_url, user_id)
     async with worker(env.client, settings, sessions, REFUSED_KEY):
-        handle = await env.client.start_workflow(
-            SubscriptionWorkflow.run,
-            SubscriptionInput(user_id=user_id),
-            id=subscription_workflow_id(user_id),
-            task_queue=TaskQueue.ACCOUNTS,
-            id_reuse_policy=ID_REUSE_POLICY,
-            id_conflict_policy=ID_CONFLICT_POLICY,
-        )
+        handle = await start_subscription(env.client, user_id)  # as the API starts it
         start = (await handle.query(SubscriptionWorkflow.state)).since
 
         def event(kind: EventKind, days: int, sub: str, **fields: object) -> SubscriptionEvent:
