@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from adapters.db.models import PaymentCustomer, PaymentEventRecord, User
-from adapters.payments.events import Routed, route_mercadopago, route_stripe
+from adapters.db.repositories import AuditRepository
+from adapters.payments.events import ONE_OFF_PREFIX, Routed, route_mercadopago, route_stripe
+from adapters.payments.gateways import PaymentGateways
 from adapters.payments.models import (
     InvalidSignature,
     PaymentEvent,
@@ -28,6 +30,7 @@ from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.deps import PaymentsDep, SessionDep, TemporalDep, utcnow
 from api.errors import ApiError, error_responses
 from api.subscriptions.workflow_calls import WorkflowClosed, start_subscription
+from domain.accounts import AuditAction
 from domain.subscriptions import EventKind
 from workflows.subscription import SubscriptionWorkflow
 
@@ -59,8 +62,11 @@ def _refuse(reason: str) -> ApiError:
     )
 
 
-async def _user_for(session: AsyncSession, provider: str, routed: Routed) -> uuid.UUID | None:
-    """The routed user if it is a live account, else the user the customer belongs to."""
+async def _owner(
+    session: AsyncSession, provider: str, routed: Routed
+) -> tuple[uuid.UUID | None, bool]:
+    """Whom the event concerns: the routed user, else the user the customer belongs to; and
+    whether that account is closed."""
     candidate: uuid.UUID | None = None
     if routed.user_id:
         try:
@@ -74,17 +80,56 @@ async def _user_for(session: AsyncSession, provider: str, routed: Routed) -> uui
                 PaymentCustomer.customer_id == routed.customer_id,
             )
         )
-    if candidate is None:
-        return None
-    user = await session.get(User, candidate)
-    return user.id if user is not None and user.deleted_at is None else None
+    user = await session.get(User, candidate) if candidate is not None else None
+    if user is None:
+        return None, False
+    return user.id, user.deleted_at is not None
 
 
 # Stored and committed, not yet delivered to the workflow: a provider retry delivers it again.
 PENDING = "pending"
+CLOSED = "ignored: account closed"
+# What the provider goes on charging for unless it is canceled.
+_CHARGING = (EventKind.ACTIVATED, EventKind.RENEWED)
 
 
-async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) -> WebhookAck:
+async def _stop_charging(
+    session: AsyncSession, payments: PaymentGateways, user_id: uuid.UUID, routed: Routed
+) -> str:
+    """A closed account's checkout was paid (or renewed) after the deletion, when its workflow
+    can no longer cancel it: cancel it at the provider now, so nothing charges again. A provider
+    outage is a 503 before anything is stored, so the provider delivers the event again; a
+    one-off payment (PIX, boleto) or a refused cancel is left to support, with an alert."""
+    event = routed.event
+    if event.kind not in _CHARGING or event.subscription_id is None:
+        return CLOSED
+    if not event.subscription_id.startswith(ONE_OFF_PREFIX):
+        try:
+            await payments.cancel_now(event.provider, event.subscription_id)
+        except PaymentProviderError as exc:
+            if exc.retryable:
+                raise ApiError(
+                    503, "provider_unavailable", "Could not cancel at the provider; retry."
+                ) from None
+            log.error("closed account's subscription not canceled", error=exc.message)
+        else:
+            log.warning("closed account's subscription canceled at the provider")
+            return "canceled: account closed"
+    await AuditRepository(session).record(
+        AuditAction.SUBSCRIPTION_ALERT,
+        user_id=user_id,
+        ip=None,
+        user_agent=None,
+        at=utcnow(),
+        kind="paid_after_account_closed",
+        subscription_id=event.subscription_id,
+    )
+    return "ignored: account closed, paid (support refunds)"
+
+
+async def _accept(
+    session: AsyncSession, temporal: Client, payments: PaymentGateways, inbound: _Inbound
+) -> WebhookAck:
     """Store the event and commit, then signal: no database transaction is held open across
     the Temporal call. A stored event whose signal failed stays `pending` and the provider's
     retry signals it again (the workflow drops a second copy by event id)."""
@@ -98,11 +143,13 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
     if stored is not None and (stored.outcome != PENDING or routed is None):
         return WebhookAck(outcome="duplicate")
     if stored is None:
-        user_id = await _user_for(session, provider, routed) if routed else None
+        user_id, closed = await _owner(session, provider, routed) if routed else (None, False)
         if routed is None:
             outcome = f"ignored: {inbound.ignored}"
         elif user_id is None:
             outcome = "ignored: unknown customer"
+        elif closed:
+            outcome = await _stop_charging(session, payments, user_id, routed)
         else:
             outcome = PENDING
         stored = PaymentEventRecord(
@@ -119,7 +166,7 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
         except IntegrityError:
             await session.rollback()
             return WebhookAck(outcome="duplicate")
-        if routed is None or user_id is None:
+        if routed is None or outcome != PENDING:
             log.info("payment event ignored", provider=provider, type=event.type, outcome=outcome)
             return WebhookAck(outcome=outcome)
         if routed.customer_id and routed.event.kind is EventKind.ACTIVATED:
@@ -129,6 +176,9 @@ async def _accept(session: AsyncSession, temporal: Client, inbound: _Inbound) ->
         await session.commit()
     assert routed is not None and stored.user_id is not None
     stored.outcome = await _signal(temporal, stored.user_id, routed)
+    if stored.outcome == CLOSED:
+        # Closed between the store and the signal: the workflow can no longer cancel.
+        stored.outcome = await _stop_charging(session, payments, stored.user_id, routed)
     log.info(
         "payment event delivered",
         provider=provider,
@@ -146,7 +196,7 @@ async def _signal(temporal: Client, user_id: uuid.UUID, routed: Routed) -> str:
             temporal, user_id, SubscriptionWorkflow.payment_event.__name__, routed.event
         )
     except WorkflowClosed:
-        return "ignored: account closed"
+        return CLOSED
     except TEMPORAL_CALL_ERRORS as exc:
         log.error("could not signal subscription workflow", error=str(exc))
         raise ApiError(503, "service_unavailable", "Try again later.") from None
@@ -189,7 +239,7 @@ async def stripe_webhook(
     except InvalidSignature as exc:
         raise _refuse(exc.reason) from None
     inbound = await _route(route_stripe(event, payments.stripe), event)
-    return await _accept(session, temporal, inbound)
+    return await _accept(session, temporal, payments, inbound)
 
 
 @router.post("/mercadopago", response_model=WebhookAck)
@@ -207,4 +257,4 @@ async def mercadopago_webhook(
     except InvalidSignature as exc:
         raise _refuse(exc.reason) from None
     inbound = await _route(route_mercadopago(event, payments.mercadopago), event)
-    return await _accept(session, temporal, inbound)
+    return await _accept(session, temporal, payments, inbound)

@@ -5,6 +5,7 @@ outage is a port where nothing listens."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -135,6 +136,52 @@ async def test_deletion_is_refused_and_changes_nothing_while_the_provider_is_dow
     assert await stripe_status(payment_sims, sub_id) == "active"
 
 
+async def settled(read: Callable[[], Awaitable[str]], wanted: str, timeout: float = 20) -> None:
+    """Poll `read` until it answers `wanted` (webhooks arrive asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (seen := await read()) != wanted:
+        assert asyncio.get_running_loop().time() < deadline, f"still {seen!r}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_checkout_paid_after_the_account_was_deleted_is_canceled_at_once(
+    trader: Callable[[], Awaitable[Trader]], payment_sims: PaymentSims, db: AsyncSession
+) -> None:
+    t = await trader()
+    checkout = await t.checkout(plan="PRO", provider="stripe")
+    deleted = await t.http.delete("/api/users/me", headers=t.headers)
+    assert deleted.status_code == 204, deleted.text
+    # The checkout page was still open: the payment goes through after the deletion.
+    sub_id = subscription_id_of(await payment_sims.stripe.complete(checkout["checkout_id"]))
+    await settled(lambda: stripe_status(payment_sims, sub_id), "canceled")
+    outcomes = await db.scalars(
+        select(PaymentEventRecord.outcome).where(
+            PaymentEventRecord.user_id == uuid.UUID(t.user["id"])
+        )
+    )
+    assert "canceled: account closed" in set(outcomes)
+
+
+async def test_a_preapproval_authorized_after_the_account_was_deleted_is_cancelled(
+    trader: Callable[[], Awaitable[Trader]], payment_sims: PaymentSims
+) -> None:
+    t = await trader()
+    checkout = await t.checkout(plan="MAX", provider="mercadopago")
+    deleted = await t.http.delete("/api/users/me", headers=t.headers)
+    assert deleted.status_code == 204, deleted.text
+    async with httpx.AsyncClient(
+        base_url=payment_sims.mercadopago.url,
+        headers={"Authorization": f"Bearer {MP_TOKEN}"},
+    ) as sim:
+        authorized = await sim.post(f"/_sim/preapproval/{checkout['checkout_id']}/authorize")
+        assert authorized.status_code == 200, authorized.text
+
+        async def status() -> str:
+            return str((await sim.get(f"/preapproval/{checkout['checkout_id']}")).json()["status"])
+
+        await settled(status, "cancelled")
+
+
 # -- reads come from the database ------------------------------------------------------------
 
 
@@ -245,7 +292,7 @@ async def test_a_paid_mercadopago_card_checkout_whose_webhooks_are_lost_is_found
     t = await trader()
     checkout = await t.checkout(plan="MAX", provider="mercadopago", method="card")
     async with httpx.AsyncClient(base_url=payment_sims.mercadopago.url) as sim:
-        webhook = f"{client.base_url}api/webhooks/mercadopago"
+        webhook = str(client.base_url.join("/api/webhooks/mercadopago"))
         await sim.put("/_sim/webhook", json={"url": None})  # notifications kept, never sent
         try:
             paid = await sim.post(f"/_sim/preapproval/{checkout['checkout_id']}/authorize")
