@@ -217,3 +217,26 @@ async def test_ccxt_mercado_fetch_ohlcv_on_v4_candles(
         hourly = await exchange.fetch_ohlcv("BTC/BRL", "1h", since=since, limit=3)
         assert len(hourly) == 3 and all(c[0] >= since for c in hourly)
         assert [b[0] - a[0] for a, b in pairwise(hourly)] == [3_600_000] * 2
+
+
+async def test_ccxt_binance_bulk_reads(binance_sim: BinanceSim) -> None:
+    """The reads one bot engine makes for many markets at once: every ticker, every best
+    bid/ask, every open order, and trades from an id on."""
+    key, secret = await binance_sim.account(BRL="1000", XLM="500")
+    await binance_sim.set_price("BTCBRL", Decimal(350000))
+    async with ccxt_binance(binance_sim, key, secret) as exchange:
+        exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
+        tickers = await exchange.fetch_tickers()  # GET /api/v3/ticker/24hr, no symbol
+        assert {"BTC/BRL", "ETH/BRL", "XLM/BTC", "ETH/BTC"} <= set(tickers)
+        assert tickers["BTC/BRL"]["last"] == 350000
+        books = await exchange.fetch_bids_asks()  # GET /api/v3/ticker/bookTicker, no symbol
+        assert all(b["bid"] < b["ask"] for b in books.values()) and "XLM/BTC" in books
+
+        first = await exchange.create_order("BTC/BRL", "market", "buy", 0.0001)
+        second = await exchange.create_order("BTC/BRL", "market", "buy", 0.0002)
+        resting = await exchange.create_order("XLM/BTC", "limit", "sell", 100, 0.000002)
+        assert [o["id"] for o in await exchange.fetch_open_orders()] == [resting["id"]]
+        trades = await exchange.fetch_my_trades("BTC/BRL", params={"fromId": 0})
+        assert [t["order"] for t in trades] == [first["id"], second["id"]]
+        later = await exchange.fetch_my_trades("BTC/BRL", params={"fromId": trades[1]["id"]})
+        assert [t["id"] for t in later] == [trades[1]["id"]]  # fromId is inclusive
