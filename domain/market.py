@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 # Decimal that serialises to a JSON string, never a float.
 Money = Annotated[
@@ -33,6 +33,12 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    LIMIT_MAKER = "limit_maker"  # a limit order refused if it would take on entry (post-only)
+    STOP_LOSS_LIMIT = "stop_loss_limit"  # a limit order placed when the price reaches the stop
+
+    @property
+    def has_limit_price(self) -> bool:
+        return self is not OrderType.MARKET
 
 
 class OrderStatus(StrEnum):
@@ -122,11 +128,13 @@ class Order(_Model):
     status: OrderStatus
     quantity: Money  # requested base quantity (for a market buy by cost: what was bought)
     price: Money | None = None  # limit price
+    stop_price: Money | None = None  # STOP_LOSS_LIMIT: the trigger price
     filled_quantity: Money = Decimal(0)
     average_price: Money | None = None
     quote_quantity: Money = Decimal(0)  # quote spent or received so far
-    fee: Money = Decimal(0)
-    fee_asset: str | None = None
+    # Commission charged so far, per asset: Binance charges BNB while the account holds enough
+    # and the received asset after, so one order can pay in several.
+    fees: dict[str, Money] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
 
@@ -201,7 +209,19 @@ class OrderRequest(_Model):
     type: OrderType
     quantity: Money | None = None  # base quantity
     quote_quantity: Money | None = None  # market orders only: spend/receive this much quote
-    price: Money | None = None  # limit orders only
+    price: Money | None = None  # the limit price of every type but MARKET
+    stop_price: Money | None = None  # STOP_LOSS_LIMIT only: the trigger
+
+    @model_validator(mode="after")
+    def _prices_fit_type(self) -> Self:
+        """The newer types' prices are checked here (MARKET and LIMIT requests stay the
+        venues' and the engine's to refuse, each in its own words)."""
+        limit_only = (OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT)
+        if self.type in limit_only and (self.price is None or self.quote_quantity is not None):
+            raise ValueError(f"a {self.type} order needs a price and a base quantity")
+        if (self.type is OrderType.STOP_LOSS_LIMIT) != (self.stop_price is not None):
+            raise ValueError("stop_price goes with stop_loss_limit orders, and only them")
+        return self
 
 
 class AccountPermissions(_Model):

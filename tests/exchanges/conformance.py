@@ -187,22 +187,23 @@ async def check_market_buy_then_sell_settles_balances_and_fees(
     assert bought.status is OrderStatus.FILLED and bought.filled_quantity == quantity
     assert bought.average_price is not None
     assert price <= bought.average_price <= price * (1 + venue.slippage) + rules.price_tick
-    assert bought.fee_asset == base and bought.fee == quantity * venue.fees.taker
+    assert bought.fees == {base: quantity * venue.fees.taker}
+    bought_fee = bought.fees[base]
     fills = [f for f in await exchange.fills(venue.symbol) if f.order_id == bought.order_id]
     assert sum(f.quantity for f in fills) == quantity
-    assert sum(f.fee for f in fills) == bought.fee and {f.fee_asset for f in fills} == {base}
-    assert (await _balance(exchange, base)).free == quantity - bought.fee
+    assert sum(f.fee for f in fills) == bought_fee and {f.fee_asset for f in fills} == {base}
+    assert (await _balance(exchange, base)).free == quantity - bought_fee
     assert (await _balance(exchange, quote)).free == funded - bought.quote_quantity
 
-    held = rules.quantise_quantity(quantity - bought.fee)
+    held = rules.quantise_quantity(quantity - bought_fee)
     sold = await exchange.create_order(_request("conf-sell", venue.symbol, Side.SELL, held))
     assert sold.status is OrderStatus.FILLED and sold.filled_quantity == held
     assert sold.average_price is not None
     assert price * (1 - venue.slippage) - rules.price_tick <= sold.average_price <= price
-    assert sold.fee_asset == quote and sold.fee == sold.quote_quantity * venue.fees.taker
-    expected = funded - bought.quote_quantity + sold.quote_quantity - sold.fee
+    assert sold.fees == {quote: sold.quote_quantity * venue.fees.taker}
+    expected = funded - bought.quote_quantity + sold.quote_quantity - sold.fees[quote]
     assert (await _balance(exchange, quote)).free == expected
-    assert (await _balance(exchange, base)).free == quantity - bought.fee - held
+    assert (await _balance(exchange, base)).free == quantity - bought_fee - held
 
 
 async def check_market_buy_by_quote_quantity_spends_at_most_that(
@@ -243,19 +244,19 @@ async def check_limit_order_rests_locks_and_fills_as_maker_when_crossed(
     below = rules.quantise_price(limit * Decimal("0.99"), Side.BUY)
     filled = await _fill_by_crossing(exchange, venue, order, below)
     assert filled.filled_quantity == quantity and filled.average_price == limit
-    assert filled.fee == quantity * venue.fees.maker and filled.fee_asset == base
+    assert filled.fees == {base: quantity * venue.fees.maker}
     assert await exchange.open_orders(venue.symbol) == []
     assert await _balance(exchange, quote) == Balance(
         asset=quote, free=funded - quantity * limit, locked=Decimal(0)
     )
-    assert (await _balance(exchange, base)).free == quantity - filled.fee
+    assert (await _balance(exchange, base)).free == quantity - filled.fees[base]
 
 
 async def check_marketable_limit_fills_at_once_as_taker(
     exchange: Exchange, venue: VenueControl
 ) -> None:
     rules, price = await _pin(exchange, venue)
-    _, quote = _assets(venue.symbol)
+    base, quote = _assets(venue.symbol)
     limit = rules.quantise_price(price * Decimal("1.05"), Side.BUY)
     quantity = _quantity(rules, limit)
     await venue.fund(quote, quantity * limit)
@@ -264,7 +265,7 @@ async def check_marketable_limit_fills_at_once_as_taker(
     )
     assert order.status is OrderStatus.FILLED
     assert order.average_price is not None and order.average_price <= limit
-    assert order.fee == quantity * venue.fees.taker
+    assert order.fees == {base: quantity * venue.fees.taker}
     # Filled below the limit: the change of the lock comes back.
     assert (await _balance(exchange, quote)) == Balance(
         asset=quote, free=quantity * limit - order.quote_quantity, locked=Decimal(0)

@@ -276,8 +276,8 @@ class BinanceExchange(Exchange):
         return await self._with_fee(info, raw)
 
     async def _with_fee(self, info: SymbolInfo, raw: Json) -> Order:
-        """The order with its commission: from the FULL response's fills, else from myTrades."""
-        fee = None
+        """The order with its commissions: from the FULL response's fills, else myTrades."""
+        fees = None
         if "fills" not in raw and Decimal(raw["executedQty"]) > 0:
             trades = await self._http.signed(
                 "GET",
@@ -285,8 +285,8 @@ class BinanceExchange(Exchange):
                 {"symbol": info.name, "orderId": str(raw["orderId"])},
                 weight=5,
             )
-            fee = sum_commissions(trades)
-        return parse_order(info.rules.symbol, raw, fee)
+            fees = sum_commissions(trades)
+        return parse_order(info.rules.symbol, raw, fees)
 
     async def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
@@ -351,7 +351,7 @@ class BinanceExchange(Exchange):
                 trades.setdefault(trade["orderId"], []).append(trade)
         orders = []
         for raw in raws:
-            fee = None
+            fees = None
             if Decimal(raw["executedQty"]) > 0:
                 if raw["orderId"] not in trades:  # older than the page
                     trades[raw["orderId"]] = await self._http.signed(
@@ -360,8 +360,8 @@ class BinanceExchange(Exchange):
                         {"symbol": raw["symbol"], "orderId": str(raw["orderId"])},
                         weight=5,
                     )
-                fee = sum_commissions(trades[raw["orderId"]])
-            orders.append(parse_order(self._names[raw["symbol"]], raw, fee))
+                fees = sum_commissions(trades[raw["orderId"]])
+            orders.append(parse_order(self._names[raw["symbol"]], raw, fees))
         return orders
 
     # -- account ----------------------------------------------------------------------------

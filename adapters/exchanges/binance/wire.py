@@ -172,46 +172,46 @@ def parse_kline(row: list[Any]) -> Candle:
     )
 
 
-def parse_order(symbol: str, raw: Json, fee: tuple[Decimal, str | None] | None = None) -> Order:
-    """An order from any of POST (RESULT/FULL), GET, DELETE /api/v3/order. The fee comes from
-    the FULL response's fills, or from `fee` (summed myTrades) when given."""
+def parse_order(symbol: str, raw: Json, fees: dict[str, Decimal] | None = None) -> Order:
+    """An order from any of POST (RESULT/FULL), GET, DELETE /api/v3/order. The fees come from
+    the FULL response's fills, or from `fees` (summed myTrades) when given."""
     executed = Decimal(raw["executedQty"])
     quote = Decimal(raw["cummulativeQuoteQty"])
     created: int = raw["time"] if "time" in raw else raw["transactTime"]
     updated: int = raw.get("updateTime") or raw.get("transactTime") or created
-    if fee is None and "fills" in raw:
-        fee = sum_commissions(raw["fills"])
-    price = Decimal(raw["price"])
+    if fees is None and "fills" in raw:
+        fees = sum_commissions(raw["fills"])
+    kind = OrderType(raw["type"].lower())
     quantity = Decimal(raw["origQty"])
+    stop = Decimal(raw.get("stopPrice") or 0)
     return Order(
         order_id=str(raw["orderId"]),
         client_order_id=raw.get("origClientOrderId") or raw["clientOrderId"],
         symbol=symbol,
         side=Side(raw["side"].lower()),
-        type=OrderType(raw["type"].lower()),
+        type=kind,
         status=_STATUS[raw["status"]],
         quantity=quantity if quantity > 0 else executed,
-        price=price if raw["type"] == "LIMIT" else None,
+        price=Decimal(raw["price"]) if kind.has_limit_price else None,
+        stop_price=stop if kind is OrderType.STOP_LOSS_LIMIT and stop > 0 else None,
         filled_quantity=executed,
         average_price=quote / executed if executed > 0 else None,
         quote_quantity=quote,
-        fee=fee[0] if fee else Decimal(0),
-        fee_asset=fee[1] if fee else None,
+        fees=fees or {},
         created_at=ms_to_datetime(created),
         updated_at=ms_to_datetime(updated),
     )
 
 
-def sum_commissions(fills: list[Json]) -> tuple[Decimal, str | None]:
-    """Commission summed in the asset of the first fill (Binance charges the received asset,
-    or BNB when the account pays fees in BNB; mixing both is not expected)."""
-    if not fills:
-        return Decimal(0), None
-    asset: str = fills[0]["commissionAsset"]
-    total = sum(
-        (Decimal(f["commission"]) for f in fills if f["commissionAsset"] == asset), Decimal(0)
-    )
-    return total, asset
+def sum_commissions(fills: list[Json]) -> dict[str, Decimal]:
+    """Commission per asset over an order's fills (FULL response or myTrades): Binance charges
+    BNB while the account pays fees in BNB and holds enough, the received asset otherwise, so
+    one order can pay in both."""
+    fees: dict[str, Decimal] = {}
+    for f in fills:
+        asset: str = f["commissionAsset"]
+        fees[asset] = fees.get(asset, Decimal(0)) + Decimal(f["commission"])
+    return fees
 
 
 def parse_trade(symbol: str, raw: Json) -> Fill:
