@@ -16,6 +16,7 @@ from simulators.binance import placing, public, trading
 from simulators.binance.auth import api_key_account, recheck, verify
 from simulators.binance.config import SimConfig
 from simulators.binance.control import control_router
+from simulators.binance.streams import mount_streams
 from simulators.binance.venue import BinanceVenue, Fault
 from simulators.binance.wire import BinanceError, Params, in_microseconds
 
@@ -144,6 +145,7 @@ async def _serve(venue: BinanceVenue, endpoint: Endpoint, request: Request) -> R
     key = f"{request.method} {request.url.path}"
     venue.stats.requests[key] = venue.stats.requests.get(key, 0) + 1
     response = await _answer(venue, endpoint, request)
+    venue.changed()  # the streams report what the request did
     status = str(response.status_code)
     venue.stats.statuses[status] = venue.stats.statuses.get(status, 0) + 1
     return response
@@ -218,6 +220,7 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
             name=f"{endpoint.method} {endpoint.path}",
         )
     app.include_router(control_router(venue))
+    mount_streams(app, venue)
 
     @app.exception_handler(HTTPException)
     async def unknown_route(request: Request, exc: HTTPException) -> Response:

@@ -96,6 +96,8 @@ class BinanceVenue:
         self.faults: list[Fault] = []
         self._synced_at: dict[str, datetime] = {}  # market time of each market's last sync
         self.stats = Stats()
+        # Called after anything may have changed orders, fills or balances (the streams).
+        self.listeners: list[Callable[[], None]] = []
         self.offset_ms = 0
         self._speed = config.clock_speed
         self._anchor_wall = wall()
@@ -176,7 +178,9 @@ class BinanceVenue:
         market = self.market(name)
         market.pinned = None if price is None else market.tick(price)
         self._synced_at[name] = self.market_now()
-        return self._move(market, market.price_at(self.market_now()), force=True)
+        fills = self._move(market, market.price_at(self.market_now()), force=True)
+        self.changed()
+        return fills
 
     def _move(self, market: SymbolMarket, price: Decimal, *, force: bool = False) -> int:
         if not force and self.engine.price(market.rules.symbol) == price:
@@ -186,6 +190,10 @@ class BinanceVenue:
             self.maker_trades.add(fill.trade_id)
         self.record(fills)
         return len(fills)
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def price(self, name: str) -> Decimal:
         return self.engine.price(self.market(name).rules.symbol)
