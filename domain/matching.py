@@ -4,12 +4,18 @@ Orders never meet each other: they trade against a price path that the caller mo
 `set_price`. Market orders fill at once at the last price ± slippage (buys up, sells down) as
 takers; limit orders that are marketable on entry fill at once as takers (never worse than their
 limit); other limit orders rest and fill at their limit price as makers when the price crosses
-them, at most `partial_fill_ratio` of what remains per crossing update.
+them, at most `partial_fill_ratio` of what remains per crossing update. A post-only
+(`LIMIT_MAKER`) order that would take on entry is refused (`WouldTake`). A `STOP_LOSS_LIMIT`
+order waits, funds locked, until the last price reaches its stop (a buy's from below, a sell's
+from above; one already there is refused, `WouldTrigger`), then works as a limit order: a
+taker at once if marketable at that price, else a resting maker.
 
 Money: balances move free -> locked on entry, are settled on every fill, and a cancel releases
-what is still locked. Fees are charged in the received asset (base on a buy, quote on a sell).
-Fill quantities sit on the lot step and fill prices on the tick, so quote amounts
-(quantity x price) and fees (amount x rate) are exact decimals, computed in a wide context.
+what is still locked. Fees are charged in the received asset (base on a buy, quote on a sell),
+or, for an account set to `pay_fees_in` an asset (Binance's BNB) that holds enough of it, in that
+asset at the engine's price for it, discounted. Fill quantities sit on the lot step and fill
+prices on the tick, so quote amounts (quantity x price) and fees (amount x rate) are exact
+decimals, computed in a wide context; a converted fee is rounded to `FEE_QUANTUM`.
 
 Pure and deterministic: no I/O, no clock (times are passed in), ids are sequential per engine.
 Per account and asset, free + locked always equals deposits + what fills received - what fills
@@ -19,11 +25,8 @@ paid - fees, and nothing is ever negative (property-tested).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from domain.market import (
     Balance,
@@ -36,118 +39,51 @@ from domain.market import (
     Side,
     Symbol,
 )
+from domain.matching_state import (
+    DuplicateClientOrderId,
+    FeeAsset,
+    Fees,
+    InsufficientFunds,
+    InvalidRequest,
+    MatchingError,
+    NoPrice,
+    OrderNotOpen,
+    OrderState,
+    RuleViolation,
+    UnknownMarket,
+    UnknownOrder,
+    Wallet,
+    WouldTake,
+    WouldTrigger,
+    assets,
+    best,
+    marketable,
+    triggered,
+)
+
+# The refusals and settings live in matching_state; callers import them from here.
+__all__ = [
+    "FEE_QUANTUM",
+    "DuplicateClientOrderId",
+    "FeeAsset",
+    "Fees",
+    "InsufficientFunds",
+    "InvalidRequest",
+    "MatchingEngine",
+    "MatchingError",
+    "NoPrice",
+    "OrderNotOpen",
+    "RuleViolation",
+    "UnknownMarket",
+    "UnknownOrder",
+    "WouldTake",
+    "WouldTrigger",
+]
 
 # Wide enough that products of 8-decimal quantities, prices and fee rates never round.
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 _ZERO = Decimal(0)
-
-
-class MatchingError(Exception):
-    """An order or query the engine refuses; venues map these to their own wire errors."""
-
-
-class InsufficientFunds(MatchingError):
-    pass
-
-
-class RuleViolation(MatchingError):
-    """The order breaks a market rule; `rule` is a `MarketRules.violation()` name."""
-
-    def __init__(self, rule: str, message: str | None = None) -> None:
-        super().__init__(message or f"order breaks market rule {rule!r}")
-        self.rule = rule
-
-
-class InvalidRequest(RuleViolation):
-    """Parameters that do not fit together (limit without price, market with both quantities,
-    neither order id given). `rule` is ``"request"``."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("request", message)
-
-
-class UnknownMarket(MatchingError):
-    pass
-
-
-class NoPrice(MatchingError):
-    """A market order arrived before the first `set_price` for its market."""
-
-
-class UnknownOrder(MatchingError):
-    pass
-
-
-class OrderNotOpen(MatchingError):
-    """Cancel of an order that is already final."""
-
-
-class DuplicateClientOrderId(MatchingError):
-    """The client order id is already used by an open order of this account."""
-
-
-class Fees(BaseModel):
-    """Fee rates as fractions of the received amount, e.g. ``Decimal("0.001")`` for 0.1%."""
-
-    model_config = ConfigDict(frozen=True)
-
-    maker: Decimal = Field(ge=0, lt=1)
-    taker: Decimal = Field(ge=0, lt=1)
-
-
-@dataclass
-class _Wallet:
-    free: Decimal = _ZERO
-    locked: Decimal = _ZERO
-
-
-@dataclass(eq=False)  # identity: orders are removed from lists by reference
-class _OrderState:
-    account: str
-    order_id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    type: OrderType
-    quantity: Decimal
-    price: Decimal | None  # limit price
-    lock_price: Decimal  # quote locked per unit of a buy (limit price, or the market fill price)
-    created_at: datetime
-    status: OrderStatus = OrderStatus.NEW
-    filled: Decimal = _ZERO
-    quote: Decimal = _ZERO
-    fee: Decimal = _ZERO
-    locked: Decimal = _ZERO  # still locked for this order, in the paid asset
-    updated_at: datetime | None = None
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.quantity - self.filled
-
-    def snapshot(self) -> Order:
-        base, quote = _assets(self.symbol)
-        return Order(
-            order_id=self.order_id,
-            client_order_id=self.client_order_id,
-            symbol=self.symbol,
-            side=self.side,
-            type=self.type,
-            status=self.status,
-            quantity=self.quantity,
-            price=self.price,
-            filled_quantity=self.filled,
-            average_price=self.quote / self.filled if self.filled else None,
-            quote_quantity=self.quote,
-            fee=self.fee,
-            fee_asset=base if self.side is Side.BUY else quote,
-            created_at=self.created_at,
-            updated_at=self.updated_at or self.created_at,
-        )
-
-
-def _assets(symbol: str) -> tuple[str, str]:
-    parsed = Symbol.parse(symbol)
-    return parsed.base, parsed.quote
+FEE_QUANTUM = Decimal("0.00000001")  # a fee converted to another asset: Binance's 8 decimals
 
 
 class MatchingEngine:
@@ -167,9 +103,11 @@ class MatchingEngine:
         self.slippage = slippage
         self.partial_fill_ratio = partial_fill_ratio
         self._prices: dict[str, Decimal] = {}
-        self._wallets: dict[str, dict[str, _Wallet]] = {}
-        self._orders: dict[str, list[_OrderState]] = {}  # by account, oldest first
-        self._resting: dict[str, list[_OrderState]] = {}  # open limit orders by symbol
+        self._wallets: dict[str, dict[str, Wallet]] = {}
+        self._orders: dict[str, list[OrderState]] = {}  # by account, oldest first
+        self._resting: dict[str, list[OrderState]] = {}  # open limit orders by symbol
+        self._stops: dict[str, list[OrderState]] = {}  # stop orders waiting, by symbol
+        self._fee_assets: dict[str, FeeAsset] = {}  # by account
         self._fills: dict[tuple[str, str], list[Fill]] = {}
         self._next_order = 0
         self._next_trade = 0
@@ -181,6 +119,17 @@ class MatchingEngine:
             raise ValueError("deposit amount must be positive")
         with localcontext(_CONTEXT):
             self._wallet(account, asset).free += amount
+
+    def pay_fees_in(self, account: str, fee_asset: FeeAsset | None) -> None:
+        """From the next fill on, charge this account's fees in `fee_asset` (None: in the
+        received asset)."""
+        if fee_asset is None:
+            self._fee_assets.pop(account, None)
+        else:
+            self._fee_assets[account] = fee_asset
+
+    def fee_asset(self, account: str) -> FeeAsset | None:
+        return self._fee_assets.get(account)
 
     def balances(self, account: str) -> list[Balance]:
         wallets = self._wallets.get(account, {})
@@ -213,6 +162,18 @@ class MatchingEngine:
                 if crossed:
                     quantity = self._portion(rules, order.remaining)
                     fills.append(self._fill(order, quantity, order.price, self.fees.maker, at))
+            for order in list(self._stops.get(key, [])):
+                assert order.stop_price is not None and order.price is not None
+                if triggered(order.side, order.stop_price, price):
+                    self._stops[key].remove(order)
+                    order.working_since = order.updated_at = at
+                    if marketable(order.side, order.price, price):
+                        taker = best(
+                            order.side, self._taker_price(rules, order.side, price), order.price
+                        )
+                        fills.append(self._fill(order, order.remaining, taker, self.fees.taker, at))
+                    else:
+                        self._resting.setdefault(key, []).append(order)
         return fills
 
     # -- orders ----------------------------------------------------------------------------
@@ -234,19 +195,24 @@ class MatchingEngine:
             rule = rules.violation(quantity, check_price)
             if rule:
                 raise RuleViolation(rule)
-            base, quote = _assets(symbol)
+            base, quote = assets(symbol)
             lock_price = limit if limit is not None else check_price
             paid, lock = (
                 (quote, quantity * lock_price) if request.side is Side.BUY else (base, quantity)
             )
-            free = self._wallets.get(account, {}).get(paid, _Wallet()).free  # refusals add nothing
+            stop = request.stop_price
+            if stop is not None and triggered(request.side, stop, self.price(symbol)):
+                raise WouldTrigger(f"{symbol} is already at the stop {stop}")
+            if request.type is OrderType.LIMIT_MAKER and taker_price is not None:
+                raise WouldTake(f"{symbol}: {request.price} would take at once")
+            free = self._wallets.get(account, {}).get(paid, Wallet()).free  # refusals add nothing
             if free < lock:
                 raise InsufficientFunds(f"{paid}: need {lock}, free {free}")
             wallet = self._wallet(account, paid)
             wallet.free -= lock
             wallet.locked += lock
             self._next_order += 1
-            order = _OrderState(
+            order = OrderState(
                 account=account,
                 order_id=str(self._next_order),
                 client_order_id=request.client_order_id,
@@ -257,10 +223,14 @@ class MatchingEngine:
                 price=limit,
                 lock_price=lock_price,
                 created_at=at,
+                stop_price=stop,
+                working_since=None if stop is not None else at,
                 locked=lock,
             )
             self._orders.setdefault(account, []).append(order)
-            if taker_price is not None:
+            if stop is not None:
+                self._stops.setdefault(symbol, []).append(order)
+            elif taker_price is not None:
                 self._fill(order, quantity, taker_price, self.fees.taker, at)
             else:
                 self._resting.setdefault(symbol, []).append(order)
@@ -285,8 +255,14 @@ class MatchingEngine:
         order.locked = _ZERO
         order.status = OrderStatus.CANCELED
         order.updated_at = at
-        self._resting[order.symbol].remove(order)
+        waiting = self._stops if order.working_since is None else self._resting
+        waiting[order.symbol].remove(order)
         return order.snapshot()
+
+    def working_since(self, account: str, symbol: str, order_id: str) -> datetime | None:
+        """When the order began to work: its placement, a stop order's trigger, or None while
+        a stop order still waits."""
+        return self._find(account, symbol, order_id, None).working_since
 
     def get(
         self,
@@ -325,25 +301,22 @@ class MatchingEngine:
             raise UnknownMarket(symbol)
         return key
 
-    def _wallet(self, account: str, asset: str) -> _Wallet:
-        return self._wallets.setdefault(account, {}).setdefault(asset, _Wallet())
+    def _wallet(self, account: str, asset: str) -> Wallet:
+        return self._wallets.setdefault(account, {}).setdefault(asset, Wallet())
 
     def _terms(
         self, symbol: str, rules: MarketRules, request: OrderRequest
     ) -> tuple[Decimal, Decimal | None, Decimal | None]:
-        """(quantity, limit price, taker fill price or None if the order rests)."""
-        if request.type is OrderType.LIMIT:
+        """(quantity, limit price, taker fill price or None if the order rests or waits)."""
+        if request.type.has_limit_price:
             if request.price is None or request.quantity is None or request.quote_quantity:
                 raise InvalidRequest("a limit order needs quantity and price, no quote_quantity")
             last = self._prices.get(symbol)
-            if last is None or not _marketable(request.side, request.price, last):
+            waits = request.type is OrderType.STOP_LOSS_LIMIT
+            if waits or last is None or not marketable(request.side, request.price, last):
                 return request.quantity, request.price, None
             taker = self._taker_price(rules, request.side, last)
-            # A marketable limit never fills worse than its limit.
-            best = (
-                min(taker, request.price) if request.side is Side.BUY else max(taker, request.price)
-            )
-            return request.quantity, request.price, best
+            return request.quantity, request.price, best(request.side, taker, request.price)
         if request.price is not None or (request.quantity is None) == (
             request.quote_quantity is None
         ):
@@ -367,14 +340,14 @@ class MatchingEngine:
         part = rules.quantise_quantity(remaining * self.partial_fill_ratio)
         return min(max(part, rules.lot_step), remaining)
 
-    def _paid_asset(self, order: _OrderState) -> str:
-        base, quote = _assets(order.symbol)
+    def _paid_asset(self, order: OrderState) -> str:
+        base, quote = assets(order.symbol)
         return quote if order.side is Side.BUY else base
 
     def _fill(
-        self, order: _OrderState, quantity: Decimal, price: Decimal, rate: Decimal, at: datetime
+        self, order: OrderState, quantity: Decimal, price: Decimal, rate: Decimal, at: datetime
     ) -> Fill:
-        base, quote = _assets(order.symbol)
+        base, quote = assets(order.symbol)
         amount = quantity * price
         if order.side is Side.BUY:
             released = quantity * order.lock_price
@@ -391,14 +364,20 @@ class MatchingEngine:
             )
             received, fee_asset = amount, quote
         fee = received * rate
+        other = self._fee_elsewhere(order, fee, fee_asset, price)
         paying.locked -= released
         if order.side is Side.BUY:
             paying.free += released - amount  # a buy filled below its lock price gets the change
-        receiving.free += received - fee
+        if other is not None:
+            fee_asset, fee = other
+            self._wallet(order.account, fee_asset).free -= fee
+            receiving.free += received
+        else:
+            receiving.free += received - fee
         order.locked -= released
         order.filled += quantity
         order.quote += amount
-        order.fee += fee
+        order.fees[fee_asset] = order.fees.get(fee_asset, _ZERO) + fee
         order.updated_at = at
         if order.remaining == 0:
             order.status = OrderStatus.FILLED
@@ -421,9 +400,38 @@ class MatchingEngine:
         self._fills.setdefault((order.account, order.symbol), []).append(fill)
         return fill
 
+    def _fee_elsewhere(
+        self, order: OrderState, fee: Decimal, fee_asset: str, price: Decimal
+    ) -> tuple[str, Decimal] | None:
+        """(asset, fee) when the account pays in its fee asset and holds enough of it."""
+        chosen = self._fee_assets.get(order.account)
+        if chosen is None or fee == 0:
+            return None
+        base, quote = assets(order.symbol)
+        # The received asset's own price in the fee asset, else the quote's (a bought base is
+        # worth the fill price in quote).
+        value = self._convert(fee, fee_asset, chosen.asset)
+        if value is None and fee_asset == base:
+            value = self._convert(fee * price, quote, chosen.asset)
+        if value is None:
+            return None
+        charged = (value * (1 - chosen.discount)).quantize(FEE_QUANTUM)
+        if self._wallet(order.account, chosen.asset).free < charged:
+            return None
+        return chosen.asset, charged
+
+    def _convert(self, amount: Decimal, asset: str, to: str) -> Decimal | None:
+        if asset == to:
+            return amount
+        if (price := self._prices.get(f"{to}-{asset}")) is not None:
+            return amount / price
+        if (price := self._prices.get(f"{asset}-{to}")) is not None:
+            return amount * price
+        return None
+
     def _find(
         self, account: str, symbol: str, order_id: str | None, client_order_id: str | None
-    ) -> _OrderState:
+    ) -> OrderState:
         if order_id is None and client_order_id is None:
             raise InvalidRequest("give order_id or client_order_id")
         wanted = self.key(symbol)
@@ -437,7 +445,3 @@ class MatchingEngine:
                 continue
             return order
         raise UnknownOrder(f"no order {order_id or client_order_id} for {account} on {wanted}")
-
-
-def _marketable(side: Side, limit: Decimal, last: Decimal) -> bool:
-    return limit >= last if side is Side.BUY else limit <= last

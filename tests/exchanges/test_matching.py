@@ -10,6 +10,7 @@ import pytest
 from domain.market import Balance, MarketRules, OrderRequest, OrderStatus, OrderType, Side
 from domain.matching import (
     DuplicateClientOrderId,
+    FeeAsset,
     Fees,
     InsufficientFunds,
     InvalidRequest,
@@ -19,6 +20,8 @@ from domain.matching import (
     RuleViolation,
     UnknownMarket,
     UnknownOrder,
+    WouldTake,
+    WouldTrigger,
 )
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -66,7 +69,7 @@ def test_market_buy_fills_with_slippage_up_and_taker_fee_in_base(
     assert order.status is OrderStatus.FILLED
     assert order.average_price == D("300300")  # 0.1% slippage, buys up
     assert order.quote_quantity == D("3003")
-    assert order.fee == D("0.00007") and order.fee_asset == "BTC"  # 0.7% of 0.01 BTC
+    assert order.fees == {"BTC": D("0.00007")}  # 0.7% of 0.01 BTC
     assert balance(engine_matcher, "a", "BRL") == Balance(asset="BRL", free=D("6997"), locked=D(0))
     assert balance(engine_matcher, "a", "BTC").free == D("0.00993")
     [fill] = engine_matcher.fills("a", "BTC-BRL")
@@ -80,7 +83,7 @@ def test_market_sell_fills_with_slippage_down_and_fee_in_quote(
     engine_matcher.set_price("BTC-BRL", D("300000"), T0)
     order = engine_matcher.place("a", market("m1", Side.SELL, quantity="0.1"), T0)
     assert order.average_price == D("299700")
-    assert order.fee == D("29970") * D("0.007") and order.fee_asset == "BRL"
+    assert order.fees == {"BRL": D("29970") * D("0.007")}
     assert balance(engine_matcher, "a", "BRL").free == D("29970") - D("209.79")
     assert balance(engine_matcher, "a", "BTC") == Balance(asset="BTC", free=D(0), locked=D(0))
 
@@ -156,7 +159,7 @@ def test_marketable_limit_fills_at_once_as_taker_never_above_its_limit(
     order = engine_matcher.place("a", limit("l1", Side.BUY, "0.01", "300100"), T0)
     assert order.status is OrderStatus.FILLED
     assert order.average_price == D("300100")  # slippage would be 300300: capped at the limit
-    assert order.fee == D("0.01") * D("0.007")  # taker
+    assert order.fees == {"BTC": D("0.01") * D("0.007")}  # taker
     cheap = engine_matcher.place("a", limit("l2", Side.BUY, "0.01", "310000"), T0)
     assert cheap.average_price == D("300300")
     assert balance(engine_matcher, "a", "BRL") == Balance(
@@ -297,3 +300,136 @@ def test_tiny_market_sell_slips_down_onto_the_tick(engine_matcher: MatchingEngin
     # 0.00000123 * 0.999 = 0.00000122877 -> down onto the tick: 0.00000122
     assert order.average_price == D("0.00000122")
     assert balance(engine_matcher, "a", "BTC").free == D("0.00122") * D("0.993")
+
+
+def typed(
+    cid: str, kind: OrderType, side: Side, quantity: str, price: str, stop: str | None = None
+) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=cid,
+        symbol="BTC-BRL",
+        side=side,
+        type=kind,
+        quantity=D(quantity),
+        price=D(price),
+        stop_price=D(stop) if stop else None,
+    )
+
+
+def test_limit_maker_is_refused_when_it_would_take_and_else_fills_as_maker(
+    engine_matcher: MatchingEngine,
+) -> None:
+    engine_matcher.deposit("a", "BRL", D(10_000))
+    engine_matcher.set_price("BTC-BRL", D("300000"), T0)
+    with pytest.raises(WouldTake):
+        engine_matcher.place(
+            "a", typed("p1", OrderType.LIMIT_MAKER, Side.BUY, "0.01", "300000"), T0
+        )
+    assert balance(engine_matcher, "a", "BRL").locked == 0
+    order = engine_matcher.place(
+        "a", typed("p2", OrderType.LIMIT_MAKER, Side.BUY, "0.01", "299999"), T0
+    )
+    assert (order.type, order.status) == (OrderType.LIMIT_MAKER, OrderStatus.NEW)
+    assert balance(engine_matcher, "a", "BRL").locked == D("2999.99")
+    [fill] = engine_matcher.set_price("BTC-BRL", D("299000"), T0)
+    assert (fill.price, fill.fee, fill.fee_asset) == (D("299999"), D("0.00003"), "BTC")  # maker
+
+
+def test_stop_loss_sell_waits_locked_then_takes_when_the_price_falls_to_its_stop(
+    engine_matcher: MatchingEngine,
+) -> None:
+    engine_matcher.deposit("a", "BTC", D("0.01"))
+    engine_matcher.set_price("BTC-BRL", D("300000"), T0)
+    stop = typed("s1", OrderType.STOP_LOSS_LIMIT, Side.SELL, "0.01", "289000", "290000")
+    order = engine_matcher.place("a", stop, T0)
+    assert (order.status, order.stop_price) == (OrderStatus.NEW, D("290000"))
+    assert engine_matcher.working_since("a", "BTC-BRL", order.order_id) is None
+    assert balance(engine_matcher, "a", "BTC") == Balance(asset="BTC", free=D(0), locked=D("0.01"))
+    assert engine_matcher.set_price("BTC-BRL", D("290001"), T0) == []
+    later = T0 + timedelta(minutes=1)
+    [fill] = engine_matcher.set_price("BTC-BRL", D("290000"), later)
+    # Triggered, then a marketable limit: a taker at 290000 - 0.1% slippage, above its limit.
+    assert (fill.price, fill.fee) == (D("289710"), D("2897.10") * D("0.007"))
+    assert engine_matcher.working_since("a", "BTC-BRL", order.order_id) == later
+    done = engine_matcher.get("a", "BTC-BRL", order_id=order.order_id)
+    assert done.status is OrderStatus.FILLED
+
+
+def test_stop_loss_buy_triggered_above_its_limit_rests_then_fills_as_maker(
+    engine_matcher: MatchingEngine,
+) -> None:
+    engine_matcher.deposit("a", "BRL", D(10_000))
+    engine_matcher.set_price("BTC-BRL", D("300000"), T0)
+    stop = typed("s1", OrderType.STOP_LOSS_LIMIT, Side.BUY, "0.01", "305000", "310000")
+    order = engine_matcher.place("a", stop, T0)
+    assert engine_matcher.set_price("BTC-BRL", D("311000"), T0) == []
+    assert engine_matcher.working_since("a", "BTC-BRL", order.order_id) == T0
+    assert engine_matcher.get("a", "BTC-BRL", order_id=order.order_id).status is OrderStatus.NEW
+    [fill] = engine_matcher.set_price("BTC-BRL", D("304000"), T0)
+    assert (fill.price, fill.fee) == (D("305000"), D("0.00003"))  # at its limit, maker fee
+
+
+def test_a_stop_already_reached_is_refused_and_a_waiting_stop_cancels(
+    engine_matcher: MatchingEngine,
+) -> None:
+    engine_matcher.deposit("a", "BTC", D("0.01"))
+    engine_matcher.set_price("BTC-BRL", D("300000"), T0)
+    for side, stop in ((Side.SELL, "300000"), (Side.BUY, "299000")):
+        request = typed("s", OrderType.STOP_LOSS_LIMIT, side, "0.01", "300000", stop)
+        with pytest.raises(WouldTrigger):
+            engine_matcher.place("a", request, T0)
+    waiting = engine_matcher.place(
+        "a", typed("s2", OrderType.STOP_LOSS_LIMIT, Side.SELL, "0.01", "280000", "290000"), T0
+    )
+    engine_matcher.cancel("a", "BTC-BRL", order_id=waiting.order_id, at=T0)
+    assert engine_matcher.set_price("BTC-BRL", D("280000"), T0) == []  # never triggers again
+    assert balance(engine_matcher, "a", "BTC") == Balance(asset="BTC", free=D("0.01"), locked=D(0))
+
+
+@pytest.fixture
+def bnb_engine(engine_rules: MarketRules) -> MatchingEngine:
+    bnb = MarketRules(
+        symbol="BNB-BRL", price_tick=D("0.1"), lot_step=D("0.001"), min_quantity=D("0.001")
+    )
+    engine = MatchingEngine(
+        [engine_rules, bnb],
+        Fees(maker=D("0.003"), taker=D("0.007")),
+        slippage=D("0.001"),
+        partial_fill_ratio=D("0.5"),
+    )
+    engine.set_price("BNB-BRL", D(3000), T0)
+    engine.set_price("BTC-BRL", D(300000), T0)
+    engine.pay_fees_in("a", FeeAsset("BNB", D("0.25")))
+    return engine
+
+
+def test_fees_are_paid_in_bnb_discounted_while_the_account_holds_enough(
+    bnb_engine: MatchingEngine,
+) -> None:
+    bnb_engine.deposit("a", "BRL", D(10_000))
+    bnb_engine.deposit("a", "BNB", D("0.01"))
+    order = bnb_engine.place("a", market("m1", Side.BUY, quantity="0.01"), T0)
+    # 0.00007 BTC of fee is worth 21.021 BRL at the 300300 fill: 0.007007 BNB, less 25%.
+    assert order.fees == {"BNB": D("0.00525525")}
+    assert balance(bnb_engine, "a", "BTC").free == D("0.01")  # the whole quantity received
+    assert balance(bnb_engine, "a", "BNB").free == D("0.01") - D("0.00525525")
+    [fill] = bnb_engine.fills("a", "BTC-BRL")
+    assert (fill.fee, fill.fee_asset) == (D("0.00525525"), "BNB")
+    bnb_engine.pay_fees_in("a", None)
+    plain = bnb_engine.place("a", market("m2", Side.BUY, quantity="0.01"), T0)
+    assert plain.fees == {"BTC": D("0.00007")}
+
+
+def test_an_order_pays_in_bnb_until_it_runs_out_then_in_the_received_asset(
+    bnb_engine: MatchingEngine,
+) -> None:
+    bnb_engine.deposit("a", "BTC", D("0.02"))
+    bnb_engine.deposit("a", "BNB", D("0.003"))
+    order = bnb_engine.place("a", limit("l1", Side.SELL, "0.02", "310000"), T0)
+    bnb_engine.set_price("BTC-BRL", D(310000), T0)  # half: 3100 BRL, 9.3 BRL of maker fee
+    bnb_engine.set_price("BTC-BRL", D(310000), T0)  # half the rest: BNB left is too little
+    half = bnb_engine.get("a", "BTC-BRL", order_id=order.order_id)
+    assert half.filled_quantity == D("0.015")
+    assert half.fees == {"BNB": D("0.002325"), "BRL": D("4.65")}  # 9.3 / 3000 * 0.75 BNB
+    assert balance(bnb_engine, "a", "BNB").free == D("0.000675")
+    assert balance(bnb_engine, "a", "BRL").free == D(4650) - D("4.65")

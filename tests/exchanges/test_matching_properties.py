@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from domain.market import MarketRules, OrderRequest, OrderType, Side, Symbol
-from domain.matching import Fees, MatchingEngine, MatchingError
+from domain.matching import FeeAsset, Fees, MatchingEngine, MatchingError
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 D = Decimal
@@ -31,8 +31,15 @@ MARKETS = (
         min_quantity=D(1),
         min_notional=D("0.0001"),
     ),
+    MarketRules(  # prices BNB, in which an account may pay its fees
+        symbol="BNB-BRL",
+        price_tick=D("0.1"),
+        lot_step=D("0.001"),
+        min_quantity=D("0.001"),
+        min_notional=D(10),
+    ),
 )
-LEVELS = {"BTC-BRL": D(300_000), "TRX-BTC": D("0.00000123")}
+LEVELS = {"BTC-BRL": D(300_000), "TRX-BTC": D("0.00000123"), "BNB-BRL": D(3000)}
 
 
 def decimals(low: str, high: str, places: int) -> st.SearchStrategy[Decimal]:
@@ -98,7 +105,14 @@ def test_an_order_quantised_to_the_rules_that_passes_violation_is_accepted(
 
 # -- random event sequences ---------------------------------------------------------------------
 
-UNITS = {"BRL": D(1), "BTC": D("0.0001"), "TRX": D(10)}
+UNITS = {"BRL": D(1), "BTC": D("0.0001"), "TRX": D(10), "BNB": D("0.001")}
+TYPES = {
+    "limit": OrderType.LIMIT,
+    "maker": OrderType.LIMIT_MAKER,
+    "stop": OrderType.STOP_LOSS_LIMIT,  # stop at the limit price
+    "market": OrderType.MARKET,
+    "cost": OrderType.MARKET,
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ class Place:
     account: str
     symbol: str
     side: Side
-    how: str  # limit, market (by quantity) or cost (market by quote quantity)
+    how: str  # a TYPES key: cost is a market order by quote quantity
     lots: int
     permille: int  # limit price offset from the market's level
 
@@ -134,7 +148,13 @@ class Cancel:
     index: int
 
 
-Event = Deposit | Move | Place | Cancel
+@dataclass(frozen=True)
+class PayInBnb:
+    account: str
+    on: bool
+
+
+Event = Deposit | Move | Place | Cancel | PayInBnb
 accounts = st.sampled_from(ACCOUNTS)
 symbols = st.sampled_from(list(LEVELS))
 events = st.lists(
@@ -146,11 +166,12 @@ events = st.lists(
             accounts,
             symbols,
             st.sampled_from(Side),
-            st.sampled_from(["limit", "market", "cost"]),
+            st.sampled_from(list(TYPES)),
             st.integers(1, 5000),
             st.integers(-100, 100),
         ),
         st.builds(Cancel, accounts, st.integers(0, 30)),
+        st.builds(PayInBnb, accounts, st.booleans()),
     ),
     max_size=60,
 )
@@ -172,16 +193,22 @@ def apply(engine: MatchingEngine, event: Event, step: int) -> None:
         case Place():
             rules = engine.markets[event.symbol]
             quantity = rules.lot_step * event.lots * (1 if event.symbol == "TRX-BTC" else 10)
+            kind = TYPES[event.how]
+            price = level_price(rules, event.permille) if kind.has_limit_price else None
             request = OrderRequest(
                 client_order_id=f"c{step}",
                 symbol=event.symbol,
                 side=event.side,
-                type=OrderType.LIMIT if event.how == "limit" else OrderType.MARKET,
+                type=kind,
                 quantity=quantity if event.how != "cost" else None,
                 quote_quantity=quantity * LEVELS[event.symbol] if event.how == "cost" else None,
-                price=level_price(rules, event.permille) if event.how == "limit" else None,
+                price=price,
+                stop_price=price if kind is OrderType.STOP_LOSS_LIMIT else None,
             )
             engine.place(event.account, request, T0)
+        case PayInBnb():
+            bnb = FeeAsset("BNB", D("0.25")) if event.on else None
+            engine.pay_fees_in(event.account, bnb)
         case Cancel():
             orders = engine.open_orders(event.account)
             if orders:
@@ -191,7 +218,8 @@ def apply(engine: MatchingEngine, event: Event, step: int) -> None:
 
 def assert_invariants(engine: MatchingEngine, deposits: dict[tuple[str, str], Decimal]) -> None:
     """Per account and asset: free + locked == deposits + received - paid - fees (from the
-    fills), locked == what open orders still hold, nothing negative."""
+    fills, each fee in its own asset), locked == what open orders (waiting stops too) still
+    hold, nothing negative."""
     for account in ACCOUNTS:
         expected: dict[str, Decimal] = defaultdict(Decimal)
         locked: dict[str, Decimal] = defaultdict(Decimal)
@@ -201,12 +229,17 @@ def assert_invariants(engine: MatchingEngine, deposits: dict[tuple[str, str], De
         for symbol in LEVELS:
             base, quote = Symbol.parse(symbol).base, Symbol.parse(symbol).quote
             for fill in engine.fills(account, symbol):
-                if fill.side is Side.BUY:
-                    expected[base] += fill.quantity - fill.fee
-                    expected[quote] -= fill.quantity * fill.price
-                else:
-                    expected[base] -= fill.quantity
-                    expected[quote] += fill.quantity * fill.price - fill.fee
+                sign = 1 if fill.side is Side.BUY else -1
+                expected[base] += sign * fill.quantity
+                expected[quote] -= sign * fill.quantity * fill.price
+                expected[fill.fee_asset] -= fill.fee
+            charged: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+            for fill in engine.fills(account, symbol):
+                charged[(fill.order_id, fill.fee_asset)] += fill.fee
+            for order in engine.orders(account, symbol):  # every asset an order paid in
+                assert order.fees == {
+                    asset: fee for (oid, asset), fee in charged.items() if oid == order.order_id
+                }
         for order in engine.open_orders(account):
             base, quote = Symbol.parse(order.symbol).base, Symbol.parse(order.symbol).quote
             rest = order.quantity - order.filled_quantity

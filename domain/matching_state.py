@@ -1,0 +1,153 @@
+"""The matching engine's refusals, fee settings, wallets, orders as the engine keeps them, and
+the pure rules of when a price makes an order marketable or a stop trigger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.market import Order, OrderStatus, OrderType, Side, Symbol
+
+_ZERO = Decimal(0)
+
+
+class MatchingError(Exception):
+    """An order or query the engine refuses; venues map these to their own wire errors."""
+
+
+class InsufficientFunds(MatchingError):
+    pass
+
+
+class RuleViolation(MatchingError):
+    """The order breaks a market rule; `rule` is a `MarketRules.violation()` name."""
+
+    def __init__(self, rule: str, message: str | None = None) -> None:
+        super().__init__(message or f"order breaks market rule {rule!r}")
+        self.rule = rule
+
+
+class InvalidRequest(RuleViolation):
+    """Parameters that do not fit together (limit without price, market with both quantities,
+    neither order id given). `rule` is ``"request"``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("request", message)
+
+
+class UnknownMarket(MatchingError):
+    pass
+
+
+class NoPrice(MatchingError):
+    """A market order arrived before the first `set_price` for its market."""
+
+
+class UnknownOrder(MatchingError):
+    pass
+
+
+class OrderNotOpen(MatchingError):
+    """Cancel of an order that is already final."""
+
+
+class DuplicateClientOrderId(MatchingError):
+    """The client order id is already used by an open order of this account."""
+
+
+class WouldTake(MatchingError):
+    """A post-only (LIMIT_MAKER) order that would fill on entry."""
+
+
+class WouldTrigger(MatchingError):
+    """A stop order whose stop the last price has already reached."""
+
+
+@dataclass(frozen=True)
+class FeeAsset:
+    """Pay fees in `asset`, less `discount` (a fraction), while the account holds enough."""
+
+    asset: str
+    discount: Decimal = _ZERO
+
+
+class Fees(BaseModel):
+    """Fee rates as fractions of the received amount, e.g. ``Decimal("0.001")`` for 0.1%."""
+
+    model_config = ConfigDict(frozen=True)
+
+    maker: Decimal = Field(ge=0, lt=1)
+    taker: Decimal = Field(ge=0, lt=1)
+
+
+@dataclass
+class Wallet:
+    free: Decimal = _ZERO
+    locked: Decimal = _ZERO
+
+
+@dataclass(eq=False)  # identity: orders are removed from lists by reference
+class OrderState:
+    account: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    price: Decimal | None  # limit price
+    lock_price: Decimal  # quote locked per unit of a buy (limit price, or the market fill price)
+    created_at: datetime
+    stop_price: Decimal | None = None
+    working_since: datetime | None = None  # None while a stop order waits for its trigger
+    status: OrderStatus = OrderStatus.NEW
+    filled: Decimal = _ZERO
+    quote: Decimal = _ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    locked: Decimal = _ZERO  # still locked for this order, in the paid asset
+    updated_at: datetime | None = None
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled
+
+    def snapshot(self) -> Order:
+        return Order(
+            order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            status=self.status,
+            quantity=self.quantity,
+            price=self.price,
+            stop_price=self.stop_price,
+            filled_quantity=self.filled,
+            average_price=self.quote / self.filled if self.filled else None,
+            quote_quantity=self.quote,
+            fees=dict(self.fees),
+            created_at=self.created_at,
+            updated_at=self.updated_at or self.created_at,
+        )
+
+
+def assets(symbol: str) -> tuple[str, str]:
+    parsed = Symbol.parse(symbol)
+    return parsed.base, parsed.quote
+
+
+def marketable(side: Side, limit: Decimal, last: Decimal) -> bool:
+    return limit >= last if side is Side.BUY else limit <= last
+
+
+def best(side: Side, taker: Decimal, limit: Decimal) -> Decimal:
+    """A marketable limit never fills worse than its limit."""
+    return min(taker, limit) if side is Side.BUY else max(taker, limit)
+
+
+def triggered(side: Side, stop: Decimal, last: Decimal) -> bool:
+    """A stop-loss buy triggers once the price rises to its stop, a sell once it falls to it."""
+    return last >= stop if side is Side.BUY else last <= stop
