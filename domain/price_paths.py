@@ -9,6 +9,7 @@ Candle buckets are aligned to the Unix epoch (weekly ones to Monday, as Binance 
 from __future__ import annotations
 
 import hashlib
+import math
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -65,6 +66,12 @@ class PricePath(ABC):
     @abstractmethod
     def price_at(self, t: datetime) -> Decimal: ...
 
+    def step_of(self, t: datetime) -> int | None:
+        """The index of the constant piece holding `t`: two times with the same index have the
+        same price and nothing happens between them. None when the path cannot tell cheaply
+        (the caller then treats every time as a new piece)."""
+        return None
+
     @abstractmethod
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         """(price, volume) of the steps covering [start_us, end_us), in order."""
@@ -118,6 +125,9 @@ class FixedPrice(PricePath):
 
     def price_at(self, t: datetime) -> Decimal:
         return self.price
+
+    def step_of(self, t: datetime) -> int | None:
+        return 0
 
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         yield self.price, Decimal(0)
@@ -361,15 +371,50 @@ class RandomWalk(PricePath):
         self._volatility = volatility
         self._step_us = step_seconds * _US
         self._volume_per_step = volume_per_step
-        two_years_steps = 2 * 365 * 86_400 // step_seconds
-        self._levels = next(k for k in range(64) if 4**k >= two_years_steps) + 1
+        self._levels = _levels(step_seconds)
         self._top_span = 4 ** (self._levels - 1)
         self._scale = Decimal(self._top_span * _NOISE_UNIT)
-        self._origin = self._noise_sum(0)
+
+    @cached_property
+    def _origin(self) -> int:
+        """The noise at `started_at`; computed on first use, so building a walk costs nothing."""
+        return self._noise_sum(0)
+
+    @classmethod
+    def step_volatility(cls, daily: Decimal, step_seconds: int = 1) -> Decimal:
+        """The `volatility` whose walk moves `daily` (the standard deviation of the log
+        return over a day) a day on average: the inverse of `daily_volatility`."""
+        return Decimal(f"{float(daily) / math.sqrt(cls._day_variance(step_seconds)):.6g}")
+
+    @classmethod
+    def daily_volatility(cls, volatility: Decimal, step_seconds: int = 1) -> Decimal:
+        """The expected standard deviation of the daily log return of a walk with per-step
+        `volatility`, from the noise model (see `_day_variance`)."""
+        return Decimal(f"{float(volatility) * math.sqrt(cls._day_variance(step_seconds)):.6g}")
+
+    @staticmethod
+    def _day_variance(step_seconds: int) -> float:
+        """Variance of the summed noise over one day (m steps), averaged over where the day
+        starts. Level k interpolates linearly between uniform [-1, 1] nodes (variance 1/3)
+        4^k steps apart, with amplitude 2^k; the mean squared increment of such a line over
+        a lag of mu node spacings is (1/3) * (4/3 - 2 A(mu)), A being the overlap of two
+        unit hat functions mu apart."""
+
+        def overlap(mu: float) -> float:
+            if mu <= 1:
+                return 2 / 3 - mu**2 + mu**3 / 2
+            return (2 - mu) ** 3 / 6 if mu < 2 else 0.0
+
+        m = 86_400 / step_seconds
+        levels = range(_levels(step_seconds))
+        return math.fsum(4.0**k * (4 / 3 - 2 * overlap(m / 4**k)) / 3 for k in levels)
 
     def price_at(self, t: datetime) -> Decimal:
         with localcontext(_CONTEXT):
             return self._price((_us(t) - self._started_us) // self._step_us)
+
+    def step_of(self, t: datetime) -> int | None:
+        return (_us(t) - self._started_us) // self._step_us
 
     def _price(self, step: int) -> Decimal:
         noise = Decimal(self._noise_sum(step) - self._origin) / self._scale
@@ -398,6 +443,31 @@ class RandomWalk(PricePath):
             picked = [first + i * (count - 1) // (self._SAMPLES - 1) for i in range(self._SAMPLES)]
         for step in picked:
             yield self._price(step), volume / len(picked)
+
+
+def _levels(step_seconds: int) -> int:
+    """Noise levels of a walk: enough that the slowest one spans about two years."""
+    two_years_steps = 2 * 365 * 86_400 // step_seconds
+    return next(k for k in range(64) if 4**k >= two_years_steps) + 1
+
+
+def realised_daily_volatility(candles: Sequence[Candle], horizon_seconds: int = 3600) -> Decimal:
+    """The standard deviation of log returns between closes `horizon_seconds` apart, scaled
+    to a day (by the square root of time). An hour rather than the data's own interval: one-
+    and five-minute returns are inflated by the bid/ask bounce, and daily ones are too few in
+    weeks of data. Pairs across a gap in the data are skipped."""
+    horizon = horizon_seconds * _US
+    closes = {_us(c.open_time): c.close for c in candles}
+    returns = [
+        math.log(closes[t + horizon] / close)
+        for t, close in closes.items()
+        if t % horizon == 0 and t + horizon in closes
+    ]
+    if len(returns) < 2:
+        raise ValueError("too few returns at that horizon to measure a volatility")
+    mean = sum(returns) / len(returns)
+    variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+    return Decimal(f"{math.sqrt(variance * 86_400 / horizon_seconds):.6g}")
 
 
 @lru_cache(maxsize=1 << 16)

@@ -26,7 +26,7 @@ class FixedPath(_Config):
 class RandomWalkPath(_Config):
     kind: Literal["random_walk"] = "random_walk"
     start_price: Decimal
-    volatility: Decimal = Decimal("0.001")
+    volatility: Decimal | None = None  # per step; None: calibrated on real candles
     seed: int = 1
     step_seconds: int = 1
 

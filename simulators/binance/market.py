@@ -1,8 +1,14 @@
 """Market data of one simulated symbol: its price path on the market clock, klines in Binance's
-16 intervals, a synthetic order book and 24h statistics."""
+16 intervals, a synthetic order book and 24h statistics.
+
+Prices are computed lazily: a market's path is evaluated only when the market is asked for (or
+holds orders and the clock moved to a new step of its path), never for the other markets of the
+venue. A price pinned by hand holds from the pin to the unpin and shows in klines, statistics
+and avgPrice over exactly that time."""
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import hashlib
 from dataclasses import dataclass, field
@@ -20,10 +26,12 @@ from domain.price_paths import (
     bucket_start,
 )
 from simulators.binance.config import FixedPath, RandomWalkPath, ReplayPath, SymbolConfig
+from simulators.calibration import default_volatility
 
 INTERVAL_SECONDS = KLINE_INTERVALS  # 1M: calendar months
 RANDOM_WALK_HISTORY = timedelta(days=1000)  # "listed" this long before the simulator started
 REPLAY_LEAD = timedelta(days=1)  # replays start this far in the past, so klines have history
+_TINY = timedelta(microseconds=1)
 
 
 def ms(at: datetime) -> int:
@@ -38,12 +46,24 @@ class Kline:
 
 
 @dataclass
+class Pin:
+    """A price set by hand over [start, end); end None: still pinned."""
+
+    start: datetime
+    end: datetime | None
+    price: Decimal
+
+
+@dataclass
 class SymbolMarket:
     config: SymbolConfig
     path: PricePath
     listed_at: datetime
-    pinned: Decimal | None = None  # set by hand, overrides the path
     rules: MarketRules = field(init=False)
+    evaluations: int = 0  # times the path was computed: what laziness saves, counted
+    synced_at: datetime | None = None  # market time the venue last moved to; None: never priced
+    _synced_step: int | None = None
+    _pins: list[Pin] = field(default_factory=list)  # oldest first, never overlapping
 
     def __post_init__(self) -> None:
         c = self.config
@@ -65,11 +85,14 @@ class SymbolMarket:
         if isinstance(spec, FixedPath):
             return cls(config, FixedPrice(spec.price), started_at)
         if isinstance(spec, RandomWalkPath):
+            volatility = spec.volatility
             walk = RandomWalk(
                 seed=spec.seed,
                 start_price=spec.start_price,
                 started_at=started_at,
-                volatility=spec.volatility,
+                volatility=default_volatility(spec.step_seconds)
+                if volatility is None
+                else volatility,
                 step_seconds=spec.step_seconds,
             )
             return cls(config, walk, started_at - RANDOM_WALK_HISTORY)
@@ -84,13 +107,49 @@ class SymbolMarket:
         steps = (price / tick).to_integral_value(rounding=ROUND_HALF_EVEN)
         return max(steps * tick, tick).quantize(tick)
 
+    # -- the price now, pins and catching up with the clock ---------------------------------
+
+    @property
+    def pinned(self) -> Decimal | None:
+        last = self._pins[-1] if self._pins else None
+        return last.price if last is not None and last.end is None else None
+
+    def pin(self, price: Decimal | None, at: datetime) -> None:
+        """Hold `price` from `at` on (None: follow the path again from `at`)."""
+        if self._pins and self._pins[-1].end is None:
+            if self._pins[-1].start >= at:
+                self._pins.pop()  # replaced before it lasted any time
+            else:
+                self._pins[-1].end = at
+        if price is not None:
+            self._pins.append(Pin(at, None, price))
+        self.synced_at, self._synced_step = at, self.path.step_of(at)
+
     def price_at(self, market_now: datetime) -> Decimal:
-        if self.pinned is not None:
-            return self.pinned
+        if (pinned := self.pinned) is not None:
+            return pinned
+        self.evaluations += 1
         return self.tick(self.path.price_at(market_now))
+
+    def advance(self, market_now: datetime) -> list[Decimal]:
+        """The prices the market went through since the venue last moved it, ending with the
+        price now: the path's low and high in between (so resting orders it touched fill),
+        nothing when the path could not have moved (same step, or pinned)."""
+        last, step = self.synced_at, self.path.step_of(market_now)
+        if last is not None and (
+            market_now <= last
+            or self.pinned is not None
+            or (step is not None and step == self._synced_step)
+        ):
+            return []
+        self.synced_at, self._synced_step = market_now, step
+        if last is None:
+            return [self.price_at(market_now)]
+        return [*self.range_between(last, market_now), self.price_at(market_now)]
 
     def range_between(self, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
         """(low, high) the path reached in [start, end), on the tick."""
+        self.evaluations += 1
         candle = self.path.candle(start, end)
         return self.tick(candle.low), self.tick(candle.high)
 
@@ -126,9 +185,46 @@ class SymbolMarket:
         return rows
 
     def _candle(self, opened: datetime, until: datetime) -> Candle:
-        raw = self.path.candle(opened, max(until, opened + timedelta(microseconds=1)))
+        """The market over [opened, until): the path, except where a pin held the price."""
+        until = max(until, opened + _TINY)
+        parts: list[Candle] = []
+        at = opened
+        first = max(bisect.bisect_right(self._pins, opened, key=lambda p: p.start) - 1, 0)
+        for pin in self._pins[first:]:
+            if pin.start >= until:
+                break
+            start, end = max(pin.start, opened), min(pin.end or until, until)
+            if end <= at:
+                continue
+            if at < start:
+                parts.append(self._path_candle(at, start))
+            parts.append(
+                Candle(
+                    open_time=start,
+                    open=pin.price,
+                    high=pin.price,
+                    low=pin.price,
+                    close=pin.price,
+                    volume=Decimal(0),
+                )
+            )
+            at = end
+        if at < until:
+            parts.append(self._path_candle(at, until))
         return Candle(
             open_time=opened,
+            open=parts[0].open,
+            high=max(p.high for p in parts),
+            low=min(p.low for p in parts),
+            close=parts[-1].close,
+            volume=sum((p.volume for p in parts), Decimal(0)),
+        )
+
+    def _path_candle(self, start: datetime, end: datetime) -> Candle:
+        self.evaluations += 1
+        raw = self.path.candle(start, end)
+        return Candle(
+            open_time=start,
             open=self.tick(raw.open),
             high=self.tick(raw.high),
             low=self.tick(raw.low),

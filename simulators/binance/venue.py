@@ -94,7 +94,8 @@ class BinanceVenue:
         )
         self.order_counter = OrderCounter(config.orders_per_10s)
         self.faults: list[Fault] = []
-        self._synced_at: dict[str, datetime] = {}  # market time of each market's last sync
+        # Markets asked for so far: only these follow the clock (prices are computed lazily).
+        self._live: dict[str, SymbolMarket] = {}
         self.stats = Stats()
         # Called after anything may have changed orders, fills or balances (the streams).
         self.listeners: list[Callable[[], None]] = []
@@ -104,9 +105,6 @@ class BinanceVenue:
         self._anchor_market = self._anchor_wall
         for account in config.accounts:
             self.add_account(account)
-        for market in self.markets.values():
-            at = self.server_datetime()
-            self.engine.set_price(market.rules.symbol, market.price_at(self.market_now()), at)
 
     # -- clocks -----------------------------------------------------------------------------
 
@@ -153,31 +151,34 @@ class BinanceVenue:
     # -- markets ----------------------------------------------------------------------------
 
     def market(self, name: str) -> SymbolMarket:
+        """The market, priced on first use (orders can only rest in markets asked for)."""
         try:
-            return self.markets[name]
+            market = self.markets[name]
         except KeyError:
             raise BinanceError(-1121, "Invalid symbol.") from None
+        if name not in self._live:
+            self._live[name] = market
+            self._catch_up(market, self.market_now())
+        return market
 
     def sync(self) -> None:
-        """Bring every path-driven market to the market clock: the path's low and high since
-        the last sync, then its price now, so resting orders the path touched in between fill."""
+        """Bring every market asked for so far to the market clock: the path's low and high
+        since the last sync, then its price now, so resting orders the path touched in between
+        fill. A market whose path is still on the same step costs nothing."""
         now = self.market_now()
-        for name, market in self.markets.items():
-            if market.pinned is not None:
-                continue
-            last = self._synced_at.get(name, now)
-            self._synced_at[name] = now
-            if now > last:
-                for price in market.range_between(last, now):
-                    self._move(market, price)
-            self._move(market, market.price_at(now))
+        for market in self._live.values():
+            self._catch_up(market, now)
+
+    def _catch_up(self, market: SymbolMarket, now: datetime) -> None:
+        first = market.synced_at is None  # the engine has no price for it yet
+        for price in market.advance(now):
+            self._move(market, price, force=first)
 
     def set_price(self, name: str, price: Decimal | None) -> int:
         """Pin a price (None: follow the path again). Every call is one crossing update (one
         partial-fill step), even at an unchanged price. Returns how many fills it caused."""
         market = self.market(name)
-        market.pinned = None if price is None else market.tick(price)
-        self._synced_at[name] = self.market_now()
+        market.pin(None if price is None else market.tick(price), self.market_now())
         fills = self._move(market, market.price_at(self.market_now()), force=True)
         self.changed()
         return fills
