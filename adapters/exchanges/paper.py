@@ -11,7 +11,7 @@ current price are fed to the engine, so a resting limit order the path touched i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,7 +38,6 @@ from domain.market import (
     OrderBook,
     OrderRequest,
     OrderStatus,
-    OrderType,
     Side,
     Ticker,
     Venue,
@@ -171,6 +170,11 @@ class PaperExchange(Exchange):
             at=now,
         )
 
+    async def tickers(self, symbols: Sequence[str] | None = None) -> list[Ticker]:
+        """In process every market is one call away: each ticker as `ticker` gives it."""
+        names = list(self._engine.markets) if symbols is None else symbols
+        return [await self.ticker(name) for name in dict.fromkeys(names)]
+
     async def order_book(self, symbol: str, limit: int = 20) -> OrderBook:
         symbol = self._known(symbol)
         self.market.sync(symbol)
@@ -285,6 +289,18 @@ class PaperExchange(Exchange):
         self.market.sync(symbol)
         return self._engine.fills(self.account, symbol)[-limit:]
 
+    async def fills_since(
+        self, symbol: str, from_id: str | None = None, limit: int = 500
+    ) -> list[Fill]:
+        """Oldest first from trade id `from_id` (inclusive): the engine's ids are sequential, as
+        Binance's, and shared by every account (so one account's ids have gaps)."""
+        if (from_id is not None and not from_id.isdigit()) or limit < 1:
+            raise InvalidOrder("from_id is a trade id and limit positive", venue=self.venue)
+        symbol = self._known(symbol)
+        self.market.sync(symbol)
+        fills, start = self._engine.fills(self.account, symbol), int(from_id or 0)
+        return [f for f in fills if int(f.trade_id) >= start][:limit]
+
     def _known(self, symbol: str) -> str:
         with _mapped():
             return self._engine.key(symbol)
@@ -302,8 +318,10 @@ class PaperExchange(Exchange):
         changes: dict[str, Decimal] = {}
         if request.quantity is not None:
             changes["quantity"] = rules.quantise_quantity(request.quantity)
-        if request.price is not None and request.type is OrderType.LIMIT:
+        if request.price is not None and request.type.has_limit_price:
             changes["price"] = rules.quantise_price(request.price, request.side)
+        if request.stop_price is not None:  # triggering no later than asked, as on Binance
+            changes["stop_price"] = rules.quantise_price(request.stop_price, request.side)
         return request.model_copy(update=changes)
 
 

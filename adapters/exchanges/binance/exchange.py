@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
@@ -13,7 +14,8 @@ import httpx
 
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.binance.in_doubt import OrdersInDoubt
-from adapters.exchanges.binance.transport import BinanceTransport
+from adapters.exchanges.binance.order_reads import order_with_fees, orders_with_fees
+from adapters.exchanges.binance.transport import BinanceTransport, BinanceVenue
 from adapters.exchanges.binance.wire import (
     VENUE,
     Json,
@@ -25,11 +27,10 @@ from adapters.exchanges.binance.wire import (
     order_ref,
     parse_book,
     parse_kline,
-    parse_order,
+    parse_quote,
     parse_symbol,
     parse_ticker,
     parse_trade,
-    sum_commissions,
 )
 from adapters.exchanges.errors import (
     ExchangeError,
@@ -53,12 +54,14 @@ from domain.market import (
     Ticker,
     Venue,
 )
+from domain.price_paths import KLINE_INTERVALS
 
 T = TypeVar("T")
 
 PRODUCTION_URL = "https://api.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
 KLINES_PAGE = 1000
+_STATS_SYMBOLS = 20  # ticker/24hr weighs 2 up to this many symbols, then 40 and 80
 _VALID_DEPTHS = 5000
 
 
@@ -80,24 +83,7 @@ class BinanceExchange(Exchange):
     outlive ``now + 1 s + recvWindow``, Binance refusing timestamps more than 1 s ahead)."""
 
     venue: ClassVar[Venue] = Venue.BINANCE
-    intervals: ClassVar[tuple[str, ...]] = (
-        "1s",
-        "1m",
-        "3m",
-        "5m",
-        "15m",
-        "30m",
-        "1h",
-        "2h",
-        "4h",
-        "6h",
-        "8h",
-        "12h",
-        "1d",
-        "3d",
-        "1w",
-        "1M",
-    )
+    intervals: ClassVar[tuple[str, ...]] = tuple(KLINE_INTERVALS)  # Binance's 16
 
     def __init__(
         self,
@@ -115,6 +101,7 @@ class BinanceExchange(Exchange):
         lookup_delay: float = 0.25,
         settle_margin: float = 1.0,
         http_client: httpx.AsyncClient | None = None,
+        venue: BinanceVenue | None = None,
     ) -> None:
         url = base_url or (TESTNET_URL if testnet else PRODUCTION_URL)
         self._http = BinanceTransport(
@@ -124,6 +111,7 @@ class BinanceExchange(Exchange):
             recv_window=recv_window,
             timeout=timeout,
             client=http_client,
+            venue=venue,
         )
         self._resilience = resilience or Resilience(VENUE, breaker=breaker)
         self._retry = retry
@@ -188,6 +176,40 @@ class BinanceExchange(Exchange):
         info = await self._info(symbol)
         raw = await self._get("/api/v3/ticker/24hr", {"symbol": info.name}, 2)
         return parse_ticker(info.rules.symbol, raw)
+
+    async def tickers(self, symbols: Sequence[str] | None = None) -> list[Ticker]:
+        """In the order asked (None: every trading market). Up to 20 markets: one ticker/24hr
+        with `symbols` (weight 2, statistics included); more, or every market: bookTicker and
+        ticker/price (weight 4 each, one call each for all of them)."""
+        if symbols is None:
+            await self._load_markets()
+            infos = [s for s in self._symbols.values() if s.trading]
+        else:
+            infos = [await self._info(s) for s in dict.fromkeys(s.upper() for s in symbols)]
+            if not infos:
+                return []
+        params = {} if symbols is None else {"symbols": _json_list(i.name for i in infos)}
+        if symbols is not None and len(infos) <= _STATS_SYMBOLS:
+            rows = await self._get("/api/v3/ticker/24hr", params, 2)
+            by_name = {row["symbol"]: row for row in rows}
+            return [parse_ticker(i.rules.symbol, by_name[i.name]) for i in infos]
+
+        async def quotes() -> list[list[Json]]:
+            both: list[list[Json]] = await asyncio.gather(
+                self._http.request("GET", "/api/v3/ticker/bookTicker", params, weight=4),
+                self._http.request("GET", "/api/v3/ticker/price", params, weight=4),
+            )
+            return both
+
+        books, prices = await self._call(quotes)
+        at = datetime.now(UTC)
+        last = {row["symbol"]: row["price"] for row in prices}
+        book = {row["symbol"]: row for row in books}
+        return [
+            parse_quote(i.rules.symbol, book[i.name], last[i.name], at)
+            for i in infos
+            if i.name in book and i.name in last  # a market either answer left out
+        ]
 
     async def order_book(self, symbol: str, limit: int = 20) -> OrderBook:
         if not 1 <= limit <= _VALID_DEPTHS:
@@ -265,7 +287,7 @@ class BinanceExchange(Exchange):
                 if found is None:
                     raise  # certainly not placed: the next attempt may place it
                 return found
-            return await self._with_fee(info, raw)
+            return await order_with_fees(self._http, info.rules.symbol, raw)
 
         return await self._call(attempt)
 
@@ -273,20 +295,7 @@ class BinanceExchange(Exchange):
         raw = await self._http.signed(
             "GET", "/api/v3/order", {"symbol": info.name, **ref}, weight=4
         )
-        return await self._with_fee(info, raw)
-
-    async def _with_fee(self, info: SymbolInfo, raw: Json) -> Order:
-        """The order with its commissions: from the FULL response's fills, else myTrades."""
-        fees = None
-        if "fills" not in raw and Decimal(raw["executedQty"]) > 0:
-            trades = await self._http.signed(
-                "GET",
-                "/api/v3/myTrades",
-                {"symbol": info.name, "orderId": str(raw["orderId"])},
-                weight=5,
-            )
-            fees = sum_commissions(trades)
-        return parse_order(info.rules.symbol, raw, fees)
+        return await order_with_fees(self._http, info.rules.symbol, raw)
 
     async def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
@@ -324,7 +333,7 @@ class BinanceExchange(Exchange):
 
         async def fetch() -> list[Order]:
             raws = await self._http.signed("GET", "/api/v3/openOrders", params, weight=weight)
-            return await self._with_fees(raws)
+            return await orders_with_fees(self._http, self._names, raws)
 
         return await self._call(fetch)
 
@@ -335,34 +344,9 @@ class BinanceExchange(Exchange):
 
         async def fetch() -> list[Order]:
             raws = await self._http.signed("GET", "/api/v3/allOrders", params, weight=20)
-            return await self._with_fees(raws)
+            return await orders_with_fees(self._http, self._names, raws)
 
         return await self._call(fetch)
-
-    async def _with_fees(self, raws: list[Json]) -> list[Order]:
-        """Fees of executed orders from one myTrades page per symbol, per order if not there."""
-        trades: dict[int, list[Json]] = {}
-        names = {raw["symbol"] for raw in raws if Decimal(raw["executedQty"]) > 0}
-        for name in names:
-            page = await self._http.signed(
-                "GET", "/api/v3/myTrades", {"symbol": name, "limit": "1000"}, weight=20
-            )
-            for trade in page:
-                trades.setdefault(trade["orderId"], []).append(trade)
-        orders = []
-        for raw in raws:
-            fees = None
-            if Decimal(raw["executedQty"]) > 0:
-                if raw["orderId"] not in trades:  # older than the page
-                    trades[raw["orderId"]] = await self._http.signed(
-                        "GET",
-                        "/api/v3/myTrades",
-                        {"symbol": raw["symbol"], "orderId": str(raw["orderId"])},
-                        weight=5,
-                    )
-                fees = sum_commissions(trades[raw["orderId"]])
-            orders.append(parse_order(self._names[raw["symbol"]], raw, fees))
-        return orders
 
     # -- account ----------------------------------------------------------------------------
 
@@ -386,6 +370,18 @@ class BinanceExchange(Exchange):
             can_withdraw=bool(restrictions.get("enableWithdrawals")),
         )
 
+    async def fills_since(
+        self, symbol: str, from_id: str | None = None, limit: int = 500
+    ) -> list[Fill]:
+        """myTrades from ``fromId`` (inclusive), at most 1000 a page. Without an id it asks
+        from 0: Binance would otherwise answer the most recent trades, not the oldest."""
+        if (from_id is not None and not from_id.isdigit()) or limit < 1:
+            raise InvalidOrder("from_id is a Binance trade id and limit positive", venue=VENUE)
+        info = await self._info(symbol)
+        params = {"symbol": info.name, "fromId": from_id or "0", "limit": str(min(limit, 1000))}
+        raws = await self._signed("GET", "/api/v3/myTrades", params, 20)
+        return [parse_trade(info.rules.symbol, raw) for raw in raws]
+
     async def fills(self, symbol: str, limit: int = 100) -> list[Fill]:
         """Oldest first, the most recent `limit`."""
         info = await self._info(symbol)
@@ -393,3 +389,8 @@ class BinanceExchange(Exchange):
             "GET", "/api/v3/myTrades", {"symbol": info.name, "limit": str(min(limit, 1000))}, 20
         )
         return [parse_trade(info.rules.symbol, raw) for raw in raws]
+
+
+def _json_list(names: Iterable[str]) -> str:
+    """The ``symbols`` parameter: a JSON array, without spaces as Binance's examples send it."""
+    return json.dumps(list(names), separators=(",", ":"))

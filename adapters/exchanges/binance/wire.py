@@ -154,6 +154,18 @@ def parse_ticker(symbol: str, raw: Json) -> Ticker:
     )
 
 
+def parse_quote(symbol: str, book: Json, last: str, at: datetime) -> Ticker:
+    """A ticker from bookTicker's best bid and ask and ticker/price's last price: the cheap
+    all-market reads, without 24 h statistics or a time of their own."""
+    return Ticker(
+        symbol=symbol,
+        last=Decimal(last),
+        bid=Decimal(book["bidPrice"]),
+        ask=Decimal(book["askPrice"]),
+        at=at,
+    )
+
+
 def parse_book(symbol: str, raw: Json, at: datetime) -> OrderBook:
     def levels(rows: list[list[str]]) -> list[BookLevel]:
         return [BookLevel(price=Decimal(p), quantity=Decimal(q)) for p, q in rows]
@@ -278,20 +290,8 @@ def order_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
         "newClientOrderId": request.client_order_id,
         "newOrderRespType": "FULL",
     }
-    if request.type is OrderType.LIMIT:
-        if request.price is None or request.quantity is None or request.quote_quantity:
-            raise InvalidOrder("a limit order needs quantity and price", venue=VENUE)
-        price = rules.quantise_price(request.price, request.side)
-        quantity = rules.quantise_quantity(request.quantity)
-        rule = rules.violation(quantity, price)
-        if rule:
-            raise InvalidOrder(
-                f"{request.symbol}: {quantity} @ {price} breaks {rule} "
-                f"(Binance would answer 'Filter failure')",
-                venue=VENUE,
-            )
-        params |= {"timeInForce": "GTC", "quantity": _plain(quantity), "price": _plain(price)}
-        return params
+    if request.type is not OrderType.MARKET:
+        return params | _priced_params(info, request)
     if request.price is not None or (request.quantity is None) == (request.quote_quantity is None):
         raise InvalidOrder(
             "a market order needs exactly one of quantity, quote_quantity", venue=VENUE
@@ -318,6 +318,36 @@ def order_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
             f"{request.symbol}: market quantity {quantity} outside [{low}, {high}]", venue=VENUE
         )
     params["quantity"] = _plain(quantity)
+    return params
+
+
+def _priced_params(info: SymbolInfo, request: OrderRequest) -> dict[str, str]:
+    """LIMIT, LIMIT_MAKER and STOP_LOSS_LIMIT: quantity and price, checked against the filters
+    (PRICE_FILTER bounds the stop price too). LIMIT_MAKER takes no timeInForce (Binance answers
+    -1106 to one); a stop-limit rests GTC once triggered."""
+    rules = info.rules
+    if request.price is None or request.quantity is None or request.quote_quantity:
+        raise InvalidOrder(f"a {request.type} order needs quantity and price", venue=VENUE)
+    price = rules.quantise_price(request.price, request.side)
+    quantity = rules.quantise_quantity(request.quantity)
+    rule = rules.violation(quantity, price)
+    if rule:
+        raise InvalidOrder(
+            f"{request.symbol}: {quantity} @ {price} breaks {rule} "
+            f"(Binance would answer 'Filter failure')",
+            venue=VENUE,
+        )
+    params = {"quantity": _plain(quantity), "price": _plain(price)}
+    if request.type is not OrderType.LIMIT_MAKER:
+        params["timeInForce"] = "GTC"
+    if request.stop_price is not None:
+        # On the tick the way that triggers no later than asked (a sell stop up, a buy down).
+        stop = rules.quantise_price(request.stop_price, request.side)
+        if rules.violation(quantity, stop) in ("price_range", "price_tick"):
+            raise InvalidOrder(
+                f"{request.symbol}: stop price {stop} breaks PRICE_FILTER", venue=VENUE
+            )
+        params["stopPrice"] = _plain(stop)
     return params
 
 
