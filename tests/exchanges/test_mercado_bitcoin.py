@@ -154,7 +154,7 @@ async def test_market_orders_fill_with_taker_fees_and_list_fills(
 ) -> None:
     bought = await mb_exchange.create_order(_market("mkt-buy", "0.01"))
     assert bought.status is OrderStatus.FILLED and bought.average_price == Decimal(350000)
-    assert bought.fee == Decimal("0.01") * Decimal("0.007") and bought.fee_asset == "BTC"
+    assert bought.fees == {"BTC": Decimal("0.01") * Decimal("0.007")}
     assert bought.quote_quantity == Decimal(3500)
     by_cost = await mb_exchange.create_order(
         OrderRequest(
@@ -167,9 +167,9 @@ async def test_market_orders_fill_with_taker_fees_and_list_fills(
     )
     assert by_cost.filled_quantity == Decimal("0.002") and by_cost.quote_quantity == Decimal(700)
     fills = await mb_exchange.fills("BTC-BRL")
-    assert [(f.order_id, f.fee) for f in fills] == [
-        (bought.order_id, bought.fee),
-        (by_cost.order_id, by_cost.fee),
+    assert [(f.order_id, {f.fee_asset: f.fee}) for f in fills] == [
+        (bought.order_id, bought.fees),
+        (by_cost.order_id, by_cost.fees),
     ]
     assert [o.order_id for o in await mb_exchange.recent_orders("BTC-BRL", limit=1)] == [
         by_cost.order_id
@@ -185,7 +185,7 @@ async def test_partial_fills_are_reported_until_filled() -> None:
             half = await exchange.get_order("BTC-BRL", order_id=order.order_id)
             assert half.status is OrderStatus.PARTIALLY_FILLED
             assert half.filled_quantity == Decimal("0.02")
-            assert half.fee == Decimal("0.02") * Decimal("0.003")  # maker
+            assert half.fees == {"BTC": Decimal("0.02") * Decimal("0.003")}  # maker
             await control.set_price("BTC-BRL", Decimal("339000"))
             await control.set_price("BTC-BRL", Decimal("339000"))
             rest = await exchange.get_order("BTC-BRL", order_id=order.order_id)
