@@ -1,0 +1,320 @@
+"""Binance's WebSocket market streams and user data stream, simulator and adapter together over
+real WebSockets: book tickers following the price, klines, fills pushed as `OrderUpdate`s, a
+fill made while the client was cut off delivered after its reconnect (the REST resync), and
+stock clients (python-binance, binance-sdk-spot) reading the simulator's streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import websockets
+from binance import AsyncClient, BinanceSocketManager  # type: ignore[import-untyped]
+from binance_common.configuration import ConfigurationWebSocketStreams
+from binance_sdk_spot.spot import Spot
+
+from adapters.exchanges.binance.streams import (
+    BinanceMarketStream,
+    BinanceUserStream,
+    sign_params,
+)
+from adapters.exchanges.streams import Backoff, BookTickerEvent, KlineEvent, OrderUpdate
+from domain.market import OrderRequest, OrderStatus, OrderType, Side
+from tests.exchanges.conftest_binance import BTC_BRL, XLM_BTC, BinanceSim, SimFactory
+
+FAST = Backoff(base=0.05, cap=0.3)
+EXECUTION_REPORT_FIELDS = set("eEscSofqpPFgCxXrilzLnNTtIwmMOZYQWV")
+
+
+@pytest.fixture(scope="module")
+def sim(binance_sim_factory: SimFactory) -> BinanceSim:
+    """A simulator of its own: these tests pin BTCBRL and cut every WebSocket."""
+    return binance_sim_factory(symbols=[BTC_BRL, XLM_BTC])
+
+
+def ws_url(sim: BinanceSim) -> str:
+    return sim.base_url.replace("http://", "ws://")
+
+
+async def until(
+    events: AsyncIterator[Any], wanted: Callable[[Any], bool], timeout: float = 10
+) -> Any:
+    async def first() -> Any:
+        async for event in events:
+            if wanted(event):
+                return event
+        raise AssertionError("the stream ended")
+
+    return await asyncio.wait_for(first(), timeout)
+
+
+async def test_book_ticker_follows_a_price_change(sim: BinanceSim) -> None:
+    await sim.set_price("BTCBRL", Decimal(350000))
+    stream = BinanceMarketStream(ws_url(sim), book_tickers=["BTC-BRL"], backoff=FAST)
+    events = aiter(stream)
+    try:
+        first: BookTickerEvent = await until(events, lambda e: e.bid < 350000 < e.ask)
+        assert first.symbol == "BTC-BRL" and first.bid_qty > 0 and first.ask_qty > 0
+        await sim.set_price("BTCBRL", Decimal(361000))
+        moved: BookTickerEvent = await until(events, lambda e: e.bid > 360000, timeout=3)
+        spread = sim.config.spread_ticks * BTC_BRL.tick_size
+        assert (moved.bid, moved.ask) == (361000 - spread, 361000 + spread)
+        assert moved.update_id > first.update_id
+    finally:
+        await stream.aclose()
+
+
+async def test_kline_stream_pushes_the_current_candle_then_closes_it(sim: BinanceSim) -> None:
+    await sim.set_price("BTCBRL", Decimal(352000))
+    stream = BinanceMarketStream(ws_url(sim), klines=[("BTC-BRL", "1s")], backoff=FAST)
+    events = aiter(stream)
+    try:
+        live: KlineEvent = await until(events, lambda e: not e.closed)
+        assert (live.symbol, live.interval) == ("BTC-BRL", "1s")
+        assert live.candle.close == 352000
+        closed: KlineEvent = await until(events, lambda e: e.closed, timeout=4)
+        assert closed.candle.open_time >= live.candle.open_time
+        after: KlineEvent = await until(events, lambda e: not e.closed, timeout=4)
+        assert after.candle.open_time > closed.candle.open_time
+    finally:
+        await stream.aclose()
+
+
+async def test_wire_raw_combined_and_live_subscriptions(sim: BinanceSim) -> None:
+    async with websockets.connect(f"{ws_url(sim)}/ws/btcbrl@kline_1m") as raw:
+        kline = json.loads(await asyncio.wait_for(raw.recv(), 5))
+        assert set(kline) == {"e", "E", "s", "k"} and kline["e"] == "kline"
+        assert set(kline["k"]) == set("tTsifLochlvnxqVQB")
+        assert kline["k"]["T"] - kline["k"]["t"] == 60_000 - 1 and kline["k"]["i"] == "1m"
+    async with websockets.connect(f"{ws_url(sim)}/stream") as combined:
+        await combined.send(
+            json.dumps({"method": "SUBSCRIBE", "params": ["xlmbtc@bookTicker"], "id": 7})
+        )
+        seen = [json.loads(await asyncio.wait_for(combined.recv(), 5)) for _ in range(2)]
+        assert {"result": None, "id": 7} in seen
+        (pushed,) = [m for m in seen if "stream" in m]
+        assert pushed["stream"] == "xlmbtc@bookTicker"
+        assert set(pushed["data"]) == {"u", "s", "b", "B", "a", "A"}
+        assert pushed["data"]["s"] == "XLMBTC"
+        await combined.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 8}))
+        await combined.send(
+            json.dumps({"method": "UNSUBSCRIBE", "params": ["xlmbtc@bookTicker"], "id": 9})
+        )
+        await combined.send(json.dumps({"method": "NOPE", "id": 10}))
+        answers: list[dict[str, Any]] = []
+        while len(answers) < 3:
+            message = json.loads(await asyncio.wait_for(combined.recv(), 5))
+            if "stream" not in message:
+                answers.append(message)
+        assert answers[0] == {"result": ["xlmbtc@bookTicker"], "id": 8}
+        assert answers[1] == {"result": None, "id": 9}
+        assert answers[2]["code"] == 2 and "unknown variant NOPE" in answers[2]["msg"]
+
+
+async def ws_api_request(
+    ws: Any, request_id: int, method: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    await ws.send(json.dumps({"id": request_id, "method": method, "params": params}))
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if message.get("id") == request_id:
+            return message  # type: ignore[no-any-return]
+
+
+async def test_ws_api_subscription_pushes_execution_reports(sim: BinanceSim) -> None:
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with websockets.connect(f"{ws_url(sim)}/ws-api/v3") as ws:
+        params: dict[str, Any] = {"apiKey": key, "timestamp": int(time.time() * 1000)}
+        refused = await ws_api_request(
+            ws, 1, "userDataStream.subscribe.signature", {**params, "signature": "0" * 64}
+        )
+        assert refused["status"] == 400
+        assert refused["error"] == {
+            "code": -1022,
+            "msg": "Signature for this request is not valid.",
+        }
+        params["signature"] = sign_params(secret, params)
+        answer = await ws_api_request(ws, "a-1", "userDataStream.subscribe.signature", params)  # type: ignore[arg-type]
+        assert answer["status"] == 200 and answer["result"] == {"subscriptionId": 0}
+        assert answer["rateLimits"][0]["rateLimitType"] == "REQUEST_WEIGHT"
+        async with sim.exchange(key, secret) as exchange:
+            order = await exchange.create_order(
+                OrderRequest(
+                    client_order_id="ws-api-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.MARKET,
+                    quantity=Decimal("0.001"),
+                )
+            )
+        events: list[dict[str, Any]] = []
+        while len(events) < 3:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert message["subscriptionId"] == 0
+            events.append(message["event"])
+        new, trade, position = events
+        # Every documented field; "W" (working time) only for orders that reach the book.
+        assert set(new) == set(trade) == EXECUTION_REPORT_FIELDS - {"W"}
+        assert (new["x"], new["X"], new["c"], new["i"]) == (
+            "NEW",
+            "NEW",
+            "ws-api-1",
+            int(order.order_id),
+        )
+        assert (trade["x"], trade["X"], trade["l"], trade["L"]) == (
+            "TRADE",
+            "FILLED",
+            "0.00100000",
+            "350000.00000000",
+        )
+        assert (trade["n"], trade["N"], trade["z"], trade["Z"]) == (
+            "0.00000100",
+            "BTC",
+            "0.00100000",
+            "350.00000000",
+        )
+        assert position["e"] == "outboundAccountPosition"
+        assert {b["a"]: b["f"] for b in position["B"]} == {
+            "BRL": "650.00000000",
+            "BTC": "0.00099900",
+        }
+        gone = await ws_api_request(ws, 3, "userDataStream.unsubscribe", {})
+        assert gone["status"] == 200 and gone["result"] == {}
+
+
+class Collector:
+    """A user stream iterated in the background, its updates kept in order."""
+
+    def __init__(self, stream: BinanceUserStream) -> None:
+        self.stream = stream
+        self.updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for update in self.stream:
+            await self.updates.put(update)
+
+    async def connected(self, times: int = 1) -> None:
+        deadline = time.monotonic() + 10
+        while self.stream.connects < times:
+            assert time.monotonic() < deadline, "the user stream never subscribed"
+            await asyncio.sleep(0.02)
+
+    async def next(self, wanted: Callable[[OrderUpdate], bool], timeout: float = 10) -> OrderUpdate:
+        async def first() -> OrderUpdate:
+            while not wanted(update := await self.updates.get()):
+                pass
+            return update
+
+        return await asyncio.wait_for(first(), timeout)
+
+    async def close(self) -> None:
+        await self.stream.aclose()
+        self.task.cancel()
+
+
+async def test_user_stream_delivers_a_fill_as_an_order_update(sim: BinanceSim) -> None:
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with sim.exchange(key, secret) as exchange:
+        stream = BinanceUserStream(
+            exchange, key, secret, ["BTC-BRL"], url=f"{ws_url(sim)}/ws-api/v3", backoff=FAST
+        )
+        collector = Collector(stream)
+        try:
+            await collector.connected()
+            placed = await exchange.create_order(
+                OrderRequest(
+                    client_order_id="stream-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal("0.002"),
+                    price=Decimal(340000),
+                )
+            )
+            new = await collector.next(lambda u: u.order.order_id == placed.order_id)
+            assert new.fill is None and new.order.status is OrderStatus.NEW
+            assert new.order.client_order_id == "stream-1" and new.order.price == 340000
+            await sim.set_price("BTCBRL", Decimal(339000))
+            filled = await collector.next(lambda u: u.fill is not None)
+            assert filled.fill is not None and filled.order.status is OrderStatus.FILLED
+            (trade,) = await exchange.fills_since("BTC-BRL", filled.fill.trade_id)
+            assert filled.fill == trade  # the stream's fill is the one myTrades lists
+            assert filled.order.filled_quantity == Decimal("0.002")
+            assert filled.order.fees == {"BTC": Decimal("0.000002")}
+        finally:
+            await collector.close()
+
+
+async def test_a_fill_while_disconnected_arrives_after_the_reconnect(sim: BinanceSim) -> None:
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with sim.exchange(key, secret) as exchange:
+        stream = BinanceUserStream(
+            exchange, key, secret, ["BTC-BRL"], url=f"{ws_url(sim)}/ws-api/v3", backoff=FAST
+        )
+        collector = Collector(stream)
+        try:
+            await collector.connected()
+            placed = await exchange.create_order(
+                OrderRequest(
+                    client_order_id="away-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal("0.001"),
+                    price=Decimal(345000),
+                )
+            )
+            await collector.next(lambda u: u.order.order_id == placed.order_id)
+            dropped = await sim.http.post("/_sim/ws/drop", json={"refuse_seconds": 1.0})
+            assert dropped.json()["dropped"] >= 1
+            assert await sim.set_price("BTCBRL", Decimal(344000)) == 1  # filled while away
+            filled = await collector.next(lambda u: u.fill is not None)
+            assert stream.connects == 2  # the fill came back with the resync
+            assert (
+                filled.order.order_id == placed.order_id
+                and filled.order.status is OrderStatus.FILLED
+            )
+            assert filled.fill is not None and filled.fill.price == 345000
+            # Delivered once: nothing else about that trade follows.
+            await asyncio.sleep(0.5)
+            while not collector.updates.empty():
+                later = collector.updates.get_nowait()
+                assert later.fill is None or later.fill.trade_id != filled.fill.trade_id
+        finally:
+            await collector.close()
+
+
+async def test_python_binance_socket_manager_reads_book_tickers(sim: BinanceSim) -> None:
+    await sim.set_price("BTCBRL", Decimal(350000))
+    client = AsyncClient("", "")
+    manager = BinanceSocketManager(client)
+    manager.STREAM_URL = f"{ws_url(sim)}/"
+    try:
+        async with manager.symbol_book_ticker_socket("BTCBRL") as socket:
+            message = await asyncio.wait_for(socket.recv(), 10)
+        assert message["s"] == "BTCBRL" and Decimal(message["b"]) < 350000 < Decimal(message["a"])
+    finally:
+        await client.close_connection()
+
+
+async def test_binance_sdk_spot_websocket_streams_read_book_tickers(sim: BinanceSim) -> None:
+    await sim.set_price("BTCBRL", Decimal(350000))
+    client = Spot(config_ws_streams=ConfigurationWebSocketStreams(stream_url=ws_url(sim)))
+    connection = await client.websocket_streams.create_connection()  # type: ignore[no-untyped-call]
+    received: asyncio.Queue[Any] = asyncio.Queue()
+    try:
+        handle = await connection.book_ticker(symbol="btcbrl")
+        handle.on("message", received.put_nowait)
+        message = await asyncio.wait_for(received.get(), 10)
+        assert message.s == "BTCBRL" and Decimal(message.b) < 350000 < Decimal(message.a)
+    finally:
+        await connection.close_connection(close_session=True)
