@@ -18,8 +18,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -57,6 +58,9 @@ from domain.market import (
 )
 
 T = TypeVar("T")
+
+# Markets per /tickers call: MB publishes no cap, this keeps the URL short (about 1 kB).
+TICKERS_PER_CALL = 100
 
 
 class MercadoBitcoinExchange(Exchange):
@@ -137,6 +141,23 @@ class MercadoBitcoinExchange(Exchange):
         if not rows:
             raise UnknownSymbol(f"unknown market {symbol}", venue=VENUE)
         return wire.ticker(rows[0])
+
+    async def tickers(self, symbols: Sequence[str] | None = None) -> list[Ticker]:
+        """MB's /tickers takes the markets to read (it has no "every market" form): None asks
+        for every market of /symbols (cached), in slices of `TICKERS_PER_CALL`."""
+        if symbols is None:
+            names = [r.symbol for r in await self.markets()]
+        else:
+            names = list(dict.fromkeys(wire.symbol(s) for s in symbols))
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(names), TICKERS_PER_CALL):
+            part = ",".join(names[start : start + TICKERS_PER_CALL])
+            rows += await self._call(partial(self._mb.public, "/tickers", {"symbols": part}))
+        found = {t.symbol: t for t in map(wire.ticker, rows)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise UnknownSymbol(f"unknown markets {','.join(missing)}", venue=VENUE)
+        return [found[n] for n in names]
 
     async def order_book(self, symbol: str, limit: int = 20) -> OrderBook:
         name = wire.symbol(symbol)
@@ -306,6 +327,27 @@ class MercadoBitcoinExchange(Exchange):
         rows = await self._call(lambda: self._list(name, has_executions="true"))
         fills = [f for r in rows for f in wire.fills(r)]
         return sorted(fills, key=lambda f: (f.at, wire.sortable(f.trade_id)))[-limit:]
+
+    async def fills_since(
+        self, symbol: str, from_id: str | None = None, limit: int = 500
+    ) -> list[Fill]:
+        """MB keeps executions inside their orders: one read of the market's orders that have
+        any, cut at the fill `from_id` (inclusive). A `from_id` MB no longer lists resumes at
+        the fills whose ids sort after it."""
+        name = wire.symbol(symbol)
+        rows = await self._call(lambda: self._list(name, has_executions="true"))
+        fills = sorted(
+            (f for r in rows for f in wire.fills(r)),
+            key=lambda f: (f.at, wire.sortable(f.trade_id)),
+        )
+        if from_id is not None:
+            ids = [f.trade_id for f in fills]
+            if from_id in ids:
+                fills = fills[ids.index(from_id) :]
+            else:
+                after = wire.sortable(from_id)
+                fills = [f for f in fills if wire.sortable(f.trade_id) > after]
+        return fills[:limit]
 
     async def _list(self, name: str, **params: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = await self._mb.private(

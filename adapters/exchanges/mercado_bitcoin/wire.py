@@ -31,6 +31,15 @@ from domain.market import (
 # MB does not publish a lot step: quantities carry at most 8 decimals.
 DEFAULT_LOT_STEP = Decimal("0.00000001")
 
+# MB's order types (v4 PlaceOrderRequest.type): post-only is a limit order refused if it would
+# take; stoplimit waits for the last price to reach `stopPrice`, then works at `limitPrice`.
+_WIRE_TYPES = {
+    OrderType.MARKET: "market",
+    OrderType.LIMIT: "limit",
+    OrderType.LIMIT_MAKER: "post-only",
+    OrderType.STOP_LOSS_LIMIT: "stoplimit",
+}
+_TYPES = {wire: kind for kind, wire in _WIRE_TYPES.items()}
 _STATUS: dict[str, OrderStatus] = {
     "created": OrderStatus.NEW,
     "working": OrderStatus.NEW,
@@ -121,7 +130,7 @@ def order_fields(request: OrderRequest, rules: MarketRules) -> dict[str, str | D
     """Quantise onto the market's rules, refuse what MB would refuse, build the POST body."""
     fields: dict[str, str | Decimal | bool] = {
         "side": request.side.value,
-        "type": request.type.value,
+        "type": _WIRE_TYPES[request.type],
         "externalId": request.client_order_id,
         "async": False,
     }
@@ -129,7 +138,7 @@ def order_fields(request: OrderRequest, rules: MarketRules) -> dict[str, str | D
     def refuse(rule: str) -> InvalidOrder:
         return InvalidOrder(f"{request.symbol}: order breaks rule {rule}", venue=VENUE, code=rule)
 
-    if request.type is OrderType.LIMIT:
+    if request.type.has_limit_price:
         if request.price is None or request.quantity is None or request.quote_quantity:
             raise refuse("request")
         price = rules.quantise_price(request.price, request.side)
@@ -138,6 +147,12 @@ def order_fields(request: OrderRequest, rules: MarketRules) -> dict[str, str | D
         if rule:
             raise refuse(rule)
         fields.update(qty=format(quantity, "f"), limitPrice=price)
+        if request.stop_price is not None:
+            # On the tick the way that triggers no later than asked (a sell stop up, a buy down).
+            stop = rules.quantise_price(request.stop_price, request.side)
+            if rules.violation(quantity, stop) in ("price_range", "price_tick"):
+                raise refuse("stop_price")
+            fields["stopPrice"] = stop
         return fields
     if request.price is not None or (request.quantity is None) == (request.quote_quantity is None):
         raise refuse("request")
@@ -158,12 +173,14 @@ def order_fields(request: OrderRequest, rules: MarketRules) -> dict[str, str | D
     return fields
 
 
-def age(order: Order) -> tuple[datetime, int | str]:
+def age(order: Order) -> tuple[datetime, tuple[bool, int, str]]:
     return order.created_at, sortable(order.order_id)
 
 
-def sortable(identifier: str) -> int | str:
-    return int(identifier) if identifier.isdigit() else identifier
+def sortable(identifier: str) -> tuple[bool, int, str]:
+    """Numeric ids by value, others (MB's ULID-like order ids) as text, which sorts them by time."""
+    numeric = identifier.isdigit()
+    return not numeric, int(identifier) if numeric else 0, identifier
 
 
 def order(row: dict[str, Any]) -> Order:
@@ -181,16 +198,18 @@ def order(row: dict[str, Any]) -> Order:
         spent = sum((dec(e["price"]) * dec(e["qty"]) for e in executions), Decimal(0))
     else:
         spent = average * filled if average is not None else Decimal(0)
-    limit = row.get("limitPrice")
+    limit, stop = row.get("limitPrice"), row.get("stopPrice")
+    kind = _TYPES.get(str(row["type"]), OrderType.LIMIT)
     return Order(
         order_id=str(row["id"]),
         client_order_id=str(row.get("externalId") or row.get("external_id") or ""),
         symbol=name,
         side=side,
-        type=OrderType(row["type"]) if row["type"] in ("market", "limit") else OrderType.LIMIT,
+        type=kind,
         status=status,
         quantity=dec(row["qty"]),
         price=dec(limit) if limit not in (None, 0) else None,
+        stop_price=dec(stop) if kind is OrderType.STOP_LOSS_LIMIT and stop else None,
         filled_quantity=filled,
         average_price=average,
         quote_quantity=spent,
