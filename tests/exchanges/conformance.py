@@ -377,6 +377,142 @@ async def check_orders_and_fills_list_oldest_first(exchange: Exchange, venue: Ve
     assert [f.order_id for f in await exchange.fills(venue.symbol, limit=1)] == [second.order_id]
 
 
+async def check_tickers_of_every_market_at_once(exchange: Exchange, venue: VenueControl) -> None:
+    _, price = await _pin(exchange, venue)
+    markets = {m.symbol for m in await exchange.markets()}
+    every = await exchange.tickers()
+    assert {t.symbol for t in every} == markets and len(every) == len(markets)
+    mine = next(t for t in every if t.symbol == venue.symbol)
+    assert mine.last == price and mine.bid <= price <= mine.ask and mine.bid < mine.ask
+    other = next(iter(markets - {venue.symbol}), venue.symbol)
+    asked = await exchange.tickers([other, venue.symbol.lower()])
+    assert [t.symbol for t in asked] == [other, venue.symbol] and asked[1].last == price
+    assert await exchange.tickers([]) == []
+    with pytest.raises(UnknownSymbol):
+        await exchange.tickers([venue.symbol, "NOPE-NOWHERE"])
+
+
+async def check_fills_since_an_id_are_inclusive_and_oldest_first(
+    exchange: Exchange, venue: VenueControl
+) -> None:
+    rules, price = await _pin(exchange, venue)
+    _, quote = _assets(venue.symbol)
+    quantity = _quantity(rules, price)
+    await venue.fund(quote, quantity * price * 4)
+    for n in range(3):
+        await exchange.create_order(_request(f"conf-since-{n}", venue.symbol, Side.BUY, quantity))
+    every = await exchange.fills_since(venue.symbol)
+    assert every == await exchange.fills(venue.symbol) and len(every) >= 3
+    assert [f.at for f in every] == sorted(f.at for f in every)
+    second = every[1]
+    assert await exchange.fills_since(venue.symbol, second.trade_id) == every[1:]
+    assert await exchange.fills_since(venue.symbol, second.trade_id, limit=1) == [second]
+    assert await exchange.fills_since(venue.symbol, every[-1].trade_id) == [every[-1]]
+
+
+async def check_open_orders_of_every_market_in_one_list(
+    exchange: Exchange, venue: VenueControl
+) -> None:
+    rules, price = await _pin(exchange, venue)
+    _, quote = _assets(venue.symbol)
+    limit = rules.quantise_price(price * Decimal("0.9"), Side.BUY)
+    quantity = _quantity(rules, limit)
+    await venue.fund(quote, quantity * limit * 2)
+    first = await exchange.create_order(
+        _request("conf-open-1", venue.symbol, Side.BUY, quantity, limit)
+    )
+    second = await exchange.create_order(
+        _request("conf-open-2", venue.symbol, Side.BUY, quantity, limit)
+    )
+    every = await exchange.open_orders()
+    assert sorted(o.order_id for o in every) == sorted([first.order_id, second.order_id])
+    assert {o.order_id: o for o in every} == {
+        o.order_id: o for o in await exchange.open_orders(venue.symbol)
+    }
+    await exchange.cancel_order(venue.symbol, order_id=first.order_id)
+    assert [o.order_id for o in await exchange.open_orders()] == [second.order_id]
+
+
+async def check_limit_maker_rests_or_is_refused_when_it_would_take(
+    exchange: Exchange, venue: VenueControl
+) -> None:
+    rules, price = await _pin(exchange, venue)
+    base, quote = _assets(venue.symbol)
+    below = rules.quantise_price(price * Decimal("0.95"), Side.BUY)
+    above = rules.quantise_price(price * Decimal("1.05"), Side.BUY)
+    quantity = _quantity(rules, above)
+    await venue.fund(quote, quantity * above)
+
+    def maker(client_order_id: str, limit: Decimal) -> OrderRequest:
+        return OrderRequest(
+            client_order_id=client_order_id,
+            symbol=venue.symbol,
+            side=Side.BUY,
+            type=OrderType.LIMIT_MAKER,
+            quantity=quantity,
+            price=limit,
+        )
+
+    with pytest.raises(InvalidOrder):
+        await exchange.create_order(maker("conf-maker-takes", above))
+    assert await exchange.open_orders(venue.symbol) == []
+    assert (await _balance(exchange, quote)).locked == 0
+    resting = await exchange.create_order(maker("conf-maker", below))
+    assert (resting.type, resting.status, resting.price) == (
+        OrderType.LIMIT_MAKER,
+        OrderStatus.NEW,
+        below,
+    )
+    assert await exchange.open_orders(venue.symbol) == [resting]
+    filled = await _fill_by_crossing(
+        exchange, venue, resting, rules.quantise_price(below * Decimal("0.99"), Side.BUY)
+    )
+    assert filled.average_price == below
+    assert filled.fees == {base: quantity * venue.fees.maker}
+
+
+async def check_stop_loss_limit_waits_for_its_stop_then_sells(
+    exchange: Exchange, venue: VenueControl
+) -> None:
+    rules, price = await _pin(exchange, venue)
+    base, quote = _assets(venue.symbol)
+    stop = rules.quantise_price(price * Decimal("0.95"), Side.SELL)
+    limit = rules.quantise_price(price * Decimal("0.94"), Side.SELL)
+    quantity = _quantity(rules, limit)
+    await venue.fund(base, quantity)
+
+    def stop_loss(client_order_id: str, stop_price: Decimal) -> OrderRequest:
+        return OrderRequest(
+            client_order_id=client_order_id,
+            symbol=venue.symbol,
+            side=Side.SELL,
+            type=OrderType.STOP_LOSS_LIMIT,
+            quantity=quantity,
+            price=limit,
+            stop_price=stop_price,
+        )
+
+    above = rules.quantise_price(price * Decimal("1.01"), Side.SELL)
+    with pytest.raises(InvalidOrder):  # the price is already below it: it would trigger now
+        await exchange.create_order(stop_loss("conf-stop-now", above))
+    order = await exchange.create_order(stop_loss("conf-stop", stop))
+    assert (order.type, order.status, order.filled_quantity) == (
+        OrderType.STOP_LOSS_LIMIT,
+        OrderStatus.NEW,
+        Decimal(0),
+    )
+    assert (order.price, order.stop_price) == (limit, stop)
+    assert await exchange.open_orders(venue.symbol) == [order]
+    assert await exchange.get_order(venue.symbol, client_order_id="conf-stop") == order
+    assert await _balance(exchange, base) == Balance(asset=base, free=Decimal(0), locked=quantity)
+    # Between the stop and the limit: the stop triggers, the limit sell is marketable.
+    between = rules.quantise_price((stop + limit) / 2, Side.SELL)
+    filled = await _fill_by_crossing(exchange, venue, order, between)
+    assert filled.average_price is not None and filled.average_price >= limit
+    assert filled.fees == {quote: filled.quote_quantity * venue.fees.taker}
+    assert (await _balance(exchange, quote)).free == filled.quote_quantity - filled.fees[quote]
+
+
 CHECKS: tuple[Check, ...] = (
     check_markets_carry_rules,
     check_ticker_and_book_follow_the_price,
@@ -391,4 +527,13 @@ CHECKS: tuple[Check, ...] = (
     check_insufficient_balance_is_refused,
     check_order_below_the_minimum_is_refused,
     check_orders_and_fills_list_oldest_first,
+    check_tickers_of_every_market_at_once,
+    check_fills_since_an_id_are_inclusive_and_oldest_first,
+    check_open_orders_of_every_market_in_one_list,
+)
+
+# LIMIT_MAKER and STOP_LOSS_LIMIT, for the venues that offer them.
+ORDER_TYPE_CHECKS: tuple[Check, ...] = (
+    check_limit_maker_rests_or_is_refused_when_it_would_take,
+    check_stop_loss_limit_waits_for_its_stop_then_sells,
 )

@@ -24,7 +24,9 @@ def binance_partial_sim(binance_sim_factory: SimFactory) -> BinanceSim:
 
 
 @pytest.mark.parametrize("kind", ["whole", "partial"])
-@pytest.mark.parametrize("check", conformance.CHECKS, ids=conformance.check_id)
+@pytest.mark.parametrize(
+    "check", conformance.CHECKS + conformance.ORDER_TYPE_CHECKS, ids=conformance.check_id
+)
 async def test_binance_conforms(
     check: conformance.Check,
     kind: str,

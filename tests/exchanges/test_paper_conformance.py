@@ -11,7 +11,9 @@ from tests.exchanges.conftest import PaperClock, PaperControl
 
 
 @pytest.mark.parametrize("symbol", ["BTC-BRL", "TRX-BTC"])
-@pytest.mark.parametrize("check", conformance.CHECKS, ids=conformance.check_id)
+@pytest.mark.parametrize(
+    "check", conformance.CHECKS + conformance.ORDER_TYPE_CHECKS, ids=conformance.check_id
+)
 async def test_paper_conforms(
     check: conformance.Check, symbol: str, paper_market: PaperMarket, paper_clock: PaperClock
 ) -> None:
