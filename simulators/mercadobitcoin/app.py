@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -12,8 +14,16 @@ from starlette.responses import Response
 from simulators.mercadobitcoin import control, private, public
 from simulators.mercadobitcoin.config import SimConfig
 from simulators.mercadobitcoin.deps import RateLimitedError
+from simulators.mercadobitcoin.faults import PathFault, take
 from simulators.mercadobitcoin.state import Venue
-from simulators.mercadobitcoin.wire import MbError, internal_error, route_not_found, unprocessable
+from simulators.mercadobitcoin.wire import (
+    MbError,
+    MbJSON,
+    internal_error,
+    rate_limited,
+    route_not_found,
+    unprocessable,
+)
 
 PREFIX = "/api/v4"
 
@@ -32,6 +42,9 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         if not request.url.path.startswith(PREFIX):
             return await call_next(request)
         venue.sync_prices()  # the price path moves with the clock; resting orders fill
+        path = request.url.path.removeprefix(PREFIX)
+        if fault := take(venue.path_faults, request.method, path):
+            return await _inject(venue, fault, lambda: call_next(request))
         faults = venue.faults
         if faults.errors_left > 0:
             faults.errors_left -= 1
@@ -63,3 +76,25 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         return unprocessable(field, "valid").response()
 
     return app
+
+
+async def _inject(
+    venue: Venue, fault: PathFault, proceed: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Hold the request, then answer the fault's status (after doing the work if asked), or
+    with no status, the real answer late."""
+    if fault.hang_seconds:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(venue.shutdown.wait(), fault.hang_seconds)
+    if fault.status is None:
+        return await proceed()
+    if fault.after_processing:
+        await proceed()
+    if fault.body is not None:
+        return MbJSON(fault.body, status_code=fault.status)
+    error = rate_limited() if fault.status == 429 else None
+    if error is None and fault.status >= 500:
+        error = internal_error(fault.status)
+    if error is None:
+        error = MbError(fault.status, "API|FAULT_INJECTED", "Injected by the simulator")
+    return error.response()

@@ -33,7 +33,7 @@ class MarketSpec(_Frozen):
     description: str = ""
     start_price: Decimal
     path: Literal["fixed", "random_walk", "replay"] = "fixed"
-    volatility: Decimal = Decimal("0.001")
+    volatility: Decimal | None = None  # per second; None: calibrated on real candles
     seed: int = 1
     file: Path | None = None
     scale: Decimal = Decimal(1)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from simulators.mercadobitcoin.config import AccountSpec, normalise_symbol
 from simulators.mercadobitcoin.deps import VenueDep
+from simulators.mercadobitcoin.faults import PathFault
 from simulators.mercadobitcoin.wire import MbJSON
 
 router = APIRouter(prefix="/_sim")
@@ -74,7 +75,7 @@ async def account_orders(venue: VenueDep, key: str) -> MbJSON:
         for m in venue.engine.markets
         for o in venue.engine.orders(account_id, m)
     ]
-    return MbJSON(sorted(docs, key=lambda d: int(d["id"])))
+    return MbJSON(sorted(docs, key=lambda d: str(d["id"])))  # ULIDs sort in creation order
 
 
 @router.post("/prices/{symbol}")
@@ -112,6 +113,19 @@ async def fail_next_requests(venue: VenueDep, body: ErrorFault) -> dict[str, Any
     faults.errors_left, faults.error_status = body.count, body.status
     faults.error_after_processing = body.after_processing
     return body.model_dump()
+
+
+@router.post("/faults", status_code=201)
+async def add_path_fault(venue: VenueDep, fault: PathFault) -> dict[str, int]:
+    """Fail (or hold) the next `count` requests to one method and path; see `PathFault`."""
+    venue.path_faults.append(fault)
+    return {"pending": len(venue.path_faults)}
+
+
+@router.delete("/faults")
+async def clear_path_faults(venue: VenueDep) -> dict[str, int]:
+    venue.path_faults.clear()
+    return {"pending": 0}
 
 
 @router.post("/tokens/expire")

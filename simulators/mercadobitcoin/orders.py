@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.market import MarketRules, OrderType, Side
-from simulators.mercadobitcoin.wire import MbError, unprocessable
+from simulators.mercadobitcoin.wire import MbError, required, unprocessable
 
 _MODULE = "TRADING|PLACE_ORDER"
 
@@ -28,6 +28,7 @@ class PlaceOrder:
     qty: Decimal | None
     cost: Decimal | None
     limit_price: Decimal | None
+    stop_price: Decimal | None
     external_id: str | None
     is_async: bool
 
@@ -59,24 +60,39 @@ def parse(body: Any) -> PlaceOrder:
     qty = _typed(body, "qty", (str,), "string")
     cost = _typed(body, "cost", (int, Decimal), "number")
     limit_price = _typed(body, "limitPrice", (int, Decimal), "number")
+    stop_price = _typed(body, "stopPrice", (int, Decimal), "number")
     return PlaceOrder(
         side=_typed(body, "side", (str,), "string"),
         type=_typed(body, "type", (str,), "string"),
         qty=_decimal(qty, "qty") if qty not in (None, "") else None,
         cost=_decimal(cost, "cost") if cost is not None else None,
         limit_price=_decimal(limit_price, "limitPrice") if limit_price is not None else None,
+        stop_price=_decimal(stop_price, "stopPrice") if stop_price is not None else None,
         external_id=_typed(body, "externalId", (str,), "string") or None,
         is_async=bool(_typed(body, "async", (bool,), "boolean")),
     )
 
 
+# MB's order types (v4 docs, PlaceOrderRequest.type) in the engine's vocabulary: post-only is a
+# limit order refused if it would take; stoplimit waits for the last price to reach `stopPrice`
+# (a sell at or below it, a buy at or above), then works as a limit order at `limitPrice`.
+_TYPES = {
+    "market": OrderType.MARKET,
+    "limit": OrderType.LIMIT,
+    "post-only": OrderType.LIMIT_MAKER,
+    "stoplimit": OrderType.STOP_LOSS_LIMIT,
+}
+
+
 def check_shape(order: PlaceOrder) -> tuple[Side, OrderType]:
     if order.side not in ("buy", "sell"):
         raise _error("INVALID_SIDE", "The params {side} needs to be buy or sell")
-    # stoplimit and post-only exist on MB; this simulator does not trade them.
-    if order.type not in ("market", "limit"):
+    if order.type not in _TYPES:
         raise _error("INVALID_ORDER_TYPE", "Invalid order type")
-    return Side(order.side), OrderType(order.type)
+    kind = _TYPES[order.type]
+    if kind is OrderType.STOP_LOSS_LIMIT and (order.stop_price is None or order.stop_price <= 0):
+        raise required("stopPrice")
+    return Side(order.side), kind
 
 
 def invalid_pair() -> MbError:
@@ -111,7 +127,7 @@ def check_rules(
             raise _error(
                 "INVALID_MAX_QUANTITY", f"The param {{qty}} is higher than {rules.max_quantity}"
             )
-    price = order.limit_price if kind is OrderType.LIMIT else last
+    price = order.limit_price if kind.has_limit_price else last
     if price is None:
         raise _error(
             "INVALID_MIN_LIMIT_PRICE", f"The param {{limitPrice}} is lower than {rules.min_price}"
@@ -123,7 +139,7 @@ def check_rules(
         needed = qty * price if side is Side.BUY else qty
     if needed > free:
         raise insufficient_balance()
-    if kind is OrderType.LIMIT:
+    if kind.has_limit_price:
         if price < rules.min_price or price <= 0:
             raise _error(
                 "INVALID_MIN_LIMIT_PRICE",

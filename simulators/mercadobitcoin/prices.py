@@ -10,6 +10,7 @@ from decimal import Decimal
 from adapters.market_data import read_candles
 from domain.market import Candle
 from domain.price_paths import CandleReplay, PricePath, RandomWalk
+from simulators.calibration import default_volatility
 from simulators.mercadobitcoin.config import MarketSpec
 
 # Resolutions with a fixed length; "1M" is calendar months (weeks open on Monday).
@@ -41,6 +42,9 @@ class ManualPrices(PricePath):
     def price_at(self, t: datetime) -> Decimal:
         return self._prices[max(bisect.bisect_right(self._times, t) - 1, 0)]
 
+    def step_of(self, t: datetime) -> int | None:
+        return bisect.bisect_right(self._times, t)
+
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         start = _EPOCH + timedelta(microseconds=start_us)
         end = _EPOCH + timedelta(microseconds=end_us)
@@ -58,7 +62,7 @@ def build_source(spec: MarketSpec, started_at: datetime) -> PricePath:
             seed=spec.seed,
             start_price=spec.start_price,
             started_at=started_at,
-            volatility=spec.volatility,
+            volatility=default_volatility() if spec.volatility is None else spec.volatility,
         )
     if spec.file is None:
         raise ValueError(f"{spec.rules.symbol}: a replay market needs a data file")

@@ -80,7 +80,7 @@ async def symbols(venue: VenueDep, request: Request, symbols: str | None = None)
 
 def _book(venue: Venue, symbol: str, depth: int) -> tuple[list[BookLevel], list[BookLevel]]:
     """A synthetic book around the last price, with every account's resting orders in it."""
-    rules, last = venue.engine.markets[symbol], venue.engine.price(symbol)
+    rules, last = venue.engine.markets[symbol], venue.price(symbol)
     spread = max(rules.price_tick, rules.quantise_price(last * _HALF_SPREAD, Side.BUY))
     levels: dict[Side, dict[Decimal, Decimal]] = {Side.BUY: {}, Side.SELL: {}}
     for k in range(1, depth + 1):
@@ -112,7 +112,7 @@ async def tickers(venue: VenueDep, request: Request, symbols: str | None = None)
     out = []
     for symbol in [public_market(venue, s) for s in symbols.split(",")]:
         day = candles(venue.sources[symbol], "1h", now - timedelta(hours=24), now)
-        last = venue.engine.price(symbol)
+        last = venue.price(symbol)
         bids, asks = _book(venue, symbol, 1)
         out.append(
             {

@@ -19,10 +19,17 @@ from decimal import Decimal
 from typing import Any
 
 from domain.market import Fill, Order, OrderRequest, OrderType, Side
-from domain.matching import InsufficientFunds, MatchingEngine, RuleViolation
+from domain.matching import (
+    InsufficientFunds,
+    MatchingEngine,
+    RuleViolation,
+    WouldTake,
+    WouldTrigger,
+)
 from domain.price_paths import PricePath
 from simulators.mercadobitcoin import orders as place_rules
 from simulators.mercadobitcoin.config import AccountSpec, Limit, RateLimits, SimConfig
+from simulators.mercadobitcoin.faults import PathFault, Ulids
 from simulators.mercadobitcoin.prices import ManualPrices, build_source
 from simulators.mercadobitcoin.wire import (
     MbError,
@@ -173,12 +180,19 @@ class Venue:
     tokens: Tokens = field(init=False)
     limiter: RateLimiter = field(init=False)
     faults: Faults = field(default_factory=Faults)
+    path_faults: list[PathFault] = field(default_factory=list)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     accounts: dict[str, Account] = field(default_factory=dict)  # by API token id (login)
     sources: dict[str, PricePath] = field(default_factory=dict)
     _meta: dict[tuple[str, str], OrderMeta] = field(default_factory=dict)
     _external: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     _maker_trades: set[str] = field(default_factory=set)
+    _ulids: Ulids = field(default_factory=Ulids)
+    _public_ids: dict[str, str] = field(default_factory=dict)  # engine order id -> MB's ULID
+    _engine_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, ULID)
+    # Markets asked for so far, with the path step each was last priced at: prices are
+    # computed lazily, only for these, and only when the path moved to a new step.
+    _steps: dict[str, int | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -191,7 +205,6 @@ class Venue:
         now = self.clock.now()
         for market in cfg.markets:
             self.sources[market.rules.symbol] = build_source(market, now)
-            self.engine.set_price(market.rules.symbol, self._on_tick(market.rules.symbol, now), now)
         for spec in cfg.accounts:
             self.add_account(spec)
 
@@ -224,17 +237,30 @@ class Venue:
         return max(price, rules.price_tick)
 
     def sync_prices(self) -> None:
-        """Move every market to its path's price now; resting orders the move crosses fill."""
+        """Move every market asked for so far to its path's price now (resting orders the move
+        crosses fill); a market still on the same step of its path costs nothing."""
         now = self.clock.now()
-        for symbol, source in self.sources.items():
-            if isinstance(source, ManualPrices):
-                continue
-            price = self._on_tick(symbol, now)
-            if price != self.engine.price(symbol):
-                self._record_makers(self.engine.set_price(symbol, price, now))
+        for symbol in list(self._steps):
+            self._follow(symbol, now)
+
+    def price(self, symbol: str) -> Decimal:
+        """The market's last price; the first read prices it."""
+        if symbol not in self._steps:
+            self._follow(symbol, self.clock.now())
+        return self.engine.price(symbol)
+
+    def _follow(self, symbol: str, now: datetime) -> None:
+        step, first = self.sources[symbol].step_of(now), symbol not in self._steps
+        if not first and step is not None and step == self._steps[symbol]:
+            return
+        self._steps[symbol] = step
+        price = self._on_tick(symbol, now)
+        if first or price != self.engine.price(symbol):
+            self._record_makers(self.engine.set_price(symbol, price, now))
 
     def set_price(self, symbol: str, price: Decimal) -> list[Fill]:
         """Pin a market to `price` from now on (a moving path stops: the test drives it)."""
+        self.price(symbol)
         now = self.clock.now()
         source = self.sources[symbol]
         if not isinstance(source, ManualPrices):
@@ -263,7 +289,7 @@ class Venue:
         free = next(
             (b.free for b in self.engine.balances(account_id) if b.asset == paid), Decimal(0)
         )
-        last = self.engine.price(symbol)
+        last = self.price(symbol)
         place_rules.check_rules(body, side, kind, rules, last, free)
         by_cost = kind is OrderType.MARKET and side is Side.BUY and body.qty is None
         request = OrderRequest(
@@ -273,14 +299,22 @@ class Venue:
             type=kind,
             quantity=None if by_cost else body.qty,
             quote_quantity=body.cost if by_cost else None,
-            price=body.limit_price if kind is OrderType.LIMIT else None,
+            price=body.limit_price if kind.has_limit_price else None,
+            stop_price=body.stop_price if kind is OrderType.STOP_LOSS_LIMIT else None,
         )
+        now = self.clock.now()
         try:
-            order = self.engine.place(account_id, request, self.clock.now())
+            order = self.engine.place(account_id, request, now)
         except InsufficientFunds:  # e.g. a market buy whose slippage outgrew the balance
             raise place_rules.insufficient_balance() from None
-        except RuleViolation:  # e.g. a market buy by cost too small for one lot
+        except (RuleViolation, WouldTake, WouldTrigger):
+            # A market buy by cost too small for one lot; a post-only order that would take, a
+            # stoplimit already at its stop: MB documents no answer for the last two, so they
+            # get its generic one (nothing is placed either way).
             raise place_rules.generic_error() from None
+        public = self._ulids.new(now)
+        self._public_ids[order.order_id] = public
+        self._engine_ids[(account_id, public)] = order.order_id
         self._meta[(account_id, order.order_id)] = OrderMeta(
             body.external_id, request.quote_quantity
         )
@@ -306,11 +340,24 @@ class Venue:
             for f in fills
         ]
         return order_document(
-            order, external_id=meta.external_id, cost=meta.cost, executions=executions
+            self.public(order), external_id=meta.external_id, cost=meta.cost, executions=executions
         )
 
     def item(self, account_id: str, order: Order) -> dict[str, Any]:
-        return order_item(order, external_id=self._meta[(account_id, order.order_id)].external_id)
+        external_id = self._meta[(account_id, order.order_id)].external_id
+        return order_item(self.public(order), external_id=external_id)
+
+    def public(self, order: Order) -> Order:
+        """The order as MB shows it: under its ULID."""
+        return order.model_copy(update={"order_id": self._public_ids[order.order_id]})
+
+    def engine_id(self, account_id: str, public_id: str) -> str | None:
+        """The engine's id of the account's order `public_id` (None: no such order)."""
+        return self._engine_ids.get((account_id, public_id))
+
+    def executed_at(self, account_id: str, order: Order) -> list[datetime]:
+        fills = self.engine.fills(account_id, order.symbol)
+        return [f.at for f in fills if f.order_id == order.order_id]
 
     def all_fills(self, symbol: str) -> list[Fill]:
         fills = [f for a in self.account_ids() for f in self.engine.fills(a, symbol)]

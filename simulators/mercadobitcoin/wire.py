@@ -135,6 +135,14 @@ def status(order: Order) -> str:
     return _STATUS[order.status]
 
 
+WIRE_TYPES = {
+    OrderType.MARKET: "market",
+    OrderType.LIMIT: "limit",
+    OrderType.LIMIT_MAKER: "post-only",
+    OrderType.STOP_LOSS_LIMIT: "stoplimit",
+}
+
+
 def execution(fill: Fill, fee_rate: Decimal, liquidity: str) -> dict[str, Any]:
     return {
         "id": fill.trade_id,
@@ -159,18 +167,20 @@ def order_document(
     doc: dict[str, Any] = {
         "id": order.order_id,
         "instrument": order.symbol,
-        "fee": money(order.fee),
+        "fee": money(sum(order.fees.values(), Decimal(0))),  # one asset: the received one
         "qty": money(order.quantity),
         "side": order.side.value,
-        "type": order.type.value,
+        "type": WIRE_TYPES[order.type],
         "filledQty": money(order.filled_quantity),
         "status": status(order),
         "executions": list(executions),
         "created_at": seconds(order.created_at),
         "updated_at": seconds(order.updated_at),
     }
-    if order.type is OrderType.LIMIT and order.price is not None:
+    if order.type.has_limit_price and order.price is not None:
         doc["limitPrice"] = order.price
+    if order.stop_price is not None:
+        doc["stopPrice"] = order.stop_price
     if order.average_price is not None:
         doc["avgPrice"] = order.average_price
     if cost is not None:
@@ -188,13 +198,15 @@ def order_item(order: Order, *, external_id: str | None) -> dict[str, Any]:
         "qty": money(order.quantity),
         "filledQty": money(order.filled_quantity),
         "side": order.side.value,
-        "type": order.type.value,
+        "type": WIRE_TYPES[order.type],
         "status": status(order),
         "created_at": seconds(order.created_at),
         "updated_at": seconds(order.updated_at),
     }
     if order.price is not None:
         item["limitPrice"] = order.price
+    if order.stop_price is not None:
+        item["stopPrice"] = order.stop_price
     if external_id is not None:
         item["external_id"] = external_id
     return item
