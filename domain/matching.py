@@ -108,6 +108,7 @@ class MatchingEngine:
         self._resting: dict[str, list[OrderState]] = {}  # open limit orders by symbol
         self._stops: dict[str, list[OrderState]] = {}  # stop orders waiting, by symbol
         self._fee_assets: dict[str, FeeAsset] = {}  # by account
+        self.maker_trades: set[str] = set()  # trade ids of resting orders' fills
         self._fills: dict[tuple[str, str], list[Fill]] = {}
         self._next_order = 0
         self._next_trade = 0
@@ -161,7 +162,9 @@ class MatchingEngine:
                 crossed = price <= order.price if order.side is Side.BUY else price >= order.price
                 if crossed:
                     quantity = self._portion(rules, order.remaining)
-                    fills.append(self._fill(order, quantity, order.price, self.fees.maker, at))
+                    fill = self._fill(order, quantity, order.price, self.fees.maker, at)
+                    self.maker_trades.add(fill.trade_id)
+                    fills.append(fill)
             for order in list(self._stops.get(key, [])):
                 assert order.stop_price is not None and order.price is not None
                 if triggered(order.side, order.stop_price, price):

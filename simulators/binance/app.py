@@ -12,7 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from simulators.binance import placing, public, trading
+from simulators.binance import placing, public, replace, trading
 from simulators.binance.auth import api_key_account, recheck, verify
 from simulators.binance.config import SimConfig
 from simulators.binance.control import control_router
@@ -106,6 +106,14 @@ ENDPOINTS = (
         True,
         placing.order_test,
     ),
+    Endpoint(
+        "POST",
+        "/api/v3/order/cancelReplace",
+        _fixed(1),
+        True,
+        replace.cancel_replace,
+        counts_orders=True,
+    ),
     Endpoint("GET", "/api/v3/order", _fixed(4), True, trading.query_order),
     Endpoint("DELETE", "/api/v3/order", _fixed(1), True, trading.cancel_order),
     Endpoint(
@@ -121,13 +129,16 @@ ENDPOINTS = (
         "GET", "/api/v3/myTrades", lambda p: 5 if "orderId" in p else 20, True, trading.my_trades
     ),
     Endpoint("GET", "/sapi/v1/account/apiRestrictions", _fixed(1), True, trading.api_restrictions),
+    Endpoint("GET", "/sapi/v1/bnbBurn", _fixed(1), True, trading.bnb_burn),
+    Endpoint("POST", "/sapi/v1/bnbBurn", _fixed(1), True, trading.set_bnb_burn),
 )
 
 
 def _error(exc: BinanceError, headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse(
-        {"code": exc.code, "msg": exc.msg}, status_code=exc.status, headers=headers | exc.headers
-    )
+    body: dict[str, Any] = {"code": exc.code, "msg": exc.msg}
+    if exc.data is not None:
+        body["data"] = exc.data
+    return JSONResponse(body, status_code=exc.status, headers=headers | exc.headers)
 
 
 async def _inject(fault: Fault, headers: dict[str, str]) -> Response | None:

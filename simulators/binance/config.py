@@ -59,6 +59,14 @@ class SymbolConfig(_Config):
     max_notional: Decimal = Decimal("9000000")
     base_precision: int = 8
     quote_precision: int = 8
+    # PERCENT_PRICE_BY_SIDE: a limit price within these multiples of the average price over
+    # avg_price_mins (0: the last price); Binance's BTCUSDT values.
+    bid_multiplier_up: Decimal = Decimal(5)
+    bid_multiplier_down: Decimal = Decimal("0.2")
+    ask_multiplier_up: Decimal = Decimal(5)
+    ask_multiplier_down: Decimal = Decimal("0.2")
+    avg_price_mins: int = Field(default=5, ge=0)
+    iceberg_parts: int = Field(default=10, ge=1)  # ICEBERG_PARTS limit
 
     @property
     def name(self) -> str:
@@ -75,6 +83,8 @@ class AccountConfig(_Config):
     balances: dict[str, Decimal] = Field(default_factory=dict)
     # The key's own permission, as /sapi/v1/account/apiRestrictions reports it.
     enable_withdrawals: bool = False
+    # "Use BNB to pay for fees" (spotBNBBurn, also set by POST /sapi/v1/bnbBurn).
+    fees_in_bnb: bool = False
 
 
 class SimConfig(_Config):
@@ -82,6 +92,7 @@ class SimConfig(_Config):
     accounts: list[AccountConfig] = Field(default_factory=list)
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
+    bnb_discount: Decimal = Decimal("0.25")  # off the standard commission when paid in BNB
     slippage: Decimal = Decimal(0)  # fraction: market buys fill at price*(1+s), sells at (1-s)
     partial_fill_ratio: Decimal = Decimal(1)  # share of a resting order filled per crossing move
     clock_speed: float = 1.0  # market seconds per wall second

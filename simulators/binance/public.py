@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from simulators.binance.filters import filters_json
 from simulators.binance.limits import ORDER_WINDOW_SECONDS, interval_of
 from simulators.binance.market import INTERVAL_SECONDS, SymbolMarket, ms
+from simulators.binance.placing import ORDER_TYPES
 from simulators.binance.venue import BinanceVenue
 from simulators.binance.wire import BinanceError, Params, fmt
 
@@ -60,44 +62,17 @@ def _symbol_json(m: SymbolMarket) -> Json:
         "quoteAssetPrecision": c.quote_precision,
         "baseCommissionPrecision": c.base_precision,
         "quoteCommissionPrecision": c.quote_precision,
-        "orderTypes": ["LIMIT", "MARKET"],
-        "icebergAllowed": False,
+        "orderTypes": ORDER_TYPES,
+        "icebergAllowed": True,
         "ocoAllowed": False,
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
         "amendAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
-        "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": fmt(c.min_price),
-                "maxPrice": fmt(c.max_price),
-                "tickSize": fmt(c.tick_size),
-            },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": fmt(c.min_qty),
-                "maxQty": fmt(c.max_qty),
-                "stepSize": fmt(c.step_size),
-            },
-            {
-                "filterType": "MARKET_LOT_SIZE",
-                "minQty": fmt(_ZERO),
-                "maxQty": fmt(c.market_max_qty),
-                "stepSize": fmt(_ZERO),
-            },
-            {
-                "filterType": "NOTIONAL",
-                "minNotional": fmt(c.min_notional),
-                "applyMinToMarket": True,
-                "maxNotional": fmt(c.max_notional),
-                "applyMaxToMarket": True,
-                "avgPriceMins": 5,
-            },
-        ],
+        "filters": filters_json(c),
         "permissions": [],
         "permissionSets": [["SPOT"]],
         "defaultSelfTradePreventionMode": "EXPIRE_MAKER",

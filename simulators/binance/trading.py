@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.market import Order, Side
+from domain.market import Order, OrderStatus, Side
 from domain.matching import OrderNotOpen, UnknownOrder
 from simulators.binance.market import ms
 from simulators.binance.venue import BinanceVenue, OrderMeta
@@ -20,6 +20,7 @@ Json = dict[str, Any]
 _ENGINE_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _ZERO = Decimal(0)
 _DAY_US = 24 * 3600 * 1_000_000
+_RESTRICTIONS = {"ONLY_NEW": OrderStatus.NEW, "ONLY_PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED}
 
 
 def engine_client_id(client_order_id: str) -> str:
@@ -30,7 +31,9 @@ def engine_client_id(client_order_id: str) -> str:
 
 
 def order_body(name: str, order: Order, meta: OrderMeta) -> Json:
-    return {
+    """The fields every order answer shares, with rest-api.md's conditional ones: stopPrice
+    for stop orders, icebergQty when the order was sent with one."""
+    body: Json = {
         "price": fmt(order.price or _ZERO),
         "origQty": fmt(order.quantity),
         "executedQty": fmt(order.filled_quantity),
@@ -42,24 +45,30 @@ def order_body(name: str, order: Order, meta: OrderMeta) -> Json:
         "side": order.side.value.upper(),
         "selfTradePreventionMode": "EXPIRE_MAKER",
     }
+    if order.stop_price is not None:
+        body["stopPrice"] = fmt(order.stop_price)
+    if meta.iceberg_qty is not None:
+        body["icebergQty"] = fmt(meta.iceberg_qty)
+    return body
 
 
-def order_json(venue: BinanceVenue, order: Order) -> Json:
+def order_json(venue: BinanceVenue, account: str, order: Order) -> Json:
     """An order as GET /api/v3/order, /openOrders and /allOrders show it."""
     meta = venue.meta[order.order_id]
     name = order.symbol.replace("-", "")
+    since = venue.engine.working_since(account, order.symbol, order.order_id)
     return {
         "symbol": name,
         "orderId": int(order.order_id),
         "orderListId": -1,
         "clientOrderId": meta.client_order_id,
-        **order_body(name, order, meta),
         "stopPrice": fmt(_ZERO),
         "icebergQty": fmt(_ZERO),
+        **order_body(name, order, meta),
         "time": ms(order.created_at),
         "updateTime": ms(order.updated_at),
-        "isWorking": True,
-        "workingTime": ms(order.created_at),
+        "isWorking": since is not None,  # a stop order works once triggered
+        "workingTime": ms(since) if since else -1,
     }
 
 
@@ -86,26 +95,45 @@ def query_order(venue: BinanceVenue, account: str, params: Params) -> Json:
         )
     except UnknownOrder:
         raise BinanceError(-2013, "Order does not exist.") from None
-    return order_json(venue, order)
+    return order_json(venue, account, order)
 
 
 def cancel_order(venue: BinanceVenue, account: str, params: Params) -> Json:
     market = venue.market(params.require("symbol"))
     order_id, client_id = _order_ref(params)
     cancel_id = params.client_order_id("newClientOrderId")
-    params.get("cancelRestrictions")
+    restrictions = cancel_restrictions(params)
     params.check_all_read()
+    return cancel(venue, account, market.rules.symbol, order_id, client_id, cancel_id, restrictions)
+
+
+def cancel_restrictions(params: Params) -> str | None:
+    value = params.get("cancelRestrictions")
+    if value is not None and value not in _RESTRICTIONS:
+        raise BinanceError(-1145, "Invalid cancelRestrictions")
+    return value
+
+
+def cancel(
+    venue: BinanceVenue,
+    account: str,
+    symbol: str,
+    order_id: str | None,
+    client_id: str | None,
+    cancel_id: str | None,
+    restrictions: str | None,
+) -> Json:
+    """Cancel one order (DELETE /api/v3/order, and the cancel half of cancelReplace)."""
+    engine = venue.engine
     try:
-        order = venue.engine.cancel(
-            account,
-            market.rules.symbol,
-            order_id=order_id,
-            client_order_id=client_id,
-            at=venue.server_datetime(),
-        )
+        order = engine.get(account, symbol, order_id=order_id, client_order_id=client_id)
+        if restrictions and order.status is not _RESTRICTIONS[restrictions]:
+            raise BinanceError(-2011, "Order was not canceled due to cancel restrictions.")
+        order = engine.cancel(account, symbol, order_id=order.order_id, at=venue.server_datetime())
     except (UnknownOrder, OrderNotOpen):
         # Binance answers the same for an unknown order and one that is already final.
         raise BinanceError(-2011, "Unknown order sent.") from None
+    venue.immediate_stops.pop(order.order_id, None)
     return _canceled(venue, order, cancel_id)
 
 
@@ -132,6 +160,8 @@ def cancel_open_orders(venue: BinanceVenue, account: str, params: Params) -> lis
         venue.engine.cancel(account, symbol, order_id=o.order_id, at=at)
         for o in venue.engine.open_orders(account, symbol)
     ]
+    for order in canceled:
+        venue.immediate_stops.pop(order.order_id, None)
     if not canceled:  # Binance refuses a cancel-all with nothing to cancel
         raise BinanceError(-2011, "Unknown order sent.")
     return [_canceled(venue, o, None) for o in canceled]
@@ -141,7 +171,7 @@ def open_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]
     name = params.get("symbol")
     symbol = venue.market(name).rules.symbol if name else None
     params.check_all_read()
-    return [order_json(venue, o) for o in venue.engine.open_orders(account, symbol)]
+    return [order_json(venue, account, o) for o in venue.engine.open_orders(account, symbol)]
 
 
 def _window(params: Params) -> tuple[int | None, int | None, int]:
@@ -174,7 +204,7 @@ def all_orders(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
     ]
     # From an id: the first `limit` from it; otherwise the most recent ones. Oldest first.
     picked = orders[:limit] if from_id is not None or start is not None else orders[-limit:]
-    return [order_json(venue, o) for o in picked]
+    return [order_json(venue, account, o) for o in picked]
 
 
 def my_trades(venue: BinanceVenue, account: str, params: Params) -> list[Json]:
@@ -260,3 +290,32 @@ def api_restrictions(venue: BinanceVenue, account: str, params: Params) -> Json:
         "enableVanillaOptions": False,
         "enablePortfolioMarginTrading": False,
     }
+
+
+def _burn_json(venue: BinanceVenue, account: str) -> Json:
+    return {"spotBNBBurn": venue.engine.fee_asset(account) is not None, "interestBNBBurn": False}
+
+
+def bnb_burn(venue: BinanceVenue, account: str, params: Params) -> Json:
+    """GET /sapi/v1/bnbBurn: whether spot fees are paid in BNB (margin interest never is)."""
+    params.check_all_read()
+    return _burn_json(venue, account)
+
+
+def set_bnb_burn(venue: BinanceVenue, account: str, params: Params) -> Json:
+    """POST /sapi/v1/bnbBurn: switch paying spot fees in BNB ("true"/"false"), at least one of
+    spotBNBBurn and interestBNBBurn sent."""
+    spot = params.get("spotBNBBurn")
+    interest = params.get("interestBNBBurn")
+    params.check_all_read()
+    if spot is None and interest is None:
+        raise BinanceError(
+            -1102,
+            "Param 'spotBNBBurn' or 'interestBNBBurn' must be sent, but both were empty/null!",
+        )
+    for name, value in (("spotBNBBurn", spot), ("interestBNBBurn", interest)):
+        if value is not None and value not in ("true", "false"):
+            raise BinanceError(-1130, f"Invalid data sent for parameter '{name}'.")
+    if spot is not None:
+        venue.pay_fees_in_bnb(account, spot == "true")
+    return _burn_json(venue, account)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.market import Fill, Side
-from domain.matching import Fees, MatchingEngine
+from domain.matching import FeeAsset, Fees, MatchingEngine
 from simulators.binance.config import AccountConfig, SimConfig
 from simulators.binance.limits import OrderCounter, WeightLimiter
 from simulators.binance.market import SymbolMarket
@@ -53,6 +53,7 @@ class OrderMeta:
     time_in_force: str | None
     orig_quote_qty: Decimal
     expired: bool = False
+    iceberg_qty: Decimal | None = None  # shown only when the order was sent with one
 
 
 @dataclass
@@ -87,7 +88,8 @@ class BinanceVenue:
         self.secrets: dict[str, str] = {}
         self.withdrawals: dict[str, bool] = {}  # per API key: may it withdraw?
         self.meta: dict[str, OrderMeta] = {}  # by engine order id
-        self.maker_trades: set[str] = set()
+        # IOC/FOK stop orders still waiting: expired whatever their trigger leaves unfilled.
+        self.immediate_stops: dict[str, tuple[str, str]] = {}  # order id -> (account, symbol)
         self.tape: dict[str, list[TapeTrade]] = {name: [] for name in self.markets}
         self.weights = WeightLimiter(
             config.weight_limit, config.weight_window_seconds, config.ban_after, config.ban_seconds
@@ -186,11 +188,34 @@ class BinanceVenue:
     def _move(self, market: SymbolMarket, price: Decimal, *, force: bool = False) -> int:
         if not force and self.engine.price(market.rules.symbol) == price:
             return 0
-        fills = self.engine.set_price(market.rules.symbol, price, self.server_datetime())
-        for fill in fills:
-            self.maker_trades.add(fill.trade_id)
+        at = self.server_datetime()
+        fills = self.engine.set_price(market.rules.symbol, price, at)
         self.record(fills)
+        self._expire_triggered(at)
         return len(fills)
+
+    @property
+    def maker_trades(self) -> set[str]:
+        return self.engine.maker_trades
+
+    def _expire_triggered(self, at: datetime) -> None:
+        for order_id, (account, symbol) in list(self.immediate_stops.items()):
+            if self.engine.working_since(account, symbol, order_id) is None:
+                continue
+            del self.immediate_stops[order_id]
+            if not self.engine.get(account, symbol, order_id=order_id).status.is_final:
+                self.engine.cancel(account, symbol, order_id=order_id, at=at)
+                self.meta[order_id].expired = True
+
+    def average_price(self, name: str) -> Decimal:
+        """The average price PERCENT_PRICE_BY_SIDE checks against: of the last avgPriceMins
+        closed minutes, as /api/v3/avgPrice computes it (0 minutes: the last price)."""
+        market = self.market(name)
+        mins = market.config.avg_price_mins
+        now = self.market_now()
+        rows = market.klines("1m", now, start=None, end=now, limit=mins) if mins else []
+        closes = [k.candle.close for k in rows] or [self.price(name)]
+        return sum(closes, Decimal(0)) / len(closes)
 
     def changed(self) -> None:
         for listener in self.listeners:
@@ -222,9 +247,19 @@ class BinanceVenue:
             raise ValueError(f"account {account.api_key} exists")
         self.secrets[account.api_key] = account.secret
         self.withdrawals[account.api_key] = account.enable_withdrawals
+        self.pay_fees_in_bnb(account.api_key, account.fees_in_bnb)
         for asset, amount in account.balances.items():
             if amount > 0:
                 self.engine.deposit(account.api_key, asset, amount)
+
+    def pay_fees_in_bnb(self, api_key: str, enabled: bool) -> None:
+        """Binance's spotBNBBurn. The markets that price BNB are brought live, so the engine
+        has a price to convert fees at."""
+        fee_asset = FeeAsset("BNB", self.config.bnb_discount) if enabled else None
+        self.engine.pay_fees_in(api_key, fee_asset)
+        for name, market in self.markets.items():
+            if enabled and "BNB" in (market.config.base, market.config.quote):
+                self.market(name)
 
     def deposit(self, api_key: str, asset: str, amount: Decimal) -> None:
         if api_key not in self.secrets:

@@ -16,16 +16,23 @@ MICROSECOND_TIMES = 10**14  # from here on a time parameter is in microseconds (
 
 
 class BinanceError(Exception):
-    """Answered as ``{"code": code, "msg": msg}`` with `status`."""
+    """Answered as ``{"code": code, "msg": msg}`` with `status` (and `data`, when given: the
+    halves of a failed cancelReplace)."""
 
     def __init__(
-        self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None
+        self,
+        code: int,
+        msg: str,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(msg)
         self.code = code
         self.msg = msg
         self.status = status
         self.headers = headers or {}
+        self.data = data
 
 
 def fmt(value: Decimal) -> str:
@@ -156,7 +163,8 @@ def in_microseconds(value: Any) -> Any:
     """An answer with its times in microseconds, for ``X-MBX-TIME-UNIT: MICROSECOND``."""
     if isinstance(value, dict):
         return {
-            k: v * 1000 if k in _TIME_KEYS and isinstance(v, int) else in_microseconds(v)
+            # -1 (a stop order's workingTime before it triggers) is no time.
+            k: v * 1000 if k in _TIME_KEYS and isinstance(v, int) and v > 0 else in_microseconds(v)
             for k, v in value.items()
         }
     if isinstance(value, list):

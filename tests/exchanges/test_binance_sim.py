@@ -114,7 +114,10 @@ async def test_exchange_info_full_document_and_symbol_selection(binance_sim: Bin
     )
     assert all(field in xlm for field in fields)
     filters = {f["filterType"]: f for f in xlm["filters"]}
-    assert set(filters) == {"PRICE_FILTER", "LOT_SIZE", "MARKET_LOT_SIZE", "NOTIONAL"}
+    assert set(filters) == {
+        *("PRICE_FILTER", "LOT_SIZE", "ICEBERG_PARTS", "MARKET_LOT_SIZE"),
+        *("PERCENT_PRICE_BY_SIDE", "NOTIONAL"),
+    }
     assert filters["PRICE_FILTER"]["tickSize"] == "0.00000001"
     assert filters["LOT_SIZE"]["stepSize"] == "1.00000000"
 
