@@ -13,7 +13,9 @@ _FRESH = AccountSpec(key="conformance-token", secret="conformance-secret")
 
 
 @pytest.mark.parametrize("symbol", ["BTC-BRL", "PEPE-BRL", "ETH-BTC"])
-@pytest.mark.parametrize("check", conformance.CHECKS, ids=conformance.check_id)
+@pytest.mark.parametrize(
+    "check", conformance.CHECKS + conformance.ORDER_TYPE_CHECKS, ids=conformance.check_id
+)
 async def test_mercado_bitcoin_conforms(check: conformance.Check, symbol: str) -> None:
     async with running(mb_sim_config(accounts=[_FRESH])) as sim:
         control = MbControl(sim, key=_FRESH.key, symbol=symbol)
