@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from simulators.binance.wire import fmt
 from simulators.binance.ws_api import UserDataHub, serve_ws_api
 
 Json = dict[str, Any]
+_log = logging.getLogger(__name__)
 MAX_STREAMS = 1024  # per connection
 PUMP_SECONDS = 0.2  # how often the market is brought to its clock while anyone listens
 _STREAM = re.compile(r"^([a-z0-9]+)@(bookTicker|kline_(\w+))$")
@@ -190,10 +192,13 @@ class StreamHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), PUMP_SECONDS)
             self._wake.clear()
-            self.venue.sync()
-            self.users.report()
-            for conn in list(self.connections):
-                self._push_now(conn)
+            try:
+                self.venue.sync()
+                self.users.report()
+                for conn in list(self.connections):
+                    self._push_now(conn)
+            except Exception:  # one bad round must not silence every stream
+                _log.exception("stream pump round failed")
 
     def _push_now(self, conn: StreamConnection) -> None:
         if not conn.streams:

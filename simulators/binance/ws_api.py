@@ -319,7 +319,7 @@ def _answer(hub: UserDataHub, session: Session, ip: str, text: str) -> Json:
             raise BinanceError(-1102, "Mandatory parameter 'method' was not sent.")
         if not isinstance(params, dict):
             raise BinanceError(-1100, "Illegal characters found in parameter 'params'.")
-        show_limits = params.pop("returnRateLimits", session.rate_limits) is not False
+        show_limits = params.get("returnRateLimits", session.rate_limits) is not False
         if method not in _WEIGHTS:
             raise BinanceError(-1020, "This operation is not supported.")
         venue.weights.charge(ip, _WEIGHTS[method], venue.server_time())

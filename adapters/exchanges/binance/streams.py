@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from adapters.exchanges.binance.wire import Json, error_for, ms_to_datetime, parse_order
-from adapters.exchanges.errors import ExchangeError, TemporaryError
+from adapters.exchanges.errors import ExchangeError, RateLimited, TemporaryError
 from adapters.exchanges.streams import Backoff, BookTickerEvent, KlineEvent, OrderUpdate
 from domain.market import Candle, Fill, Order, Side
 
@@ -231,7 +231,8 @@ class BinanceUserStream:
 
     async def _updates(self) -> AsyncIterator[OrderUpdate]:
         while not self._closed:
-            with contextlib.suppress(*_GONE):
+            wait = 0.0
+            try:
                 await self._baseline()
                 async with connect(self._url, open_timeout=10, max_size=2**24) as ws:
                     self._ws = ws
@@ -247,9 +248,13 @@ class BinanceUserStream:
                             if update is not None:
                                 yield update
                     continue
+            except RateLimited as error:  # calling again before Retry-After earns a ban
+                wait = error.retry_after or 0.0
+            except _GONE:
+                pass
             self._ws = None
             if not self._closed:
-                await asyncio.sleep(self._backoff.next_delay())
+                await asyncio.sleep(max(wait, self._backoff.next_delay()))
 
     # -- the WebSocket API ------------------------------------------------------------------
 
