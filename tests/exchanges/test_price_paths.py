@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -11,7 +12,15 @@ import pytest
 
 from adapters.market_data import OHLCV_DIR, read_candles
 from domain.market import Candle
-from domain.price_paths import CandleReplay, FixedPrice, PricePath, RandomWalk, bucket_start
+from domain.price_paths import (
+    CandleReplay,
+    FixedPrice,
+    PricePath,
+    RandomWalk,
+    bucket_start,
+    realised_daily_volatility,
+)
+from simulators.calibration import CALIBRATION_FILE, daily_volatility, default_volatility
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 D = Decimal
@@ -203,3 +212,56 @@ def test_looping_replay_is_a_deterministic_periodic_function_of_time() -> None:
         3600, since, since + timedelta(days=1)
     )
     assert len({one.price_at(T0 + timedelta(days=60, hours=h)) for h in range(24)}) > 5
+
+
+# -- volatility calibrated on the real candles ------------------------------------------------
+
+
+def _daily_log_returns(path: PricePath, days: int, offset: timedelta) -> list[float]:
+    closes = [float(path.price_at(T0 + offset + timedelta(days=d))) for d in range(days + 1)]
+    return [math.log(b / a) for a, b in pairwise(closes)]
+
+
+def _stdev(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def test_the_real_candles_move_a_few_percent_a_day() -> None:
+    daily = daily_volatility()
+    assert D("0.02") < daily < D("0.08")  # ETH/BTC, January 2018: about 5%
+    eth_btc = read_candles(OHLCV_DIR / CALIBRATION_FILE)
+    assert realised_daily_volatility(eth_btc) == daily
+    # The estimator on hourly closes agrees with the plain daily returns in scale.
+    assert D("0.5") < realised_daily_volatility(eth_btc, 86_400) / daily < D("1.5")
+
+
+def test_a_default_walk_moves_a_day_as_much_as_the_real_market() -> None:
+    """Realised over a year of daily closes, for several seeds: within a sane band of the real
+    daily volatility (the estimate from 365 returns has a spread of about 4%)."""
+    daily = float(daily_volatility())
+    for seed in (1, 2, 3):
+        walk = RandomWalk(
+            seed=seed, start_price=D(65000), started_at=T0, volatility=default_volatility()
+        )
+        realised = _stdev(_daily_log_returns(walk, 365, timedelta(hours=seed)))
+        assert 0.75 * daily < realised < 1.25 * daily, (seed, realised, daily)
+
+
+def test_step_volatility_inverts_daily_volatility_at_any_step() -> None:
+    for step_seconds in (1, 5, 60):
+        step = RandomWalk.step_volatility(D("0.04"), step_seconds)
+        assert abs(RandomWalk.daily_volatility(step, step_seconds) - D("0.04")) < D("0.00001")
+    # The old default, 0.001 a one-second step, was a market moving about a quarter a day.
+    assert RandomWalk.daily_volatility(D("0.001")) > D("0.2")
+
+
+def test_a_walk_is_constant_within_a_step_and_says_so() -> None:
+    walk = RandomWalk(
+        seed=4, start_price=D(100), started_at=T0, volatility=D("0.001"), step_seconds=5
+    )
+    inside = [T0 + timedelta(seconds=10, milliseconds=ms) for ms in (0, 1, 2500, 4999)]
+    assert {walk.step_of(t) for t in inside} == {2}
+    assert len({walk.price_at(t) for t in inside}) == 1
+    assert walk.step_of(T0 + timedelta(seconds=15)) == 3
+    assert FixedPrice(D(1)).step_of(T0) == FixedPrice(D(1)).step_of(T0 + timedelta(days=9))
