@@ -318,3 +318,43 @@ async def test_binance_sdk_spot_websocket_streams_read_book_tickers(sim: Binance
         assert message.s == "BTCBRL" and Decimal(message.b) < 350000 < Decimal(message.a)
     finally:
         await connection.close_connection(close_session=True)
+
+
+async def test_user_stream_learns_the_server_clock_and_rotates_its_connection(
+    sim: BinanceSim,
+) -> None:
+    """A clock 7 s behind Binance's is refused (-1021) until the stream asks the WebSocket API
+    for the time; a connection older than `max_age` is left for a new one, losing nothing."""
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    await sim.clock(offset_ms=7000)
+    try:
+        async with sim.exchange(key, secret) as exchange:
+            stream = BinanceUserStream(
+                exchange,
+                key,
+                secret,
+                ["BTC-BRL"],
+                url=f"{ws_url(sim)}/ws-api/v3",
+                backoff=FAST,
+                max_age=0.4,
+                recv_window=1000,
+            )
+            collector = Collector(stream)
+            try:
+                await collector.connected(times=3)
+                await exchange.create_order(
+                    OrderRequest(
+                        client_order_id="rotate-1",
+                        symbol="BTC-BRL",
+                        side=Side.BUY,
+                        type=OrderType.MARKET,
+                        quantity=Decimal("0.001"),
+                    )
+                )
+                filled = await collector.next(lambda u: u.fill is not None)
+                assert filled.order.client_order_id == "rotate-1"
+            finally:
+                await collector.close()
+    finally:
+        await sim.clock(offset_ms=0)
