@@ -4,6 +4,8 @@ shapes, MB's error bodies and status codes, limits, faults, and the CLI's accoun
 from __future__ import annotations
 
 import json
+import re
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,9 @@ async def _login(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
     headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
     accounts = (await http.get("/accounts", headers=headers)).json()
     return headers, accounts[0]["id"]
+
+
+ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # Crockford base32: no I, L, O, U
 
 
 def _order(**fields: Any) -> dict[str, Any]:
@@ -247,6 +252,118 @@ async def test_list_all_orders_uses_items_and_external_id(mb_http: httpx.AsyncCl
     assert [(c["side"], c["fiat"]) for c in cancelled.json()] == [("BID", "BRL")]
 
 
+async def test_order_ids_are_ulids_in_creation_order(mb_http: httpx.AsyncClient) -> None:
+    headers, account = await _login(mb_http)
+    path = f"/accounts/{account}/BTC-BRL/orders"
+    ids = [
+        (await mb_http.post(path, headers=headers, json=_order())).json()["orderId"] for _ in "abc"
+    ]
+    assert all(ULID.fullmatch(i) for i in ids) and ids == sorted(ids) and len(set(ids)) == 3
+    doc = (await mb_http.get(f"{path}/{ids[1]}", headers=headers)).json()
+    assert doc["id"] == ids[1]
+    items = (await mb_http.get(f"/accounts/{account}/orders", headers=headers)).json()["items"]
+    assert [i["id"] for i in items] == ids[::-1]  # most recent first
+
+
+async def test_order_lists_honour_mb_filters(mb_http: httpx.AsyncClient) -> None:
+    headers, account = await _login(mb_http)
+    path = f"/accounts/{account}/BTC-BRL/orders"
+    buy = (await mb_http.post(path, headers=headers, json=_order())).json()["orderId"]
+    sell = _order(side="sell", limitPrice=360000)
+    ask = (await mb_http.post(path, headers=headers, json=sell)).json()["orderId"]
+    market = {"side": "buy", "type": "market", "cost": 100}
+    filled = (await mb_http.post(path, headers=headers, json=market)).json()["orderId"]
+    now = int(time.time())
+
+    async def ids(url: str, **query: str | int) -> list[str]:
+        body = (await mb_http.get(url, headers=headers, params=query)).json()
+        return [o["id"] for o in (body["items"] if isinstance(body, dict) else body)]
+
+    for url in (path, f"/accounts/{account}/orders"):
+        assert await ids(url, status="filled") == [filled]
+        assert await ids(url, status="working,filled") == [filled, ask, buy]
+        assert await ids(url, side="sell") == [ask]
+        assert await ids(url, has_executions="true") == [filled]
+        assert await ids(url, id_from=ask) == [filled, ask]
+        assert await ids(url, id_from=ask, id_to=ask) == [ask]
+        assert await ids(url, created_at_from=now + 5) == []
+        assert await ids(url, created_at_to=now + 5) == [filled, ask, buy]
+        assert await ids(url, executed_at_from=now - 5, executed_at_to=now + 5) == [filled]
+    bad = await mb_http.get(path, headers=headers, params={"created_at_from": "yesterday"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "TRADING|LIST_ORDERS|INVALID_PARAMETER")
+
+
+async def test_positions_are_the_open_orders(
+    mb_http: httpx.AsyncClient, mb_control: MbControl
+) -> None:
+    await mb_control.fund("ETH", Decimal("1"))
+    headers, account = await _login(mb_http)
+    btc = (
+        await mb_http.post(f"/accounts/{account}/BTC-BRL/orders", headers=headers, json=_order())
+    ).json()["orderId"]
+    eth = _order(side="sell", qty="0.5", limitPrice=20000)
+    await mb_http.post(f"/accounts/{account}/ETH-BRL/orders", headers=headers, json=eth)
+    market = {"side": "buy", "type": "market", "cost": 100}
+    await mb_http.post(f"/accounts/{account}/BTC-BRL/orders", headers=headers, json=market)
+
+    url = f"/accounts/{account}/positions"
+    every = (await mb_http.get(url, headers=headers)).json()
+    assert [(p["instrument"], p["side"], p["category"]) for p in every] == [
+        ("ETH-BRL", "sell", "limit"),
+        ("BTC-BRL", "buy", "limit"),
+    ]
+    only = (await mb_http.get(url, headers=headers, params={"symbols": "BTC-BRL"})).json()
+    assert only == [
+        {
+            "id": btc,
+            "instrument": "BTC-BRL",
+            "side": "buy",
+            "category": "limit",
+            "qty": "0.00100000",
+            "avgPrice": 0,
+        }
+    ]
+
+
+async def test_post_only_rests_or_is_refused_and_stoplimit_waits_for_its_stop(
+    mb_http: httpx.AsyncClient, mb_control: MbControl
+) -> None:
+    headers, account = await _login(mb_http)
+    path = f"/accounts/{account}/BTC-BRL/orders"
+    maker = (await mb_http.post(path, headers=headers, json=_order(type="post-only"))).json()[
+        "orderId"
+    ]
+    assert (await mb_http.get(f"{path}/{maker}", headers=headers)).json()["type"] == "post-only"
+    taking = await mb_http.post(
+        path, headers=headers, json=_order(type="post-only", limitPrice=360000)
+    )
+    assert (taking.status_code, taking.json()["code"]) == (
+        400,
+        "TRADING|PLACE_ORDER|API_GENERIC_ERROR",
+    )
+    no_stop = await mb_http.post(path, headers=headers, json=_order(type="stoplimit", side="sell"))
+    assert (no_stop.status_code, no_stop.json()["code"]) == (
+        422,
+        "API|REQUEST|STOPPRICE_MUST_BE_REQUIRED",
+    )
+
+    stop = _order(type="stoplimit", side="sell", stopPrice=340000, limitPrice=339000)
+    stop_id = (await mb_http.post(path, headers=headers, json=stop)).json()["orderId"]
+    waiting = (await mb_http.get(f"{path}/{stop_id}", headers=headers)).json()
+    assert (waiting["type"], waiting["status"], waiting["stopPrice"]) == (
+        "stoplimit",
+        "working",
+        340000,
+    )
+    await mb_control.set_price("BTC-BRL", Decimal("345000"))  # above the stop: still waiting
+    assert (await mb_http.get(f"{path}/{stop_id}", headers=headers)).json()[
+        "filledQty"
+    ] == "0.00000000"
+    await mb_control.set_price("BTC-BRL", Decimal("339500"))  # at the stop: a sell at >= limit
+    done = (await mb_http.get(f"{path}/{stop_id}", headers=headers)).json()
+    assert (done["status"], done["filledQty"]) == ("filled", "0.00100000")
+
+
 # -- limits and faults -----------------------------------------------------------------------
 
 
@@ -271,6 +388,42 @@ async def test_injected_errors_fail_the_next_requests_only(
     await mb_control.post("/faults/errors", {"count": 2, "status": 502})
     statuses = [(await mb_http.get("/symbols")).status_code for _ in range(3)]
     assert statuses == [502, 502, 200]
+
+
+async def test_faults_by_path_fail_only_that_route_then_stop(
+    mb_http: httpx.AsyncClient, mb_control: MbControl
+) -> None:
+    headers, account = await _login(mb_http)
+    fault = {"method": "GET", "path": "/accounts/*/balances", "count": 2, "status": 503}
+    await mb_control.post("/faults", fault)
+    balances = f"/accounts/{account}/balances"
+    assert (await mb_http.get("/symbols")).status_code == 200  # another route: untouched
+    statuses = [(await mb_http.get(balances, headers=headers)).status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+
+    body = {"code": "TRADING|PLACE_ORDER|ORDER_DUPLICATE", "message": "custom"}
+    await mb_control.post(
+        "/faults",
+        {
+            "path": f"/accounts/{account}/BTC-BRL/orders",
+            "method": "POST",
+            "status": 400,
+            "body": body,
+            "after_processing": True,
+        },
+    )
+    lost = await mb_http.post(f"/accounts/{account}/BTC-BRL/orders", headers=headers, json=_order())
+    assert (lost.status_code, lost.json()) == (400, body)
+    assert len(await mb_control.orders()) == 1  # placed all the same: the answer was the fault
+
+
+async def test_a_hanging_route_outlasts_the_callers_timeout(
+    mb_http: httpx.AsyncClient, mb_control: MbControl
+) -> None:
+    await mb_control.post("/faults", {"path": "/tickers", "hang_seconds": 3})
+    with pytest.raises(httpx.ReadTimeout):
+        await mb_http.get("/tickers", params={"symbols": "BTC-BRL"}, timeout=0.3)
+    assert (await mb_http.get("/tickers", params={"symbols": "BTC-BRL"})).status_code == 200
 
 
 async def test_a_fresh_simulator_per_test_has_its_own_free_port(mb_sim: RunningSim) -> None:
