@@ -65,6 +65,28 @@ async def test_python_binance_runs_against_the_simulator(binance_sim: BinanceSim
         client.order_market_buy(symbol="BTCBRL", quantity="1")
     assert (refused.value.status_code, refused.value.code) == (400, -2010)
 
+    maker = {"symbol": "BTCBRL", "side": "BUY", "type": "LIMIT_MAKER", "quantity": "0.001"}
+    posted = client.create_order(**maker, price="300000", newClientOrderId="pb-maker")
+    assert set(posted) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
+    with pytest.raises(BinanceAPIException, match="immediately match and take"):
+        client.create_order(**maker, price="350000")
+    replaced = client.cancel_replace_order(
+        symbol="BTCBRL", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+        price="310000", cancelReplaceMode="STOP_ON_FAILURE", cancelOrigClientOrderId="pb-maker",
+    )  # fmt: skip
+    assert (replaced["cancelResult"], replaced["newOrderResult"]) == ("SUCCESS", "SUCCESS")
+    assert replaced["cancelResponse"]["orderId"] == posted["orderId"]
+    [open_order] = client.get_open_orders(symbol="BTCBRL")
+    assert open_order["orderId"] == replaced["newOrderResponse"]["orderId"]
+    with pytest.raises(BinanceAPIException) as partly:  # cancels, then the new order would take
+        client.cancel_replace_order(
+            **maker, price="350000", cancelReplaceMode="STOP_ON_FAILURE",
+            cancelOrderId=open_order["orderId"],
+        )  # fmt: skip
+    assert (partly.value.status_code, partly.value.code) == (409, -2021)
+    assert partly.value.response.json()["data"]["cancelResult"] == "SUCCESS"
+    assert client.get_open_orders(symbol="BTCBRL") == []
+
 
 async def test_binance_sdk_spot_runs_against_the_simulator(binance_sim: BinanceSim) -> None:
     key, secret = await binance_sim.account(BRL="1000", XLM="500")
@@ -101,3 +123,15 @@ async def test_binance_sdk_spot_runs_against_the_simulator(binance_sim: BinanceS
     assert [(o["origClientOrderId"], o["status"]) for o in canceled] == [("sdk-1", "CANCELED")]
     with pytest.raises(BadRequestError, match="insufficient balance"):
         rest.new_order(symbol="BTCBRL", side="BUY", type="MARKET", quantity=1.0)
+
+    posted = rest.new_order(
+        symbol="BTCBRL", side="BUY", type="LIMIT_MAKER", quantity=0.001, price=300000.0
+    ).data()
+    assert posted.status is None  # LIMIT_MAKER answers ACK by default
+    replaced = rest.order_cancel_replace(
+        symbol="BTCBRL", side="BUY", type="LIMIT", cancel_replace_mode="ALLOW_FAILURE",
+        time_in_force="GTC", quantity=0.001, price=310000.0, cancel_order_id=posted.order_id,
+    ).data()  # fmt: skip
+    assert (replaced.cancel_result, replaced.new_order_result) == ("SUCCESS", "SUCCESS")
+    [open_order] = rest.get_open_orders(symbol="BTCBRL").data()
+    assert (open_order.type, open_order.price) == ("LIMIT", "310000.00000000")
