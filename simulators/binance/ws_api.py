@@ -116,21 +116,21 @@ class _AccountView:
             seen = self.orders.get(order.order_id)
             if seen is None:
                 seen = self.orders[order.order_id] = _Seen()
-                events.append(hub.execution(order, "NEW", "NEW", seen, None))
+                events.append(hub.execution(self.account, order, "NEW", "NEW", seen, None))
             elif seen.final:
                 continue
             for fill in fresh.get(order.order_id, []):
                 seen.filled += fill.quantity
                 seen.quote += fill.quantity * fill.price
                 status = "FILLED" if seen.filled >= order.quantity else "PARTIALLY_FILLED"
-                events.append(hub.execution(order, "TRADE", status, seen, fill))
+                events.append(hub.execution(self.account, order, "TRADE", status, seen, fill))
             if order.status.is_final and not seen.final:
                 seen.final = True
                 if order.status is not OrderStatus.FILLED:
                     meta = self.venue.meta.get(order.order_id)
                     expired = order.status is OrderStatus.EXPIRED or (meta and meta.expired)
                     kind = "EXPIRED" if expired else "CANCELED"
-                    events.append(hub.execution(order, kind, kind, seen, None))
+                    events.append(hub.execution(self.account, order, kind, kind, seen, None))
         return events
 
 
@@ -168,14 +168,16 @@ class UserDataHub:
                             session.send({"subscriptionId": sub_id, "event": event})
 
     def execution(
-        self, order: Order, kind: str, status: str, seen: _Seen, fill: Fill | None
+        self, account: str, order: Order, kind: str, status: str, seen: _Seen, fill: Fill | None
     ) -> Json:
         """An ``executionReport`` as user-data-stream.md lists its fields."""
         self._execution_id += 1
         meta = self.venue.meta.get(order.order_id)
         client_id = meta.client_order_id if meta else order.client_order_id
         canceled = kind == "CANCELED"
-        resting = order.type is not OrderType.MARKET and status in ("NEW", "PARTIALLY_FILLED")
+        # On the book once working (a stop waits off the book until its trigger).
+        working = self.venue.engine.working_since(account, order.symbol, order.order_id)
+        on_book = order.type is not OrderType.MARKET and working is not None
         event: Json = {
             "e": "executionReport",
             "E": self.venue.server_ms(),
@@ -188,7 +190,7 @@ class UserDataHub:
             "q": fmt(order.quantity),
             "p": fmt(order.price or _ZERO),
             "P": fmt(order.stop_price or _ZERO),
-            "F": fmt(_ZERO),
+            "F": fmt((meta.iceberg_qty if meta else None) or _ZERO),
             "g": -1,
             "C": client_id if canceled else "",
             "x": kind,
@@ -203,7 +205,7 @@ class UserDataHub:
             "T": ms(fill.at if fill else order.updated_at),
             "t": int(fill.trade_id) if fill else -1,
             "I": self._execution_id,
-            "w": resting,
+            "w": on_book and status in ("NEW", "PARTIALLY_FILLED"),
             "m": bool(fill and fill.trade_id in self.venue.maker_trades),
             "M": False,
             "O": ms(order.created_at),
@@ -212,8 +214,8 @@ class UserDataHub:
             "Q": fmt(meta.orig_quote_qty if meta else _ZERO),
             "V": "EXPIRE_MAKER",
         }
-        if order.type is not OrderType.MARKET:
-            event["W"] = ms(order.created_at)  # shown once the order is on the book
+        if on_book and working is not None:
+            event["W"] = ms(working)
         return event
 
     # -- subscriptions ----------------------------------------------------------------------

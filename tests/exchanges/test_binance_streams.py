@@ -358,3 +358,51 @@ async def test_user_stream_learns_the_server_clock_and_rotates_its_connection(
                 await collector.close()
     finally:
         await sim.clock(offset_ms=0)
+
+
+async def test_ws_api_reports_a_resting_order_and_its_cancel(sim: BinanceSim) -> None:
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with websockets.connect(f"{ws_url(sim)}/ws-api/v3?returnRateLimits=false") as ws:
+        params: dict[str, Any] = {"apiKey": key, "timestamp": int(time.time() * 1000)}
+        params["signature"] = sign_params(secret, params)
+        answer = await ws_api_request(ws, 1, "userDataStream.subscribe.signature", params)
+        assert answer == {"id": 1, "status": 200, "result": {"subscriptionId": 0}}
+        listed = await ws_api_request(ws, 2, "session.subscriptions", {})
+        assert listed["result"] == [{"subscriptionId": 0}]
+        async with sim.exchange(key, secret) as exchange:
+            request = OrderRequest(
+                client_order_id="rest-1",
+                symbol="BTC-BRL",
+                side=Side.BUY,
+                type=OrderType.LIMIT,
+                quantity=Decimal("0.001"),
+                price=Decimal(300000),
+            )
+            placed = await exchange.create_order(request)
+            await exchange.cancel_order("BTC-BRL", order_id=placed.order_id)
+        reports: list[dict[str, Any]] = []
+        while len(reports) < 2:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 5))["event"]
+            if event["e"] == "executionReport":
+                reports.append(event)
+        new, canceled = reports
+        assert (new["x"], new["w"], new["p"], new["c"], new["C"]) == (
+            "NEW",
+            True,
+            "300000.00000000",
+            "rest-1",
+            "",
+        )
+        assert new["W"] == new["O"]  # on the book from the start
+        assert (canceled["x"], canceled["X"], canceled["C"], canceled["w"]) == (
+            "CANCELED",
+            "CANCELED",
+            "rest-1",
+            False,
+        )
+        assert canceled["c"] != "rest-1"  # the cancel request's own id
+        gone = await ws_api_request(ws, 3, "userDataStream.unsubscribe", {"subscriptionId": 0})
+        assert gone == {"id": 3, "status": 200, "result": {}}
+        unknown = await ws_api_request(ws, 4, "order.fly", {})
+        assert unknown["error"]["code"] == -1020
