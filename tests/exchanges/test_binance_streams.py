@@ -406,3 +406,46 @@ async def test_ws_api_reports_a_resting_order_and_its_cancel(sim: BinanceSim) ->
         assert gone == {"id": 3, "status": 200, "result": {}}
         unknown = await ws_api_request(ws, 4, "order.fly", {})
         assert unknown["error"]["code"] == -1020
+
+
+async def test_while_the_stream_is_down_rest_is_polled(sim: BinanceSim) -> None:
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with sim.exchange(key, secret) as exchange:
+        stream = BinanceUserStream(
+            exchange,
+            key,
+            secret,
+            ["BTC-BRL"],
+            url=f"{ws_url(sim)}/ws-api/v3",
+            backoff=FAST,
+            poll_interval=0.2,
+        )
+        collector = Collector(stream)
+        try:
+            await collector.connected()
+            placed = await exchange.create_order(
+                OrderRequest(
+                    client_order_id="poll-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal("0.001"),
+                    price=Decimal(346000),
+                )
+            )
+            await collector.next(lambda u: u.order.order_id == placed.order_id)
+            await sim.http.post("/_sim/ws/drop", json={"refuse_seconds": 3.0})
+            await sim.set_price("BTCBRL", Decimal(345000))
+            filled = await collector.next(lambda u: u.fill is not None, timeout=2.5)
+            assert stream.connects == 1  # no stream yet: the poll found it
+            assert filled.order.order_id == placed.order_id
+            assert filled.order.status is OrderStatus.FILLED
+            # Back on the stream later, the same fill is not delivered again.
+            await collector.connected(times=2)
+            await asyncio.sleep(0.3)
+            while not collector.updates.empty():
+                later = collector.updates.get_nowait()
+                assert later.fill is None
+        finally:
+            await collector.close()

@@ -6,8 +6,9 @@ retired). Both reconnect with jittered backoff, and leave before Binance's 24-ho
 A stream can be down, and Binance keeps nothing for a client that was away: the user stream
 resyncs from REST on every (re)connect, after its subscription is live, so nothing falls in
 between: fills since the last trade id it delivered (``myTrades?fromId=``), the orders open now,
-and whatever became of orders it knew open. Fills are delivered once per trade id, by whichever
-path sees them first. Polling through `Exchange` stays the fallback while a stream is down."""
+and whatever became of orders it knew open. While it cannot connect, it polls the same way every
+`poll_interval` (the fallback). Fills are delivered once per trade id, by whichever path sees
+them first."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from adapters.exchanges.binance.wire import Json, error_for, ms_to_datetime, parse_order
 from adapters.exchanges.errors import ExchangeError, RateLimited, TemporaryError
 from adapters.exchanges.streams import Backoff, BookTickerEvent, KlineEvent, OrderUpdate
-from domain.market import Candle, Fill, Order, Side
+from domain.market import Candle, Fill, Order, OrderStatus, Side
 
 STREAMS_URL = "wss://stream.binance.com:9443"
 WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
@@ -185,7 +186,8 @@ class BinanceUserStream:
     `last_trade_ids` (per market, the last fill delivered) can be saved and handed back as
     `from_ids`: fills after them are delivered on the first connect. Without one, a market's
     history before the first connect is not replayed. Fees of an order seen only partly by the
-    stream count the fills it saw; orders read back over REST carry all of theirs."""
+    stream count the fills it saw; orders read back over REST carry all of theirs. While the
+    WebSocket API cannot be reached, REST is polled every `poll_interval` seconds instead."""
 
     def __init__(
         self,
@@ -200,6 +202,7 @@ class BinanceUserStream:
         backoff: Backoff | None = None,
         max_age: float = MAX_AGE,
         answer_timeout: float = 10.0,
+        poll_interval: float = 10.0,
     ) -> None:
         self._rest = rest
         self._key = api_key
@@ -213,7 +216,10 @@ class BinanceUserStream:
         self.last_trade_ids: dict[str, int] = {
             s.upper(): int(i) for s, i in (from_ids or {}).items()
         }
-        self._open: dict[str, str] = {}  # order id -> symbol, orders known open
+        # Orders known open: id -> (symbol, status, filled), as last delivered.
+        self._open: dict[str, tuple[str, OrderStatus, Decimal]] = {}
+        self._poll_interval = poll_interval
+        self._polled_at = float("-inf")
         self._fees: dict[str, dict[str, Decimal]] = {}  # order id -> fees seen on the stream
         self._offset_ms = 0
         self._ws: ClientConnection | None = None
@@ -255,6 +261,12 @@ class BinanceUserStream:
             self._ws = None
             if not self._closed:
                 await asyncio.sleep(max(wait, self._backoff.next_delay()))
+            if not self._closed and time.monotonic() - self._polled_at >= self._poll_interval:
+                # The stream is down: REST tells what it would have (the fallback).
+                with contextlib.suppress(*_GONE):
+                    await self._baseline()
+                    for polled in await self._resync():
+                        yield polled
 
     # -- the WebSocket API ------------------------------------------------------------------
 
@@ -335,7 +347,7 @@ class BinanceUserStream:
             self._open.pop(order_id, None)
             self._fees.pop(order_id, None)
         else:
-            self._open[order_id] = symbol
+            self._open[order_id] = (symbol, order.status, order.filled_quantity)
         return OrderUpdate(order=order, fill=fill)
 
     async def _resync(self) -> list[OrderUpdate]:
@@ -355,15 +367,20 @@ class BinanceUserStream:
                 updates.append(OrderUpdate(order=orders[fill.order_id], fill=fill))
                 last[symbol] = int(fill.trade_id)
         reported = {u.order.order_id for u in updates}
-        for order_id, symbol in self._open.items():  # known open then, gone without a fill
+        for order_id, (symbol, _, _) in self._open.items():  # open then, gone without a fill
             if order_id not in open_now and order_id not in reported:
                 order = await self._rest.get_order(symbol, order_id=order_id)
                 updates.append(OrderUpdate(order=order))
                 reported.add(order_id)
-        updates += [OrderUpdate(order=o) for i, o in open_now.items() if i not in reported]
+        updates += [  # open orders new to us, or changed without a fill we saw
+            OrderUpdate(order=o)
+            for i, o in open_now.items()
+            if i not in reported and self._open.get(i) != (o.symbol, o.status, o.filled_quantity)
+        ]
         self.last_trade_ids = last
-        self._open = {i: o.symbol for i, o in open_now.items()}
+        self._open = {i: (o.symbol, o.status, o.filled_quantity) for i, o in open_now.items()}
         self._fees = {i: dict(self._fees.get(i, {})) for i in self._open}
+        self._polled_at = time.monotonic()
         return updates
 
     async def _baseline(self) -> None:
