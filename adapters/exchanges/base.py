@@ -4,6 +4,7 @@ implements."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import ClassVar, Self
@@ -38,6 +39,12 @@ class Exchange(ABC):
 
     @abstractmethod
     async def ticker(self, symbol: str) -> Ticker: ...
+
+    @abstractmethod
+    async def tickers(self, symbols: Sequence[str] | None = None) -> list[Ticker]:
+        """The tickers of `symbols` (None: every market), in as few venue calls as the venue
+        allows (one read serving every market, not a call per market). Unknown symbols raise
+        `UnknownSymbol`."""
 
     @abstractmethod
     async def order_book(self, symbol: str, limit: int = 20) -> OrderBook: ...
@@ -77,7 +84,10 @@ class Exchange(ABC):
     ) -> Order: ...
 
     @abstractmethod
-    async def open_orders(self, symbol: str | None = None) -> list[Order]: ...
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of `symbol`, or of every market with None: one venue call where the
+        venue lists them all at once (Binance openOrders without a symbol), not one per
+        market."""
 
     @abstractmethod
     async def recent_orders(self, symbol: str, limit: int = 50) -> list[Order]: ...
@@ -87,6 +97,14 @@ class Exchange(ABC):
 
     @abstractmethod
     async def fills(self, symbol: str, limit: int = 100) -> list[Fill]: ...
+
+    @abstractmethod
+    async def fills_since(
+        self, symbol: str, from_id: str | None = None, limit: int = 500
+    ) -> list[Fill]:
+        """Oldest first: up to `limit` fills from the one whose trade id is `from_id`
+        (inclusive; None: from the oldest the venue keeps). Resuming from the last fill seen
+        returns it again first, so a reader never misses one between two pages."""
 
     async def permissions(self) -> AccountPermissions:
         """What the key may do; venues that report it (Binance: canWithdraw) override this."""
