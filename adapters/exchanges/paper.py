@@ -28,6 +28,7 @@ from adapters.exchanges.errors import (
     TemporaryError,
     UnknownSymbol,
 )
+from adapters.exchanges.paper_klines import INTERVALS, klines
 from domain.market import (
     Balance,
     BookLevel,
@@ -54,18 +55,13 @@ from domain.matching import (
     UnknownOrder,
 )
 from domain.price_paths import (
-    KLINE_INTERVALS,
     CandleReplay,
     PricePath,
     RandomWalk,
-    bucket_start,
 )
 
 Clock = Callable[[], datetime]
 
-# Binance's 16 kline intervals; 1M is a calendar month, aggregated separately.
-INTERVALS = KLINE_INTERVALS
-DEFAULT_CANDLES, MAX_CANDLES = 500, 1000  # as Binance's klines
 BINANCE_FEES = Fees(maker=Decimal("0.001"), taker=Decimal("0.001"))
 _HALF_SPREAD = Decimal("0.0005")  # of the price, each side of the synthesised book
 
@@ -202,25 +198,9 @@ class PaperExchange(Exchange):
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[Candle]:
-        """Binance's klines semantics: `limit` (default 500, max 1000) candles from `start`, or
-        the last `limit` ending with the one that holds `end` (default now); none in the future."""
+        """Binance's klines semantics (`adapters.exchanges.paper_klines`)."""
         path = self.market.path(self._known(symbol))
-        if interval not in INTERVALS:
-            raise InvalidOrder(f"unknown interval {interval!r}", venue=self.venue)
-        count = min(limit or DEFAULT_CANDLES, MAX_CANDLES)
-        if count < 1:
-            raise InvalidOrder("limit must be positive", venue=self.venue)
-        now = self.market.clock()
-        until = min(end, now) if end else now
-        if start is not None and start > until:
-            return []
-        if interval == "1M":
-            return _month_candles(path, count, start, until, now)
-        seconds = INTERVALS[interval]
-        size = timedelta(seconds=seconds)
-        last_open = bucket_start(until, seconds)
-        first = start if start is not None else last_open - (count - 1) * size
-        return path.candles(seconds, first, min(last_open + size, _just_after(now)))[:count]
+        return klines(path, interval, self.market.clock(), limit=limit, start=start, end=end)
 
     async def create_order(self, request: OrderRequest, *, maybe_sent: bool = False) -> Order:
         # In process: every call's outcome is known, so `maybe_sent` changes nothing.
@@ -345,31 +325,6 @@ def _mapped() -> Iterator[None]:
         raise TemporaryError(str(e), venue=venue) from e
     except MatchingError as e:
         raise InvalidOrder(str(e), venue=venue) from e
-
-
-def _month_candles(
-    path: PricePath, count: int, start: datetime | None, until: datetime, now: datetime
-) -> list[Candle]:
-    months: list[Candle] = []
-    opened = _month(start) if start else _add_months(_month(until), 1 - count)
-    while opened <= until and len(months) < count:
-        months.append(path.candle(opened, min(_add_months(opened, 1), _just_after(now))))
-        opened = _add_months(opened, 1)
-    return months
-
-
-def _just_after(now: datetime) -> datetime:
-    """End of the forming candle: includes `now` even when a candle opens exactly then."""
-    return now + timedelta(microseconds=1)
-
-
-def _month(t: datetime) -> datetime:
-    return datetime(t.year, t.month, 1, tzinfo=UTC)
-
-
-def _add_months(t: datetime, months: int) -> datetime:
-    index = t.year * 12 + t.month - 1 + months
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 def build_paper_market(
