@@ -1,7 +1,8 @@
 """Binance's WebSocket market streams and user data stream, simulator and adapter together over
 real WebSockets: book tickers following the price, klines, fills pushed as `OrderUpdate`s, a
-fill made while the client was cut off delivered after its reconnect (the REST resync), and
-stock clients (python-binance, binance-sdk-spot) reading the simulator's streams."""
+fill made while the client was cut off delivered after its reconnect (the REST resync) or by
+polling while it stays cut off, and stock clients (python-binance's socket manager,
+binance-sdk-spot's stream client and its WebSocket API user data stream) against the simulator."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import websockets
 from binance import AsyncClient, BinanceSocketManager  # type: ignore[import-untyped]
-from binance_common.configuration import ConfigurationWebSocketStreams
+from binance_common.configuration import ConfigurationWebSocketAPI, ConfigurationWebSocketStreams
 from binance_sdk_spot.spot import Spot
 
 from adapters.exchanges.binance.streams import (
@@ -449,3 +450,39 @@ async def test_while_the_stream_is_down_rest_is_polled(sim: BinanceSim) -> None:
                 assert later.fill is None
         finally:
             await collector.close()
+
+
+async def test_binance_sdk_spot_user_data_stream_over_the_ws_api(sim: BinanceSim) -> None:
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    config = ConfigurationWebSocketAPI(
+        api_key=key, api_secret=secret, stream_url=f"{ws_url(sim)}/ws-api/v3"
+    )
+    connection = await Spot(config_ws_api=config).websocket_api.create_connection()  # type: ignore[no-untyped-call]
+    received: asyncio.Queue[Any] = asyncio.Queue()
+    try:
+        subscribed = await connection.user_data_stream_subscribe_signature()
+        assert subscribed.response.data().result.subscription_id == 0
+        subscribed.stream.on("message", received.put_nowait)
+        async with sim.exchange(key, secret) as exchange:
+            await exchange.create_order(
+                OrderRequest(
+                    client_order_id="sdk-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.MARKET,
+                    quantity=Decimal("0.001"),
+                )
+            )
+        events = [(await asyncio.wait_for(received.get(), 5)).actual_instance for _ in range(3)]
+        new, trade, position = events
+        assert (new.x, new.c, trade.x, trade.X, trade.L) == (
+            "NEW",
+            "sdk-1",
+            "TRADE",
+            "FILLED",
+            "350000.00000000",
+        )
+        assert {b.a for b in position.B} == {"BRL", "BTC"}
+    finally:
+        await connection.close_connection(close_session=True)
