@@ -11,11 +11,11 @@ import pytest
 from adapters.exchanges.errors import InvalidOrder, UnknownSymbol
 from adapters.exchanges.paper import (
     DEFAULT_MARKETS,
-    INTERVALS,
     PaperExchange,
     PaperMarket,
     build_paper_market,
 )
+from adapters.exchanges.paper_klines import INTERVALS
 from adapters.market_data import OHLCV_DIR, MarketDataError, read_candles
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from domain.price_paths import CandleReplay
