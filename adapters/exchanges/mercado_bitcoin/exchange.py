@@ -1,6 +1,11 @@
 """Mercado Bitcoin API v4 adapter (api.mercadobitcoin.net/api/v4/docs).
 
-- Candles at MB's 7 resolutions.
+- Candles at MB's 7 resolutions. Bulk reads: `tickers` sends the markets to /tickers (MB has
+  no "every market" form: /symbols lists them); `open_orders(None)` is one call to the
+  all-markets order list; `fills_since` reads the market's orders with executions (MB keeps
+  no separate trade list per account).
+- Order types as MB's v4 spells them: LIMIT_MAKER is ``post-only``, STOP_LOSS_LIMIT is
+  ``stoplimit`` with ``stopPrice``.
 - Orders carry ``externalId`` = our client order id, which MB refuses to reuse
   (``ORDER_DUPLICATE``: the order exists, it is looked up). A placement whose answer is lost
   (timeout, 5xx) is in doubt (`adapters.exchanges.placement`): MB publishes no window after which
@@ -300,21 +305,19 @@ class MercadoBitcoinExchange(Exchange):
         return await self._call(cancel)
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Across markets MB's list carries no fees or average prices: get_order has them."""
+        """MB's order lists filtered on the open statuses (created: accepted, not yet in the
+        book; working): the market's, or with None every market's in one call, whose items
+        carry no fees or average prices (get_order has them)."""
+        params = {"status": "created,working"}
         if symbol is not None:
             name = wire.symbol(symbol)
-            rows = await self._call(
-                lambda: self._mb.private(
-                    "GET", f"/{name}/orders", "list_orders", params={"status": "working"}
-                )
+            rows = await self._call(lambda: self._list(name, **params))
+        else:
+            data = await self._call(
+                lambda: self._mb.private("GET", "/orders", "list_all_orders", params=params)
             )
-            return sorted((wire.order(r) for r in rows), key=wire.age)
-        data = await self._call(
-            lambda: self._mb.private(
-                "GET", "/orders", "list_all_orders", params={"status": "created,working"}
-            )
-        )
-        return sorted((wire.order(r) for r in data["items"]), key=wire.age)
+            rows = data["items"]
+        return sorted((wire.order(r) for r in rows), key=wire.age)
 
     async def recent_orders(self, symbol: str, limit: int = 50) -> list[Order]:
         """The newest `limit` orders, oldest first."""
