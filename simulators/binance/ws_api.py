@@ -8,7 +8,9 @@ key, which the simulator does not offer (HMAC keys only).
 
 Events of a subscription arrive as ``{"subscriptionId": n, "event": {...}}``: ``executionReport``
 (user-data-stream.md: NEW, TRADE with the fill's quantity, price, commission and trade id,
-CANCELED, EXPIRED) and ``outboundAccountPosition`` with the balances that changed.
+CANCELED, EXPIRED), ``balanceUpdate`` for a deposit, and ``outboundAccountPosition`` with the
+balances that changed. Not reported: an order placed and expired in one request without a fill
+(IOC/FOK), which leaves no balance moved.
 
 The venue calls its listeners after anything may have changed; `UserDataHub.report` then
 compares each subscribed account with what it last reported: balances first (cheap, and every
@@ -84,12 +86,19 @@ class _AccountView:
             for a in balances.keys() | self.balances.keys()
             if balances.get(a) != self.balances.get(a)
         }
-        self.balances = balances
+        before, self.balances = self.balances, balances
         events: list[Json] = []
         for market in self.venue.markets.values():
             if market.config.base in moved or market.config.quote in moved:
                 events += self._market(hub, market)
         now = self.venue.server_ms()
+        if not events:  # no order moved it: a deposit (or withdrawal)
+            for asset in sorted(moved):
+                new, old = balances.get(asset, (_ZERO, _ZERO)), before.get(asset, (_ZERO, _ZERO))
+                delta = new[0] + new[1] - old[0] - old[1]
+                events.append(
+                    {"e": "balanceUpdate", "E": now, "a": asset, "d": fmt(delta), "T": now}
+                )
         events.append(
             {
                 "e": "outboundAccountPosition",

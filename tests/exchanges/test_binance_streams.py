@@ -403,6 +403,11 @@ async def test_ws_api_reports_a_resting_order_and_its_cancel(sim: BinanceSim) ->
             False,
         )
         assert canceled["c"] != "rest-1"  # the cancel request's own id
+        await sim.deposit(key, "BTC", Decimal("0.5"))
+        deposit = json.loads(await asyncio.wait_for(ws.recv(), 5))["event"]
+        while deposit["e"] != "balanceUpdate":  # past the cancel's outboundAccountPosition
+            deposit = json.loads(await asyncio.wait_for(ws.recv(), 5))["event"]
+        assert (deposit["a"], deposit["d"]) == ("BTC", "0.50000000")
         gone = await ws_api_request(ws, 3, "userDataStream.unsubscribe", {"subscriptionId": 0})
         assert gone == {"id": 3, "status": 200, "result": {}}
         unknown = await ws_api_request(ws, 4, "order.fly", {})
