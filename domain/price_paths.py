@@ -72,6 +72,11 @@ class PricePath(ABC):
         (the caller then treats every time as a new piece)."""
         return None
 
+    def next_change(self, t: datetime) -> datetime | None:
+        """The first time after `t` at which the price may differ from the price at `t` (None:
+        never). This default, a microsecond later, means "at any time"."""
+        return t + timedelta(microseconds=1)
+
     @abstractmethod
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         """(price, volume) of the steps covering [start_us, end_us), in order."""
@@ -128,6 +133,9 @@ class FixedPrice(PricePath):
 
     def step_of(self, t: datetime) -> int | None:
         return 0
+
+    def next_change(self, t: datetime) -> datetime | None:
+        return None
 
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         yield self.price, Decimal(0)
@@ -415,6 +423,10 @@ class RandomWalk(PricePath):
 
     def step_of(self, t: datetime) -> int | None:
         return (_us(t) - self._started_us) // self._step_us
+
+    def next_change(self, t: datetime) -> datetime | None:
+        step = (_us(t) - self._started_us) // self._step_us
+        return _at(self._started_us + (step + 1) * self._step_us)
 
     def _price(self, step: int) -> Decimal:
         noise = Decimal(self._noise_sum(step) - self._origin) / self._scale

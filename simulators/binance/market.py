@@ -147,6 +147,12 @@ class SymbolMarket:
             return [self.price_at(market_now)]
         return [*self.range_between(last, market_now), self.price_at(market_now)]
 
+    def next_change(self) -> datetime | None:
+        """When the market may next move after its last sync (None: not before a new pin)."""
+        if self.synced_at is None or self.pinned is not None:
+            return None
+        return self.path.next_change(self.synced_at)
+
     def range_between(self, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
         """(low, high) the path reached in [start, end), on the tick."""
         self.evaluations += 1

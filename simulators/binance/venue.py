@@ -3,6 +3,7 @@ public trade tape, limits and injected faults. Everything runs on the server's e
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,8 +97,10 @@ class BinanceVenue:
         )
         self.order_counter = OrderCounter(config.orders_per_10s)
         self.faults: list[Fault] = []
-        # Markets asked for so far: only these follow the clock (prices are computed lazily).
-        self._live: dict[str, SymbolMarket] = {}
+        # When each market asked for so far may next move, as a heap and by name: a request
+        # reprices only the markets whose time came (prices are computed lazily).
+        self._due: list[tuple[datetime, str]] = []
+        self._scheduled: dict[str, datetime] = {}
         self.stats = Stats()
         # Called after anything may have changed orders, fills or balances (the streams).
         self.listeners: list[Callable[[], None]] = []
@@ -158,29 +161,41 @@ class BinanceVenue:
             market = self.markets[name]
         except KeyError:
             raise BinanceError(-1121, "Invalid symbol.") from None
-        if name not in self._live:
-            self._live[name] = market
+        if market.synced_at is None:
             self._catch_up(market, self.market_now())
         return market
 
     def sync(self) -> None:
         """Bring every market asked for so far to the market clock: the path's low and high
         since the last sync, then its price now, so resting orders the path touched in between
-        fill. A market whose path is still on the same step costs nothing."""
+        fill. Only markets whose path may have moved since are visited."""
         now = self.market_now()
-        for market in self._live.values():
-            self._catch_up(market, now)
+        while self._due and self._due[0][0] <= now:
+            when, name = heapq.heappop(self._due)
+            if self._scheduled.get(name) == when:  # else a stale entry, rescheduled since
+                del self._scheduled[name]
+                self._catch_up(self.markets[name], now)
 
     def _catch_up(self, market: SymbolMarket, now: datetime) -> None:
         first = market.synced_at is None  # the engine has no price for it yet
         for price in market.advance(now):
             self._move(market, price, force=first)
+        self._schedule(market)
+
+    def _schedule(self, market: SymbolMarket) -> None:
+        name, when = market.config.name, market.next_change()
+        if when is None:
+            self._scheduled.pop(name, None)
+        elif self._scheduled.get(name) != when:
+            self._scheduled[name] = when
+            heapq.heappush(self._due, (when, name))
 
     def set_price(self, name: str, price: Decimal | None) -> int:
         """Pin a price (None: follow the path again). Every call is one crossing update (one
         partial-fill step), even at an unchanged price. Returns how many fills it caused."""
         market = self.market(name)
         market.pin(None if price is None else market.tick(price), self.market_now())
+        self._schedule(market)
         fills = self._move(market, market.price_at(self.market_now()), force=True)
         self.changed()
         return fills
