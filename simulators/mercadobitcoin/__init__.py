@@ -16,7 +16,14 @@ answers (a public test suite run against the live API):
 - Private: ``/accounts``, ``/accounts/{id}/balances``, ``/accounts/{id}/{symbol}/fees``,
   ``POST|GET /accounts/{id}/{symbol}/orders``, ``GET|DELETE .../orders/{orderId}``,
   ``GET /accounts/{id}/orders`` (``{"items": [...]}``, ``external_id``),
-  ``DELETE /accounts/{id}/cancel_all_open_orders``.
+  ``GET /accounts/{id}/positions?symbols=`` (open orders: id, instrument, side, category, qty,
+  avgPrice), ``DELETE /accounts/{id}/cancel_all_open_orders?symbol=&has_executions=``.
+- Order ids are ULIDs (26 Crockford base32 characters, time-ordered), as MB's are. Both order
+  lists honour ``status`` (comma-separated), ``side``, ``has_executions``, ``id_from``/``id_to``
+  and ``created_at_from/to``, ``executed_at_from/to`` (Unix seconds), bounds inclusive.
+- Order types ``market``, ``limit``, ``post-only`` (a limit order that never takes) and
+  ``stoplimit`` (``stopPrice``: waits until the last price reaches it, a sell from above and a
+  buy from below, then works as a limit order at ``limitPrice``).
 - Errors ``{"code": "DOMAIN|MODULE|ERROR", "message": ...}``; business errors are 400 (also
   ``ORDER_NOT_FOUND``), a symbol not shaped BASE-QUOTE is 404 ``API|ROUTE_NOT_FOUND``, 429
   ``API|RATE_LIMIT|REQUEST_RATE_EXCEEDED`` with ``Retry-After``, 5xx
@@ -27,7 +34,12 @@ answers (a public test suite run against the live API):
 - Rate limits per endpoint family and client address, as published: public 1/s, place and
   cancel 3/s, list orders 10/s, get order 1/s, account 3/s, list all orders 3/s, cancel all
   1/min, overall 500/min (``SimConfig.rate_limits``).
-- Not simulated: stoplimit and post-only orders, wallet routes, websockets.
+- Assumed (MB documents no answer): a post-only order that would take and a stoplimit already
+  at its stop are refused with the generic place error; nothing is placed.
+- Not simulated: wallet routes, websockets, stoplimit's separate ``triggerOrderId`` order.
+- Prices are computed lazily: a market's path only when the market is asked for, and again
+  only when the path moved a step; random walks default to the volatility of the real candles
+  (``simulators.calibration``).
 
 Control API (tests and the local stack only; JSON bodies, decimals as strings):
 
@@ -42,6 +54,10 @@ Control API (tests and the local stack only; JSON bodies, decimals as strings):
   place it (a placement still in flight when the caller gives up)
 - ``POST /_sim/faults/errors`` ``{count, status=503, after_processing=false}``: the next
   ``count`` API requests answer 5xx (after doing their work if ``after_processing``)
+- ``POST /_sim/faults`` ``{path, method?, count=1, status?, body?, hang_seconds=0,
+  after_processing=false}``: the next ``count`` requests to that path below /api/v4 (``*`` for
+  one segment) hang, then answer ``status`` with ``body`` (default MB's), or late but real;
+  ``DELETE /_sim/faults`` clears them
 - ``POST /_sim/tokens/expire`` revokes every token issued so far
 - ``POST /_sim/rate_limits/reset``; ``GET /_sim/stats`` -> ``{tokens_issued}``
 """
