@@ -225,27 +225,42 @@ async def test_insufficient_balance_is_refused_by_the_venue(
 
 
 @pytest.mark.parametrize(
-    "request_",
+    ("request_", "rule"),
     [
-        _limit("tiny-qty", "0.000001", "340000"),  # under min-volume
-        _limit("tiny-cost", "0.000002", "340000"),  # under min-cost
-        _limit("low-price", "0.01", "10"),  # under min-price
-        _market("too-big", "9"),  # over max-volume
-        OrderRequest(
-            client_order_id="sell-cost",
-            symbol="BTC-BRL",
-            side=Side.SELL,
-            type=OrderType.MARKET,
-            quote_quantity=Decimal(100),
+        (_limit("tiny-qty", "0.000001", "340000"), "quantity_range"),  # under min-volume
+        (_limit("tiny-cost", "0.000002", "340000"), "notional"),  # under min-cost
+        (_limit("low-price", "0.01", "10"), "price_range"),  # under min-price
+        (_market("too-big", "9"), "quantity_range"),  # over max-volume
+        (
+            OrderRequest(
+                client_order_id="maker-low",
+                symbol="BTC-BRL",
+                side=Side.BUY,
+                type=OrderType.LIMIT_MAKER,
+                quantity=Decimal("0.01"),
+                price=Decimal(10),
+            ),
+            "price_range",
+        ),
+        (
+            OrderRequest(
+                client_order_id="sell-cost",
+                symbol="BTC-BRL",
+                side=Side.SELL,
+                type=OrderType.MARKET,
+                quote_quantity=Decimal(100),
+            ),
+            "request",  # MB spends a quote amount on market buys only
         ),
     ],
-    ids=lambda r: r.client_order_id,
+    ids=lambda r: r.client_order_id if isinstance(r, OrderRequest) else "",
 )
 async def test_orders_the_venue_would_refuse_are_refused_locally(
-    mb_exchange: MercadoBitcoinExchange, mb_control: MbControl, request_: OrderRequest
+    mb_exchange: MercadoBitcoinExchange, mb_control: MbControl, request_: OrderRequest, rule: str
 ) -> None:
-    with pytest.raises(InvalidOrder):
+    with pytest.raises(InvalidOrder) as refused:
         await mb_exchange.create_order(request_)
+    assert refused.value.code == rule
     assert await mb_control.orders() == []  # nothing reached the venue
 
 

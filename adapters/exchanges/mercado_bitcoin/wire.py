@@ -135,12 +135,13 @@ def order_fields(request: OrderRequest, rules: MarketRules) -> dict[str, str | D
         "async": False,
     }
 
-    def refuse(rule: str) -> InvalidOrder:
-        return InvalidOrder(f"{request.symbol}: order breaks rule {rule}", venue=VENUE, code=rule)
+    def refuse(rule: str, why: str = "") -> InvalidOrder:
+        message = f"{request.symbol}: order breaks rule {rule}" + (f" ({why})" if why else "")
+        return InvalidOrder(message, venue=VENUE, code=rule)
 
     if request.type.has_limit_price:
         if request.price is None or request.quantity is None or request.quote_quantity:
-            raise refuse("request")
+            raise refuse("request", f"a {request.type} order takes a price and a base quantity")
         price = rules.quantise_price(request.price, request.side)
         quantity = rules.quantise_quantity(request.quantity)
         rule = rules.violation(quantity, price)
@@ -155,10 +156,10 @@ def order_fields(request: OrderRequest, rules: MarketRules) -> dict[str, str | D
             fields["stopPrice"] = stop
         return fields
     if request.price is not None or (request.quantity is None) == (request.quote_quantity is None):
-        raise refuse("request")
+        raise refuse("request", "a market order takes no price, and a quantity or a quote one")
     if request.quote_quantity is not None:
         if request.side is Side.SELL:
-            raise refuse("request")  # MB spends `cost` on market buys only
+            raise refuse("request", "Mercado Bitcoin spends a quote amount on market buys only")
         cost = request.quote_quantity.quantize(DEFAULT_LOT_STEP, rounding="ROUND_DOWN")
         if cost < rules.min_notional or (rules.max_notional and cost > rules.max_notional):
             raise refuse("notional")
