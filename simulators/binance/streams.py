@@ -3,7 +3,8 @@ combined streams at ``/stream?streams=<a>/<b>`` (each event wrapped as
 ``{"stream": <name>, "data": <payload>}``), the live SUBSCRIBE / UNSUBSCRIBE /
 LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY messages, ``<symbol>@bookTicker`` (pushed as
 soon as the best bid or ask changes) and ``<symbol>@kline_<interval>`` (every second for 1s,
-every two for the others, plus the closing update with ``"x": true``).
+every two for the others, plus the closing update with ``"x": true``). More than 5 incoming
+messages in a second close the connection, as Binance's limit does.
 
 One pump task per app, alive while any stream or WebSocket API connection is open, brings the
 market to its clock a few times a second (so resting orders fill without REST traffic), hands
@@ -22,6 +23,7 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +38,12 @@ from simulators.binance.ws_api import UserDataHub, serve_ws_api
 Json = dict[str, Any]
 _log = logging.getLogger(__name__)
 MAX_STREAMS = 1024  # per connection
+MAX_MESSAGES_PER_SECOND = 5  # incoming, per connection
 PUMP_SECONDS = 0.2  # how often the market is brought to its clock while anyone listens
 _STREAM = re.compile(r"^([a-z0-9]+)@(bookTicker|kline_(\w+))$")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _GOING_AWAY = 1001
+_POLICY_VIOLATION = 1008
 
 
 def _invalid(msg: str, request_id: Any = None) -> Json:
@@ -125,10 +129,19 @@ class StreamHub:
                 conn.streams.append(name)
         self.connections.add(conn)
         writer = asyncio.create_task(_write(conn))
+        recent: deque[float] = deque()
         try:
             self._push_now(conn)
             while True:
-                self._handle(conn, await socket.receive_text())
+                text = await socket.receive_text()
+                now = time.monotonic()
+                recent.append(now)
+                while recent[0] <= now - 1:
+                    recent.popleft()
+                if len(recent) > MAX_MESSAGES_PER_SECOND:  # Binance disconnects, no answer
+                    await socket.close(code=_POLICY_VIOLATION)
+                    return
+                self._handle(conn, text)
         except (WebSocketDisconnect, RuntimeError):
             pass  # the client left, or we closed the socket under the reader
         finally:

@@ -117,6 +117,39 @@ async def test_wire_raw_combined_and_live_subscriptions(sim: BinanceSim) -> None
         assert answers[2]["code"] == 2 and "unknown variant NOPE" in answers[2]["msg"]
 
 
+async def test_over_five_messages_a_second_close_the_connection(sim: BinanceSim) -> None:
+    async with websockets.connect(f"{ws_url(sim)}/stream") as ws:
+        for request_id in range(6):
+            await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": request_id}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_many_live_subscriptions_keep_to_the_message_limit(sim: BinanceSim) -> None:
+    stream = BinanceMarketStream(ws_url(sim), book_tickers=["BTC-BRL"], backoff=FAST)
+    events = aiter(stream)
+    wanted = {("BTC-BRL", None)} | {
+        (s, i) for s in ("BTC-BRL", "XLM-BTC") for i in ("1s", "1m", "3m", "5m")
+    }
+    seen: set[tuple[str, str | None]] = set()
+    try:
+        await until(events, lambda e: True)
+        for symbol in ("BTC-BRL", "XLM-BTC"):
+            for interval in ("1s", "1m", "3m", "5m"):
+                await stream.subscribe(klines=[(symbol, interval)])
+
+        def note(event: BookTickerEvent | KlineEvent) -> bool:
+            seen.add((event.symbol, event.interval if isinstance(event, KlineEvent) else None))
+            return seen == wanted
+
+        await until(events, note, timeout=10)
+        assert stream.connects == 1  # never cut off for sending too fast
+    finally:
+        await stream.aclose()
+
+
 async def ws_api_request(
     ws: Any, request_id: int, method: str, params: dict[str, Any]
 ) -> dict[str, Any]:

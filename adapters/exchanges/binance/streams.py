@@ -33,6 +33,7 @@ from domain.market import Candle, Fill, Order, OrderStatus, Side
 STREAMS_URL = "wss://stream.binance.com:9443"
 WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
 MAX_STREAMS = 1024  # per connection
+SEND_GAP = 0.25  # between our messages on a stream connection (Binance allows 5 a second)
 MAX_AGE = 23.5 * 3600  # Binance closes every connection at 24 h: leave first
 FILLS_PAGE = 1000
 # A dropped connection, a refused handshake, a stalled one: all mean "connect again".
@@ -80,6 +81,9 @@ class BinanceMarketStream:
         self._ws: ClientConnection | None = None
         self._closed = False
         self._next_id = 0
+        self._sending = asyncio.Lock()
+        self._sent_at = float("-inf")
+        self.connects = 0
 
     def _add(self, book_tickers: Iterable[str], klines: Iterable[tuple[str, str]]) -> list[str]:
         added = {f"{_name(s)}@bookTicker": (s.upper(), None) for s in book_tickers} | {
@@ -96,11 +100,16 @@ class BinanceMarketStream:
     ) -> None:
         """More streams on the live connection (and on every reconnect)."""
         fresh = self._add(book_tickers, klines)
-        if fresh and self._ws is not None:
-            self._next_id += 1
-            request = {"method": "SUBSCRIBE", "params": fresh, "id": self._next_id}
-            with contextlib.suppress(*_GONE):  # the reconnect subscribes them anyway
-                await self._ws.send(json.dumps(request))
+        if not fresh:
+            return
+        async with self._sending:  # Binance drops a connection sent over 5 messages a second
+            await asyncio.sleep(self._sent_at + SEND_GAP - time.monotonic())
+            if self._ws is not None:
+                self._next_id += 1
+                request = {"method": "SUBSCRIBE", "params": fresh, "id": self._next_id}
+                with contextlib.suppress(*_GONE):  # the reconnect subscribes them anyway
+                    await self._ws.send(json.dumps(request))
+            self._sent_at = time.monotonic()
 
     async def aclose(self) -> None:
         self._closed = True
@@ -118,6 +127,7 @@ class BinanceMarketStream:
             with contextlib.suppress(*_GONE):
                 async with connect(url, open_timeout=10, max_size=2**24) as ws:
                     self._ws = ws
+                    self.connects += 1
                     async for message in _messages(ws, time.monotonic() + self._max_age):
                         event = self._parse(message)
                         if event is not None:
