@@ -2,7 +2,8 @@
 real WebSockets: book tickers following the price, klines, fills pushed as `OrderUpdate`s, a
 fill made while the client was cut off delivered after its reconnect (the REST resync) or by
 polling while it stays cut off, and stock clients (python-binance's socket manager,
-binance-sdk-spot's stream client and its WebSocket API user data stream) against the simulator."""
+binance-sdk-spot's stream client and its WebSocket API user data stream, ccxt.pro) against the
+simulator."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
+import ccxt.pro  # type: ignore[import-untyped]
 import pytest
 import websockets
 from binance import AsyncClient, BinanceSocketManager  # type: ignore[import-untyped]
@@ -524,3 +526,47 @@ async def test_binance_sdk_spot_user_data_stream_over_the_ws_api(sim: BinanceSim
         assert {b.a for b in position.B} == {"BRL", "BTC"}
     finally:
         await connection.close_connection(close_session=True)
+
+
+async def test_ccxt_pro_watches_book_tickers_klines_orders_and_trades(sim: BinanceSim) -> None:
+    """ccxt's async client with its WebSocket layer: bidsAsks (bookTicker), OHLCV (klines), and
+    orders and trades over the WebSocket API's signature subscription. Only URLs redirected."""
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    exchange = ccxt.pro.binance(
+        {
+            "apiKey": key,
+            "secret": secret,
+            "enableRateLimit": False,
+            "options": {
+                "defaultType": "spot",
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+            },
+        }
+    )
+    exchange.urls["api"] |= {
+        "public": f"{sim.base_url}/api/v3",
+        "private": f"{sim.base_url}/api/v3",
+    }
+    exchange.urls["api"]["ws"] = exchange.urls["api"]["ws"] | {
+        "spot": f"{ws_url(sim)}/ws",
+        "ws-api": {"spot": f"{ws_url(sim)}/ws-api/v3"},
+    }
+    try:
+        book = (await asyncio.wait_for(exchange.watch_bids_asks(["BTC/BRL"]), 10))["BTC/BRL"]
+        assert book["bid"] < 350000 < book["ask"] and book["bidVolume"] > 0
+        (candle,) = await asyncio.wait_for(exchange.watch_ohlcv("BTC/BRL", "1m"), 10)
+        assert candle[4] == 350000
+        orders = asyncio.create_task(exchange.watch_orders("BTC/BRL"))
+        trades = asyncio.create_task(exchange.watch_my_trades("BTC/BRL"))
+        await asyncio.sleep(0.5)  # both watching before the order exists
+        placed = await exchange.create_order("BTC/BRL", "market", "buy", 0.001)
+        (order, *_) = await asyncio.wait_for(orders, 10)
+        (trade,) = await asyncio.wait_for(trades, 10)
+        assert order["id"] == placed["id"] and order["symbol"] == "BTC/BRL"
+        assert trade["order"] == placed["id"] and trade["price"] == 350000
+        assert trade["fee"] == {"cost": 0.000001, "currency": "BTC"}
+    finally:
+        await exchange.close()
