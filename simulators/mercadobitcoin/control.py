@@ -142,4 +142,5 @@ async def reset_rate_limits(venue: VenueDep) -> dict[str, bool]:
 
 @router.get("/stats")
 async def stats(venue: VenueDep) -> dict[str, int]:
-    return {"tokens_issued": venue.tokens.issued}
+    """Tokens issued, and how many markets were priced so far (prices are computed lazily)."""
+    return {"tokens_issued": venue.tokens.issued, "markets_priced": venue.markets_priced}

@@ -27,11 +27,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ManualPrices(PricePath):
-    """A step function driven by the control API: the price set last holds until the next."""
+    """A step function driven by the control API: the price set last holds until the next.
+    Before the first price set, the path it replaced (`before`), if any: pinning a moving
+    market keeps its history in candles."""
 
-    def __init__(self, price: Decimal, at: datetime) -> None:
+    def __init__(self, price: Decimal, at: datetime, before: PricePath | None = None) -> None:
         self._times = [at]
         self._prices = [price]
+        self._before = before
 
     def set(self, price: Decimal, at: datetime) -> None:
         if at < self._times[-1]:
@@ -40,7 +43,26 @@ class ManualPrices(PricePath):
         self._prices.append(price)
 
     def price_at(self, t: datetime) -> Decimal:
+        if self._before is not None and t < self._times[0]:
+            return self._before.price_at(t)
         return self._prices[max(bisect.bisect_right(self._times, t) - 1, 0)]
+
+    def candle(self, start: datetime, end: datetime) -> Candle:
+        first = self._times[0]
+        if self._before is None or start >= first:
+            return super().candle(start, end)
+        early = self._before.candle(start, min(end, first))
+        if end <= first:
+            return early
+        late = super().candle(first, end)
+        return Candle(
+            open_time=start,
+            open=early.open,
+            high=max(early.high, late.high),
+            low=min(early.low, late.low),
+            close=late.close,
+            volume=early.volume + late.volume,
+        )
 
     def step_of(self, t: datetime) -> int | None:
         return bisect.bisect_right(self._times, t)

@@ -243,6 +243,10 @@ class Venue:
         for symbol in list(self._steps):
             self._follow(symbol, now)
 
+    @property
+    def markets_priced(self) -> int:
+        return len(self._steps)
+
     def price(self, symbol: str) -> Decimal:
         """The market's last price; the first read prices it."""
         if symbol not in self._steps:
@@ -264,7 +268,9 @@ class Venue:
         now = self.clock.now()
         source = self.sources[symbol]
         if not isinstance(source, ManualPrices):
-            source = self.sources[symbol] = ManualPrices(self.engine.price(symbol), now)
+            source = self.sources[symbol] = ManualPrices(
+                self.engine.price(symbol), now, before=source
+            )
         source.set(price, now)
         fills = self.engine.set_price(symbol, price, now)
         self._record_makers(fills)
