@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from adapters.exchanges.errors import InvalidOrder
+from adapters.exchanges.mercado_bitcoin.wire import rules_from_columns
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from simulators.mercadobitcoin import running
 from simulators.mercadobitcoin.config import MarketSpec, default_markets, rules
@@ -67,6 +69,18 @@ async def test_tickers_of_every_market_in_slices_of_a_hundred() -> None:
     # /symbols once (cached), then 154 markets in two calls and the two asked for in one.
     assert network.sent["GET /api/v4/symbols"] == 1
     assert network.sent["GET /api/v4/tickers"] == 3
+
+
+def test_instruments_mb_lists_but_does_not_trade_are_no_market() -> None:
+    columns: dict[str, list[Any]] = {
+        "symbol": ["BTC-BRL", "IMOB01-BRL"],
+        "exchange-listed": [True, True],
+        "exchange-traded": [True, False],
+        "minmovement": ["0.01000000", "0.01000000"],
+        "pricescale": [100, 100],
+        "min-volume": ["0.00000150", "1"],
+    }
+    assert [r.symbol for r in rules_from_columns(columns)] == ["BTC-BRL"]
 
 
 async def test_open_orders_of_every_market_come_from_one_list_call(mb_sim: RunningSim) -> None:

@@ -82,9 +82,13 @@ def symbol(text: str) -> str:
 
 
 def rules_from_columns(columns: dict[str, list[Any]]) -> list[MarketRules]:
-    """MB's /symbols is column-oriented: one array per field."""
+    """MB's /symbols is column-oriented: one array per field. It lists instruments that are
+    not traded too (``exchange-traded`` false): they are no market."""
     out = []
-    for i, name in enumerate(columns.get("symbol", [])):
+    traded = columns.get("exchange-traded")
+    for i, listed in enumerate(columns.get("symbol", [])):
+        if traded and traded[i] is False:
+            continue
 
         def col(name: str, default: str = "0", i: int = i) -> Decimal:
             values = columns.get(name)
@@ -99,7 +103,7 @@ def rules_from_columns(columns: dict[str, list[Any]]) -> list[MarketRules]:
         maximum = {k: col(k) or None for k in ("max-volume", "max-cost", "max-price")}
         out.append(
             MarketRules(
-                symbol=str(Symbol.parse(name)),
+                symbol=str(Symbol.parse(listed)),
                 price_tick=tick,
                 lot_step=DEFAULT_LOT_STEP,
                 min_quantity=col("min-volume", str(DEFAULT_LOT_STEP)),
