@@ -54,6 +54,26 @@ def _invalid(msg: str, request_id: Any = None) -> Json:
     return body
 
 
+def _valid_id(request_id: Any) -> bool:
+    """A 64-bit signed integer, a string of at most 36 characters, or null."""
+    if isinstance(request_id, bool):
+        return False
+    if isinstance(request_id, int):
+        return -(2**63) <= request_id < 2**63
+    return request_id is None or (isinstance(request_id, str) and len(request_id) <= 36)
+
+
+def _property_error(method: str, params: list[Any], request_id: Any) -> Json | None:
+    """SET_PROPERTY / GET_PROPERTY refusals, as the error table lists them."""
+    if not params or not isinstance(params[0], str):
+        return _invalid("property name must be a string")
+    if params[0] != "combined":
+        return {"code": 0, "msg": "Unknown property", "id": request_id}
+    if method == "SET_PROPERTY" and (len(params) != 2 or not isinstance(params[1], bool)):
+        return {"code": 1, "msg": "Invalid value type: expected Boolean"}
+    return None
+
+
 def _stream_ok(name: str) -> bool:
     match = _STREAM.match(name)
     return match is not None and (match.group(3) is None or match.group(3) in INTERVAL_SECONDS)
@@ -159,7 +179,7 @@ class StreamHub:
             conn.answer(_invalid("request must be an object"))
             return
         request_id = message.get("id")
-        if request_id is not None and not isinstance(request_id, (int, str)):
+        if not _valid_id(request_id):
             conn.answer(_invalid("request ID must be an unsigned integer"))
             return
         method = message.get("method")
@@ -174,6 +194,11 @@ class StreamHub:
         if not isinstance(params, list):
             conn.answer(_invalid("params must be an array", request_id))
             return
+        if method in ("SET_PROPERTY", "GET_PROPERTY"):
+            refused = _property_error(method, params, request_id)
+            if refused:
+                conn.answer(refused)
+                return
         conn.answer({"result": self._method(conn, method, params), "id": request_id})
 
     def _method(self, conn: StreamConnection, method: str, params: list[Any]) -> Any:
@@ -182,8 +207,7 @@ class StreamHub:
         if method == "GET_PROPERTY":
             return conn.combined
         if method == "SET_PROPERTY":
-            if len(params) == 2 and params[0] == "combined" and isinstance(params[1], bool):
-                conn.combined = params[1]
+            conn.combined = params[1]
             return None
         names = [p for p in params if isinstance(p, str) and _stream_ok(p)]
         if method == "SUBSCRIBE":

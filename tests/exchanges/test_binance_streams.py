@@ -119,6 +119,37 @@ async def test_wire_raw_combined_and_live_subscriptions(sim: BinanceSim) -> None
         assert answers[2]["code"] == 2 and "unknown variant NOPE" in answers[2]["msg"]
 
 
+async def test_the_combined_property_switches_the_payload_wrapping(sim: BinanceSim) -> None:
+    async with websockets.connect(f"{ws_url(sim)}/stream?streams=btcbrl@bookTicker") as ws:
+
+        async def ask(request: dict[str, Any]) -> dict[str, Any]:
+            await ws.send(json.dumps(request))
+            while True:  # past the pushed book tickers
+                message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if "stream" not in message and "s" not in message:
+                    return message
+
+        assert await ask({"method": "GET_PROPERTY", "params": ["combined"], "id": 1}) == {
+            "result": True,
+            "id": 1,
+        }
+        assert await ask({"method": "GET_PROPERTY", "params": ["colour"], "id": 2}) == {
+            "code": 0,
+            "msg": "Unknown property",
+            "id": 2,
+        }
+        assert await ask({"method": "SET_PROPERTY", "params": ["combined", "no"], "id": 3}) == {
+            "code": 1,
+            "msg": "Invalid value type: expected Boolean",
+        }
+        await ask({"method": "SET_PROPERTY", "params": ["combined", False], "id": 4})
+        await sim.set_price("BTCBRL", Decimal(351000))
+        raw = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        while "u" not in raw:
+            raw = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert set(raw) == {"u", "s", "b", "B", "a", "A"}  # no {"stream", "data"} around it
+
+
 async def test_over_five_messages_a_second_close_the_connection(sim: BinanceSim) -> None:
     async with websockets.connect(f"{ws_url(sim)}/stream") as ws:
         for request_id in range(6):
