@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from simulators.binance import SimConfig, SymbolConfig, ThreadedServer, create_app
 from simulators.binance.config import RandomWalkPath
 from simulators.binance.venue import BinanceVenue
@@ -91,3 +92,34 @@ async def test_a_300_market_venue_computes_only_the_market_asked_for() -> None:
     computed = {name for name, m in venue.markets.items() if m.evaluations}
     assert computed == {"C042USDT"}
     assert venue.markets["C042USDT"].evaluations <= 4  # priced once, perhaps moved one step
+
+
+async def test_resting_orders_fill_when_the_walk_moves_to_them_later(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """The market is not read between the placements and the lookups: the venue catches it up
+    with the clock because its path's next step came. A buy a tick below and a sell a tick
+    above the price: an hour of the walk (steps of ~0.02%) moves through one of them."""
+    sim = binance_sim_factory(symbols=[BTC_USDT])
+    key, secret = await sim.account(USDT="100000", BTC="1")
+    tick = D("0.01")
+    async with sim.exchange(key, secret) as exchange:
+        last = (await exchange.ticker("BTC-USDT")).last
+        placed = [
+            await exchange.create_order(
+                OrderRequest(
+                    client_order_id=f"walk-{side.value}",
+                    symbol="BTC-USDT",
+                    side=side,
+                    type=OrderType.LIMIT,
+                    quantity=D("0.001"),
+                    price=price,
+                )
+            )
+            for side, price in ((Side.BUY, last - tick), (Side.SELL, last + tick))
+        ]
+        assert [o.status for o in placed] == [OrderStatus.NEW, OrderStatus.NEW]
+        await sim.clock(advance_seconds=3600)
+        orders = [await exchange.get_order("BTC-USDT", order_id=o.order_id) for o in placed]
+    filled = [o for o in orders if o.status is OrderStatus.FILLED]
+    assert filled and all(o.average_price == o.price for o in filled)
