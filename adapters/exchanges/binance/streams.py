@@ -36,6 +36,7 @@ MAX_STREAMS = 1024  # per connection
 SEND_GAP = 0.25  # between our messages on a stream connection (Binance allows 5 a second)
 MAX_AGE = 23.5 * 3600  # Binance closes every connection at 24 h: leave first
 FILLS_PAGE = 1000
+OPEN_ORDERS_WEIGHT, OPEN_ORDERS_ALL_WEIGHT = 6, 80  # openOrders with a symbol, and without
 # A dropped connection, a refused handshake, a stalled one: all mean "connect again".
 _GONE = (OSError, TimeoutError, WebSocketException, InvalidHandshake, TemporaryError)
 
@@ -364,7 +365,11 @@ class BinanceUserStream:
         """What happened while no stream was listening, read back over REST. State changes
         only once every read succeeded (a failure reconnects and reads again)."""
         wanted = set(self._symbols.values())
-        open_now = {o.order_id: o for o in await self._rest.open_orders() if o.symbol in wanted}
+        if len(wanted) * OPEN_ORDERS_WEIGHT < OPEN_ORDERS_ALL_WEIGHT:
+            listed = [o for s in sorted(wanted) for o in await self._rest.open_orders(s)]
+        else:  # one call for every market is cheaper
+            listed = await self._rest.open_orders()
+        open_now = {o.order_id: o for o in listed if o.symbol in wanted}
         last = dict(self.last_trade_ids)
         orders: dict[str, Order] = dict(open_now)
         updates: list[OrderUpdate] = []
