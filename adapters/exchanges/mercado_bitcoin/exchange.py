@@ -141,11 +141,7 @@ class MercadoBitcoinExchange(Exchange):
             raise UnknownSymbol(f"unknown market {symbol}", venue=VENUE) from None
 
     async def ticker(self, symbol: str) -> Ticker:
-        name = wire.symbol(symbol)
-        rows = await self._call(lambda: self._mb.public("/tickers", {"symbols": name}))
-        if not rows:
-            raise UnknownSymbol(f"unknown market {symbol}", venue=VENUE)
-        return wire.ticker(rows[0])
+        return (await self.tickers([symbol]))[0]
 
     async def tickers(self, symbols: Sequence[str] | None = None) -> list[Ticker]:
         """MB's /tickers takes the markets to read (it has no "every market" form): None asks
@@ -326,23 +322,14 @@ class MercadoBitcoinExchange(Exchange):
 
     async def fills(self, symbol: str, limit: int = 100) -> list[Fill]:
         """The newest `limit` fills, oldest first."""
-        name = wire.symbol(symbol)
-        rows = await self._call(lambda: self._list(name, has_executions="true"))
-        fills = [f for r in rows for f in wire.fills(r)]
-        return sorted(fills, key=lambda f: (f.at, wire.sortable(f.trade_id)))[-limit:]
+        return (await self._call(lambda: self._executions(wire.symbol(symbol))))[-limit:]
 
     async def fills_since(
         self, symbol: str, from_id: str | None = None, limit: int = 500
     ) -> list[Fill]:
-        """MB keeps executions inside their orders: one read of the market's orders that have
-        any, cut at the fill `from_id` (inclusive). A `from_id` MB no longer lists resumes at
-        the fills whose ids sort after it."""
-        name = wire.symbol(symbol)
-        rows = await self._call(lambda: self._list(name, has_executions="true"))
-        fills = sorted(
-            (f for r in rows for f in wire.fills(r)),
-            key=lambda f: (f.at, wire.sortable(f.trade_id)),
-        )
+        """Cut at the fill `from_id` (inclusive); a `from_id` MB no longer lists resumes at the
+        fills whose ids sort after it."""
+        fills = await self._call(lambda: self._executions(wire.symbol(symbol)))
         if from_id is not None:
             ids = [f.trade_id for f in fills]
             if from_id in ids:
@@ -351,6 +338,13 @@ class MercadoBitcoinExchange(Exchange):
                 after = wire.sortable(from_id)
                 fills = [f for f in fills if wire.sortable(f.trade_id) > after]
         return fills[:limit]
+
+    async def _executions(self, name: str) -> list[Fill]:
+        """Every fill of the market, oldest first: MB keeps executions inside their orders, so
+        one read of the market's orders that have any."""
+        rows = await self._list(name, has_executions="true")
+        fills = [f for r in rows for f in wire.fills(r)]
+        return sorted(fills, key=lambda f: (f.at, wire.sortable(f.trade_id)))
 
     async def _list(self, name: str, **params: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = await self._mb.private(
