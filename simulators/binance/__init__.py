@@ -15,6 +15,13 @@ intervals, limit up to 1000); signed ``GET /api/v3/account, POST|GET|DELETE /api
 GET /api/v3/openOrders, /allOrders, /myTrades``. LIMIT (GTC, IOC, FOK) and MARKET (quantity or
 quoteOrderQty) orders; newOrderRespType ACK, RESULT or FULL (the default).
 
+WebSockets (`streams`, `ws_api`): market streams at ``/ws/<name>`` and
+``/stream?streams=<a>/<b>`` (``<symbol>@bookTicker``, ``<symbol>@kline_<interval>``, live
+SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS) and the WebSocket API at ``/ws-api/v3``
+(``userDataStream.subscribe.signature``, then ``executionReport`` / ``outboundAccountPosition`` /
+``balanceUpdate`` events). ``POST /_sim/ws/drop {"refuse_seconds": 2}`` cuts every WebSocket and
+refuses new ones for that long.
+
 Clocks: the *server clock* (wall clock + an offset) answers /api/v3/time and checks signed
 timestamps; the *market clock* (wall clock x speed, advanced on demand) drives prices, klines and
 fills. Prices move lazily: every request first brings each path-driven market to the market clock.
