@@ -131,6 +131,9 @@ def control_router(venue: BinanceVenue) -> APIRouter:
             "requests": venue.stats.requests,
             "statuses": venue.stats.statuses,
             "orders_placed": venue.stats.orders_placed,
+            # Prices are lazy: how many markets were priced so far, and the path work done.
+            "markets_priced": sum(1 for m in venue.markets.values() if m.synced_at is not None),
+            "path_evaluations": sum(m.evaluations for m in venue.markets.values()),
         }
 
     return router

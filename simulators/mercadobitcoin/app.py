@@ -92,9 +92,8 @@ async def _inject(
         await proceed()
     if fault.body is not None:
         return MbJSON(fault.body, status_code=fault.status)
-    error = rate_limited() if fault.status == 429 else None
-    if error is None and fault.status >= 500:
-        error = internal_error(fault.status)
-    if error is None:
-        error = MbError(fault.status, "API|FAULT_INJECTED", "Injected by the simulator")
-    return error.response()
+    if fault.status == 429:
+        return rate_limited().response({"Retry-After": "1"})
+    if fault.status >= 500:
+        return internal_error(fault.status).response()
+    return MbError(fault.status, "API|FAULT_INJECTED", "Injected by the simulator").response()

@@ -150,7 +150,7 @@ def check_rules(
                 "INVALID_MAX_LIMIT_PRICE",
                 f"The param {{limitPrice}} is higher than {rules.max_price}",
             )
-        if price % rules.price_tick:
+        if price % rules.price_tick or (order.stop_price or 0) % rules.price_tick:
             raise _error("INVALID_DECIMAL_PLACES", "Invalid number of decimal places entered")
     if not by_cost and qty % rules.lot_step:
         raise _error("INVALID_DECIMAL_PLACES", "Invalid number of decimal places entered")
