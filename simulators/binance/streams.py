@@ -11,9 +11,12 @@ market to its clock a few times a second (so resting orders fill without REST tr
 the user data streams (`ws_api`) their chance to report, then pushes market events. Pings are
 the WebSocket library's (uvicorn's server pings, the client's pongs).
 
+Every connection is closed (1001 "going away") at 24 hours, as Binance does.
+
 Control (not Binance's): ``POST /_sim/ws/drop {"refuse_seconds": 2}`` closes every open
-WebSocket (streams and API, close code 1001 "going away", as Binance's 24-hour disconnect) and
-refuses new ones for that long, so a test can make something happen while clients are away."""
+WebSocket (streams and API) and refuses new ones for that long, so a test can make something
+happen while clients are away; ``POST /_sim/ws/max_age {"seconds": 1}`` shortens the 24 hours
+(no body: back to 24 hours)."""
 
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ Json = dict[str, Any]
 _log = logging.getLogger(__name__)
 MAX_STREAMS = 1024  # per connection
 MAX_MESSAGES_PER_SECOND = 5  # incoming, per connection
+MAX_AGE = 24 * 3600.0  # Binance closes every connection at 24 hours
 PUMP_SECONDS = 0.2  # how often the market is brought to its clock while anyone listens
 _STREAM = re.compile(r"^([a-z0-9]+)@(bookTicker|kline_(\w+))$")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -109,8 +113,10 @@ class StreamHub:
         self.venue = venue
         self.users = UserDataHub(venue)
         self.connections: set[StreamConnection] = set()
-        self.sockets: set[WebSocket] = set()  # every open WebSocket, streams and API
+        # Every open WebSocket, streams and API, with when it opened (monotonic).
+        self.sockets: dict[WebSocket, float] = {}
         self.refuse_until = 0.0
+        self.max_age = MAX_AGE
         self._update_ids: dict[str, int] = {}  # per symbol: the book's update id
         self._tops: dict[str, tuple[str, str, str, str]] = {}  # per symbol: its book's top
         self._wake = asyncio.Event()
@@ -121,20 +127,22 @@ class StreamHub:
 
     async def accept(self, socket: WebSocket) -> bool:
         if time.monotonic() < self.refuse_until:
-            await socket.close(code=1013)  # "try again later"
+            await socket.close()  # before the upgrade: answered HTTP 403
             return False
         await socket.accept()
-        self.sockets.add(socket)
+        self.sockets[socket] = time.monotonic()
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run_pump())
         return True
 
     def forget(self, socket: WebSocket) -> None:
-        self.sockets.discard(socket)
+        self.sockets.pop(socket, None)
 
     async def drop_all(self, refuse_seconds: float) -> int:
         self.refuse_until = time.monotonic() + refuse_seconds
-        sockets = list(self.sockets)
+        return await self._close(list(self.sockets))
+
+    async def _close(self, sockets: list[WebSocket]) -> int:
         for socket in sockets:
             with contextlib.suppress(Exception):  # already closing on its own
                 await socket.close(code=_GOING_AWAY)
@@ -229,6 +237,8 @@ class StreamHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), PUMP_SECONDS)
             self._wake.clear()
+            too_old = time.monotonic() - self.max_age
+            await self._close([s for s, opened in self.sockets.items() if opened < too_old])
             try:
                 self.venue.sync()
                 self.users.report()
@@ -343,6 +353,12 @@ class _Drop(BaseModel):
     refuse_seconds: float = Field(default=0, ge=0, le=600)
 
 
+class _MaxAge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(default=MAX_AGE, gt=0, le=MAX_AGE)
+
+
 def mount_streams(app: FastAPI, venue: BinanceVenue) -> StreamHub:
     """The market streams, the WebSocket API (`ws_api`) and their /_sim/ control on `app`."""
     hub = StreamHub(venue)
@@ -374,6 +390,11 @@ def mount_streams(app: FastAPI, venue: BinanceVenue) -> StreamHub:
     @router.post("/ws/drop")
     async def drop(body: _Drop) -> dict[str, Any]:
         return {"dropped": await hub.drop_all(body.refuse_seconds)}
+
+    @router.post("/ws/max_age")
+    async def max_age(body: _MaxAge) -> dict[str, Any]:
+        hub.max_age = body.seconds
+        return {"seconds": hub.max_age}
 
     app.include_router(router)
     return hub

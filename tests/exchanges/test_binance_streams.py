@@ -88,6 +88,19 @@ async def test_kline_stream_pushes_the_current_candle_then_closes_it(sim: Binanc
         await stream.aclose()
 
 
+async def test_the_market_stream_comes_back_after_binance_closes_it(sim: BinanceSim) -> None:
+    """Binance closes every connection at 24 hours; here at 0.5 s."""
+    await sim.http.post("/_sim/ws/max_age", json={"seconds": 0.5})
+    stream = BinanceMarketStream(ws_url(sim), book_tickers=["XLM-BTC"], backoff=FAST)
+    events = aiter(stream)
+    try:
+        await until(events, lambda e: stream.connects >= 3, timeout=10)
+        await until(events, lambda e: e.symbol == "XLM-BTC")  # and it still delivers
+    finally:
+        await sim.http.post("/_sim/ws/max_age", json={})
+        await stream.aclose()
+
+
 async def test_wire_raw_combined_and_live_subscriptions(sim: BinanceSim) -> None:
     async with websockets.connect(f"{ws_url(sim)}/ws/btcbrl@kline_1m") as raw:
         kline = json.loads(await asyncio.wait_for(raw.recv(), 5))
