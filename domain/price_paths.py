@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 from domain.market import Candle
+from domain.volatility import walk_day_variance, walk_levels
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = 1_000_000
@@ -379,7 +380,7 @@ class RandomWalk(PricePath):
         self._volatility = volatility
         self._step_us = step_seconds * _US
         self._volume_per_step = volume_per_step
-        self._levels = _levels(step_seconds)
+        self._levels = walk_levels(step_seconds)
         self._top_span = 4 ** (self._levels - 1)
         self._scale = Decimal(self._top_span * _NOISE_UNIT)
 
@@ -392,30 +393,13 @@ class RandomWalk(PricePath):
     def step_volatility(cls, daily: Decimal, step_seconds: int = 1) -> Decimal:
         """The `volatility` whose walk moves `daily` (the standard deviation of the log
         return over a day) a day on average: the inverse of `daily_volatility`."""
-        return Decimal(f"{float(daily) / math.sqrt(cls._day_variance(step_seconds)):.6g}")
+        return Decimal(f"{float(daily) / math.sqrt(walk_day_variance(step_seconds)):.6g}")
 
     @classmethod
     def daily_volatility(cls, volatility: Decimal, step_seconds: int = 1) -> Decimal:
         """The expected standard deviation of the daily log return of a walk with per-step
-        `volatility`, from the noise model (see `_day_variance`)."""
-        return Decimal(f"{float(volatility) * math.sqrt(cls._day_variance(step_seconds)):.6g}")
-
-    @staticmethod
-    def _day_variance(step_seconds: int) -> float:
-        """Variance of the summed noise over one day (m steps), averaged over where the day
-        starts. Level k interpolates linearly between uniform [-1, 1] nodes (variance 1/3)
-        4^k steps apart, with amplitude 2^k; the mean squared increment of such a line over
-        a lag of mu node spacings is (1/3) * (4/3 - 2 A(mu)), A being the overlap of two
-        unit hat functions mu apart."""
-
-        def overlap(mu: float) -> float:
-            if mu <= 1:
-                return 2 / 3 - mu**2 + mu**3 / 2
-            return (2 - mu) ** 3 / 6 if mu < 2 else 0.0
-
-        m = 86_400 / step_seconds
-        levels = range(_levels(step_seconds))
-        return math.fsum(4.0**k * (4 / 3 - 2 * overlap(m / 4**k)) / 3 for k in levels)
+        `volatility`, from the noise model (see `walk_day_variance`)."""
+        return Decimal(f"{float(volatility) * math.sqrt(walk_day_variance(step_seconds)):.6g}")
 
     def price_at(self, t: datetime) -> Decimal:
         with localcontext(_CONTEXT):
@@ -455,31 +439,6 @@ class RandomWalk(PricePath):
             picked = [first + i * (count - 1) // (self._SAMPLES - 1) for i in range(self._SAMPLES)]
         for step in picked:
             yield self._price(step), volume / len(picked)
-
-
-def _levels(step_seconds: int) -> int:
-    """Noise levels of a walk: enough that the slowest one spans about two years."""
-    two_years_steps = 2 * 365 * 86_400 // step_seconds
-    return next(k for k in range(64) if 4**k >= two_years_steps) + 1
-
-
-def realised_daily_volatility(candles: Sequence[Candle], horizon_seconds: int = 3600) -> Decimal:
-    """The standard deviation of log returns between closes `horizon_seconds` apart, scaled
-    to a day (by the square root of time). An hour rather than the data's own interval: one-
-    and five-minute returns are inflated by the bid/ask bounce, and daily ones are too few in
-    weeks of data. Pairs across a gap in the data are skipped."""
-    horizon = horizon_seconds * _US
-    closes = {_us(c.open_time): c.close for c in candles}
-    returns = [
-        math.log(closes[t + horizon] / close)
-        for t, close in closes.items()
-        if t % horizon == 0 and t + horizon in closes
-    ]
-    if len(returns) < 2:
-        raise ValueError("too few returns at that horizon to measure a volatility")
-    mean = sum(returns) / len(returns)
-    variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
-    return Decimal(f"{math.sqrt(variance * 86_400 / horizon_seconds):.6g}")
 
 
 @lru_cache(maxsize=1 << 16)

@@ -12,7 +12,8 @@ from decimal import Decimal
 from functools import lru_cache
 
 from adapters.market_data import data_dir, read_candles
-from domain.price_paths import RandomWalk, realised_daily_volatility
+from domain.price_paths import RandomWalk
+from domain.volatility import realised_daily_volatility
 
 CALIBRATION_FILE = "ETH_BTC-5m.parquet"
 

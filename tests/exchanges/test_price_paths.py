@@ -18,8 +18,8 @@ from domain.price_paths import (
     PricePath,
     RandomWalk,
     bucket_start,
-    realised_daily_volatility,
 )
+from domain.volatility import realised_daily_volatility
 from simulators.calibration import CALIBRATION_FILE, daily_volatility, default_volatility
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
