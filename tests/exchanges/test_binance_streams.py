@@ -614,3 +614,49 @@ async def test_ccxt_pro_watches_book_tickers_klines_orders_and_trades(sim: Binan
         assert trade["fee"] == {"cost": 0.000001, "currency": "BTC"}
     finally:
         await exchange.close()
+
+
+async def test_partial_fills_arrive_one_by_one_with_fees_summed(
+    binance_sim_factory: SimFactory,
+) -> None:
+    sim = binance_sim_factory(symbols=[BTC_BRL], partial_fill_ratio=Decimal("0.5"))
+    key, secret = await sim.account(BTC="1")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with sim.exchange(key, secret) as exchange:
+        stream = BinanceUserStream(
+            exchange, key, secret, ["BTC-BRL"], url=f"{ws_url(sim)}/ws-api/v3", backoff=FAST
+        )
+        collector = Collector(stream)
+        try:
+            await collector.connected()
+            placed = await exchange.create_order(
+                OrderRequest(
+                    client_order_id="halves-1",
+                    symbol="BTC-BRL",
+                    side=Side.SELL,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal("0.004"),
+                    price=Decimal(355000),
+                )
+            )
+            await collector.next(lambda u: u.order.order_id == placed.order_id)
+            await sim.set_price("BTCBRL", Decimal(356000))
+            first = await collector.next(lambda u: u.fill is not None)
+            await sim.set_price("BTCBRL", Decimal(357000))  # half of what remains
+            second = await collector.next(lambda u: u.fill is not None)
+            await exchange.cancel_order("BTC-BRL", order_id=placed.order_id)
+            canceled = await collector.next(lambda u: u.order.status is OrderStatus.CANCELED)
+            assert first.fill and second.fill and canceled.fill is None
+            assert (first.fill.quantity, second.fill.quantity) == (
+                Decimal("0.002"),
+                Decimal("0.001"),
+            )
+            assert first.order.status is second.order.status is OrderStatus.PARTIALLY_FILLED
+            assert first.order.fees == {"BRL": Decimal("0.71")}  # 0.1 % of 710 BRL received
+            assert second.order.fees == {"BRL": Decimal("1.065")}
+            assert canceled.order.client_order_id == "halves-1"  # not the cancel's own id
+            assert canceled.order.filled_quantity == Decimal("0.003")
+            assert canceled.order.fees == {"BRL": Decimal("1.065")}
+            assert canceled.order.average_price == 355000
+        finally:
+            await collector.close()
