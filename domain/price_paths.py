@@ -181,6 +181,11 @@ class CandleReplay(PricePath):
         self._started_us = _us(started_at)
         self._speed = Fraction(speed)  # exact, so the time mapping is deterministic
         self._looping = looping
+        # Candles on one grid of their own length (minute candles at whole minutes): the price
+        # is then constant on each quarter of that grid, played forwards or mirrored.
+        self._on_grid = self._length % 4 == 0 and all(
+            (o - self._opens[0]) % self._length == 0 for o in self._opens
+        )
 
     @property
     def looping(self) -> bool:
@@ -218,6 +223,19 @@ class CandleReplay(PricePath):
                 close=total.close,
                 volume=total.volume.quantize(_VOLUME_STEP),
             )
+
+    def step_of(self, t: datetime) -> int | None:
+        if not self._on_grid:
+            return None
+        return (self._path_us(_us(t)) - self._opens[0]) // self._quarter
+
+    def next_change(self, t: datetime) -> datetime | None:
+        step = self.step_of(t)
+        if step is None:
+            return super().next_change(t)
+        # The first wall time whose path time reaches the next quarter of the grid.
+        wall = math.ceil(Fraction((step + 1) * self._quarter) / self._speed)
+        return _at(self._started_us + wall)
 
     def _path_us(self, wall_us: int) -> int:
         return self._opens[0] + int((wall_us - self._started_us) * self._speed // 1)

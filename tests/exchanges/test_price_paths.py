@@ -265,3 +265,22 @@ def test_a_walk_is_constant_within_a_step_and_says_so() -> None:
     assert len({walk.price_at(t) for t in inside}) == 1
     assert walk.step_of(T0 + timedelta(seconds=15)) == 3
     assert FixedPrice(D(1)).step_of(T0) == FixedPrice(D(1)).step_of(T0 + timedelta(days=9))
+
+
+@pytest.mark.parametrize("looping", [False, True])
+def test_a_replay_is_constant_until_the_change_it_announces(looping: bool) -> None:
+    """step_of/next_change let the simulators skip a market until its price can move: the
+    price must hold from any time until just before the announced change, played forwards,
+    mirrored, across gaps and past the ends."""
+    replay = CandleReplay(
+        read_candles(OHLCV_DIR / "ETH_BTC-1m.parquet"), started_at=T0, speed=7.5, looping=looping
+    )
+    span = replay.duration * 3
+    for i in range(300):
+        t = T0 - replay.duration + span * i / 300 + timedelta(microseconds=i * 7919)
+        change = replay.next_change(t)
+        assert change is not None and change > t
+        just_before = change - timedelta(microseconds=1)
+        assert replay.step_of(just_before) == replay.step_of(t) != replay.step_of(change)
+        held = replay.candle(t, change)
+        assert held.high == held.low == replay.price_at(t) == replay.price_at(just_before)
