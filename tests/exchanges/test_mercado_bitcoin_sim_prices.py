@@ -44,7 +44,11 @@ async def test_a_pin_shows_in_the_last_candle_and_keeps_the_walk_before_it() -> 
         async with httpx.AsyncClient(base_url=sim.api_url, timeout=10) as http:
             await control.post("/clock", {"advance_seconds": 600})  # ten minutes of walk
             await control.set_price("BTC-BRL", D("1000.00"))
-            query = {"symbol": "BTC-BRL", "resolution": "1m", "to": int(time.time()) + 3600}
+            query: dict[str, str | int] = {
+                "symbol": "BTC-BRL",
+                "resolution": "1m",
+                "to": int(time.time()) + 3600,
+            }
             bars = (await http.get("/candles", params={**query, "countback": 5})).json()
         await control.http.aclose()
     assert D(bars["c"][-1]) == D("1000.00") and D(bars["l"][-1]) == D("1000.00")

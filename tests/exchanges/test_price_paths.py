@@ -96,7 +96,8 @@ def test_random_walk_candles_cover_their_steps_and_tiny_prices_keep_digits() -> 
     assert (minute.open, minute.close) == (prices[0], prices[-1])
     assert (minute.high, minute.low) == (max(prices), min(prices))
     assert minute.volume == 12
-    assert all(p > 0 and p.as_tuple().exponent >= -20 for p in prices)
+    exponents = [p.as_tuple().exponent for p in prices]
+    assert all(p > 0 for p in prices) and all(isinstance(e, int) and e >= -20 for e in exponents)
     assert len({p for p in prices}) > 1
 
 
