@@ -67,6 +67,13 @@ class ManualPrices(PricePath):
     def step_of(self, t: datetime) -> int | None:
         return bisect.bisect_right(self._times, t)
 
+    def next_change(self, t: datetime) -> datetime | None:
+        first = self._times[0]
+        if self._before is None or t >= first:
+            return None  # it moves only when set, and whoever sets it moves the market
+        change = self._before.next_change(t)
+        return first if change is None else min(change, first)
+
     def _steps(self, start_us: int, end_us: int) -> Iterator[tuple[Decimal, Decimal]]:
         start = _EPOCH + timedelta(microseconds=start_us)
         end = _EPOCH + timedelta(microseconds=end_us)

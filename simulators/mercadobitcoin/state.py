@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import heapq
 import hmac
 import json
 import math
@@ -190,9 +191,12 @@ class Venue:
     _ulids: Ulids = field(default_factory=Ulids)
     _public_ids: dict[str, str] = field(default_factory=dict)  # engine order id -> MB's ULID
     _engine_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, ULID)
-    # Markets asked for so far, with the path step each was last priced at: prices are
-    # computed lazily, only for these, and only when the path moved to a new step.
+    # Markets asked for so far, with the path step each was last priced at, and when each may
+    # next move (a heap, and by symbol): prices are computed lazily, for these only, and only
+    # when their time came.
     _steps: dict[str, int | None] = field(default_factory=dict)
+    _due: list[tuple[datetime, str]] = field(default_factory=list)
+    _scheduled: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -237,11 +241,14 @@ class Venue:
         return max(price, rules.price_tick)
 
     def sync_prices(self) -> None:
-        """Move every market asked for so far to its path's price now (resting orders the move
-        crosses fill); a market still on the same step of its path costs nothing."""
+        """Move the markets asked for so far to their path's price now (resting orders the move
+        crosses fill), visiting only those whose path may have moved since."""
         now = self.clock.now()
-        for symbol in list(self._steps):
-            self._follow(symbol, now)
+        while self._due and self._due[0][0] <= now:
+            when, symbol = heapq.heappop(self._due)
+            if self._scheduled.get(symbol) == when:  # else a stale entry, rescheduled since
+                del self._scheduled[symbol]
+                self._follow(symbol, now)
 
     @property
     def markets_priced(self) -> int:
@@ -254,13 +261,19 @@ class Venue:
         return self.engine.price(symbol)
 
     def _follow(self, symbol: str, now: datetime) -> None:
-        step, first = self.sources[symbol].step_of(now), symbol not in self._steps
-        if not first and step is not None and step == self._steps[symbol]:
-            return
-        self._steps[symbol] = step
-        price = self._on_tick(symbol, now)
-        if first or price != self.engine.price(symbol):
-            self._record_makers(self.engine.set_price(symbol, price, now))
+        source = self.sources[symbol]
+        step, first = source.step_of(now), symbol not in self._steps
+        if first or step is None or step != self._steps[symbol]:
+            self._steps[symbol] = step
+            price = self._on_tick(symbol, now)
+            if first or price != self.engine.price(symbol):
+                self._record_makers(self.engine.set_price(symbol, price, now))
+        when = source.next_change(now)
+        if when is None:
+            self._scheduled.pop(symbol, None)
+        elif self._scheduled.get(symbol) != when:
+            self._scheduled[symbol] = when
+            heapq.heappush(self._due, (when, symbol))
 
     def set_price(self, symbol: str, price: Decimal) -> list[Fill]:
         """Pin a market to `price` from now on (a moving path stops: the test drives it)."""
@@ -272,6 +285,7 @@ class Venue:
                 self.engine.price(symbol), now, before=source
             )
         source.set(price, now)
+        self._scheduled.pop(symbol, None)  # it moves only when set again
         fills = self.engine.set_price(symbol, price, now)
         self._record_makers(fills)
         return fills
