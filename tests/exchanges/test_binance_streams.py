@@ -160,5 +160,8 @@ async def test_many_live_subscriptions_keep_to_the_message_limit(sim: BinanceSim
 
         await until(events, note, timeout=10)
         assert stream.connects == 1  # never cut off for sending too fast
+        await stream.unsubscribe(book_tickers=["BTC-BRL"])
+        with pytest.raises(TimeoutError):  # klines go on, book tickers do not
+            await until(events, lambda e: isinstance(e, BookTickerEvent), timeout=2.5)
     finally:
         await stream.aclose()

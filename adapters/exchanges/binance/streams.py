@@ -22,11 +22,21 @@ from adapters.exchanges.streams import Backoff, BookTickerEvent, KlineEvent
 from domain.market import Candle
 
 STREAMS_URL = "wss://stream.binance.com:9443"
+TESTNET_STREAMS_URL = "wss://stream.testnet.binance.vision"
 MAX_STREAMS = 1024  # per connection
 SEND_GAP = 0.25  # between our messages on a stream connection (Binance allows 5 a second)
 MAX_AGE = 23.5 * 3600  # Binance closes every connection at 24 h: leave first
 # A dropped connection, a refused handshake, a stalled one: all mean "connect again".
 CONNECTION_LOST = (OSError, TimeoutError, WebSocketException, InvalidHandshake, TemporaryError)
+
+
+def _names(
+    book_tickers: Iterable[str], klines: Iterable[tuple[str, str]]
+) -> dict[str, tuple[str, str | None]]:
+    """Stream names (``btcbrl@bookTicker``) and the (symbol, interval) each carries."""
+    return {f"{_name(s)}@bookTicker": (s.upper(), None) for s in book_tickers} | {
+        f"{_name(s)}@kline_{i}": (s.upper(), i) for s, i in klines
+    }
 
 
 def _name(symbol: str) -> str:
@@ -75,9 +85,7 @@ class BinanceMarketStream:
         self.connects = 0
 
     def _add(self, book_tickers: Iterable[str], klines: Iterable[tuple[str, str]]) -> list[str]:
-        added = {f"{_name(s)}@bookTicker": (s.upper(), None) for s in book_tickers} | {
-            f"{_name(s)}@kline_{i}": (s.upper(), i) for s, i in klines
-        }
+        added = _names(book_tickers, klines)
         fresh = [n for n in added if n not in self._streams]
         if len(self._streams) + len(fresh) > MAX_STREAMS:
             raise ValueError(f"Binance serves at most {MAX_STREAMS} streams per connection")
@@ -88,15 +96,24 @@ class BinanceMarketStream:
         self, *, book_tickers: Iterable[str] = (), klines: Iterable[tuple[str, str]] = ()
     ) -> None:
         """More streams on the live connection (and on every reconnect)."""
-        fresh = self._add(book_tickers, klines)
-        if not fresh:
+        await self._send("SUBSCRIBE", self._add(book_tickers, klines))
+
+    async def unsubscribe(
+        self, *, book_tickers: Iterable[str] = (), klines: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Fewer streams, now and on every reconnect."""
+        gone = [n for n in _names(book_tickers, klines) if self._streams.pop(n, None)]
+        await self._send("UNSUBSCRIBE", gone)
+
+    async def _send(self, method: str, names: list[str]) -> None:
+        if not names:
             return
         async with self._sending:  # Binance drops a connection sent over 5 messages a second
             await asyncio.sleep(self._sent_at + SEND_GAP - time.monotonic())
             if self._ws is not None:
                 self._next_id += 1
-                request = {"method": "SUBSCRIBE", "params": fresh, "id": self._next_id}
-                with contextlib.suppress(*CONNECTION_LOST):  # the reconnect subscribes them anyway
+                request = {"method": method, "params": names, "id": self._next_id}
+                with contextlib.suppress(*CONNECTION_LOST):  # a reconnect asks for the set anew
                     await self._ws.send(json.dumps(request))
             self._sent_at = time.monotonic()
 

@@ -30,6 +30,7 @@ from adapters.exchanges.streams import Backoff, OrderUpdate
 from domain.market import Fill, Order, OrderStatus, Side
 
 WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
+TESTNET_WS_API_URL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
 FILLS_PAGE = 1000
 OPEN_ORDERS_WEIGHT, OPEN_ORDERS_ALL_WEIGHT = 6, 80  # openOrders with a symbol, and without
 
