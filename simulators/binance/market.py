@@ -86,13 +86,13 @@ class SymbolMarket:
             return cls(config, FixedPrice(spec.price), started_at)
         if isinstance(spec, RandomWalkPath):
             volatility = spec.volatility
+            if volatility is None:  # calibrated on the real candles
+                volatility = default_volatility(spec.step_seconds)
             walk = RandomWalk(
                 seed=spec.seed,
                 start_price=spec.start_price,
                 started_at=started_at,
-                volatility=default_volatility(spec.step_seconds)
-                if volatility is None
-                else volatility,
+                volatility=volatility,
                 step_seconds=spec.step_seconds,
             )
             return cls(config, walk, started_at - RANDOM_WALK_HISTORY)
