@@ -98,6 +98,8 @@ async def test_wire_raw_combined_and_live_subscriptions(sim: BinanceSim) -> None
         assert answers[0] == {"result": ["xlmbtc@bookTicker"], "id": 8}
         assert answers[1] == {"result": None, "id": 9}
         assert answers[2]["code"] == 2 and "unknown variant NOPE" in answers[2]["msg"]
+        with pytest.raises(TimeoutError):  # unsubscribed: the book ticker pushes stop
+            await asyncio.wait_for(combined.recv(), 1.5)
 
 
 async def test_the_combined_property_switches_the_payload_wrapping(sim: BinanceSim) -> None:
