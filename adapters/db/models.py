@@ -148,6 +148,22 @@ class Throttle(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class VenueBudget(Base):
+    """Weight or orders reserved from one venue limit's fixed window by every worker process
+    (adapters/db/budgets.py), changed only by single atomic statements. A row named ``BLOCKED``
+    holds the venue's Retry-After or ban for an IP until `expires_at`. Rows past `expires_at`
+    count as empty and are purged."""
+
+    __tablename__ = "venue_budgets"
+
+    venue: Mapped[str] = mapped_column(String(20), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)  # ip:<host>|account:<hash>
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # the venue's limit name
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    used: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class MailOutbox(Base):
     """Mails the platform sends, written in the same transaction as the change they announce.
     Locally nothing delivers them: `crypteras outbox` prints them."""

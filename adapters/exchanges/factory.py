@@ -1,17 +1,42 @@
 """Builds the `Exchange` for a venue: with a user's keys, or public (market data only).
 
-One factory per process holds one circuit breaker per venue, shared by every adapter it builds,
-so a venue that is down is stopped being called for all users at once, and the one in-process
+One factory per process. Its adapters are long-lived: one per (venue, key, testnet, retry),
+kept in a bounded cache (least recently used first out, and any left idle for `idle_seconds`),
+so an adapter's clock offset, exchangeInfo, tokens and in-doubt orders outlive the call that
+made it. Every Binance adapter of one endpoint shares one `BinanceVenue` (the weight budget per
+IP, the order budget per account, the ban state, the clock offset, exchangeInfo) and one
+connection pool; with `sessions`, the budget is coordinated with the other processes through
+the database (`adapters.db.budgets`). One circuit breaker per venue is shared by every adapter,
+so a venue that is down is stopped being called for all users at once; and the one in-process
 paper market.
+
+`connect` lends an adapter: the `ExchangeLease` it returns forwards every call, and its
+`aclose` (or ``async with``) only gives the adapter back. The factory's own `aclose` closes
+them all.
 """
 
 from __future__ import annotations
 
+import abc
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.db.budgets import DbBudgetStore
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.binance import BinanceExchange
+from adapters.exchanges.binance.exchange import PRODUCTION_URL, TESTNET_URL
+from adapters.exchanges.binance.transport import BinanceVenue
+from adapters.exchanges.budget import BudgetStore, MemoryBudgetStore
 from adapters.exchanges.keys import check_key_format
 from adapters.exchanges.mercado_bitcoin import MercadoBitcoinExchange
 from adapters.exchanges.paper import PaperMarket, build_paper_market
@@ -26,13 +51,92 @@ PAPER_STARTING_BALANCES = {
     "BTC": Decimal(1),
     "ETH": Decimal(10),
 }
+MAX_ADAPTERS = 2048
+IDLE_SECONDS = 900.0
+# Connections one process keeps to one Binance endpoint, for every adapter of it.
+_BINANCE_CONNECTIONS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+
+
+class ExchangeLease(Exchange):
+    """A long-lived adapter, lent: every call goes to it; `aclose` gives it back, once."""
+
+    def __init__(self, adapter: Exchange, give_back: Callable[[], None]) -> None:
+        self._adapter = adapter
+        self._give_back: Callable[[], None] | None = give_back
+
+    @property
+    def adapter(self) -> Exchange:
+        return self._adapter
+
+    def __getattr__(self, name: str) -> Any:
+        # The venue's own extras (and `venue`, `intervals`); never our private fields.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._adapter, name)
+
+    async def aclose(self) -> None:
+        give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back()
+
+
+def _forward(name: str) -> Callable[..., Any]:
+    def call(self: ExchangeLease, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.adapter, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+# Every operation of the port, whatever it grows to, goes to the lent adapter.
+for _name, _member in vars(Exchange).items():
+    if callable(_member) and not _name.startswith("_") and _name != "aclose":
+        setattr(ExchangeLease, _name, _forward(_name))
+abc.update_abstractmethods(ExchangeLease)  # type: ignore[type-abstract]
+
+
+@dataclass
+class _Lent:
+    adapter: Exchange
+    idle_since: float
+    leases: int = 0
+    evicted: bool = False
+
+
+def _identity(api_key: str, api_secret: str) -> str:
+    """The cache's name for a key pair: a digest (a corrected secret is another adapter)."""
+    return hashlib.sha256(f"{api_key}\0{api_secret}".encode()).hexdigest()
 
 
 class ExchangeFactory:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        budget_store: BudgetStore | None = None,
+        host: str | None = None,
+        max_adapters: int = MAX_ADAPTERS,
+        idle_seconds: float = IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`sessions` coordinates the venues' budgets with the other processes through the
+        database (else `budget_store`, else this process alone). `host` names this process's
+        egress IP in the budget (default: the host name; processes behind one NAT address
+        should share a name)."""
         self._settings = settings
         self._breakers = {venue: CircuitBreaker(venue.value) for venue in Venue}
         self._paper: PaperMarket | None = None
+        self._store = budget_store or (DbBudgetStore(sessions) if sessions else None)
+        self._store = self._store or MemoryBudgetStore()
+        self._host = host
+        self._max = max_adapters
+        self._idle = idle_seconds
+        self._clock = clock
+        self._adapters: OrderedDict[tuple[Venue, bool, bool, str], _Lent] = OrderedDict()
+        self._evicted: list[_Lent] = []  # out of the cache, still lent
+        self._closing: set[asyncio.Task[None]] = set()
+        self._binance: dict[str, tuple[BinanceVenue, httpx.AsyncClient]] = {}
 
     def paper_market(self) -> PaperMarket:
         if self._paper is None:
@@ -41,6 +145,21 @@ class ExchangeFactory:
                 build_paper_market(data_dir=Path(data_dir)) if data_dir else build_paper_market()
             )
         return self._paper
+
+    def binance_venue(self, testnet: bool = False) -> BinanceVenue:
+        """The state every Binance adapter of that endpoint shares in this process."""
+        return self._binance_endpoint(testnet)[0]
+
+    def _binance_endpoint(self, testnet: bool) -> tuple[BinanceVenue, httpx.AsyncClient]:
+        url = self._binance_url(testnet) or (TESTNET_URL if testnet else PRODUCTION_URL)
+        if url not in self._binance:
+            venue = BinanceVenue(store=self._store, host=self._host)
+            client = httpx.AsyncClient(base_url=url, limits=_BINANCE_CONNECTIONS)
+            self._binance[url] = (venue, client)
+        return self._binance[url]
+
+    def _binance_url(self, testnet: bool) -> str | None:
+        return self._settings.binance_testnet_url if testnet else self._settings.binance_base_url
 
     def connect(
         self,
@@ -52,36 +171,102 @@ class ExchangeFactory:
         account: str = "",
         retry: bool = True,
     ) -> Exchange:
-        """An adapter for `venue`. Empty keys give a public one. `retry=False` inside Temporal
-        activities, whose RetryPolicy does the retrying. `account` names the paper account.
-        Raises `MalformedKey` (an `AuthError`) for keys that cannot be the venue's, before any
-        network call."""
+        """An adapter for `venue`, lent (see `ExchangeLease`). Empty keys give a public one.
+        `retry=False` inside Temporal activities, whose RetryPolicy does the retrying.
+        `account` names the paper account. Raises `MalformedKey` (an `AuthError`) for keys
+        that cannot be the venue's, before any network call."""
         if api_key or api_secret:
             check_key_format(venue, api_key, api_secret)
+        if venue is Venue.PAPER:
+            market = self.paper_market()
+            if account and not market.engine.balances(account):
+                for asset, amount in PAPER_STARTING_BALANCES.items():
+                    market.engine.deposit(account, asset, amount)
+            return market.exchange(account)
+        now = self._clock()
+        self._expire(now)
+        key = (venue, testnet, retry, _identity(api_key, api_secret))
+        lent = self._adapters.get(key)
+        if lent is None:
+            lent = _Lent(self._build(venue, api_key, api_secret, testnet, retry), now)
+            self._adapters[key] = lent
+            self._evict_over_capacity()
+        self._adapters.move_to_end(key)
+        lent.leases += 1
+        # Concrete since the forwarding above; mypy cannot see methods set that way.
+        return ExchangeLease(lent.adapter, lambda: self._give_back(lent))  # type: ignore[abstract]
+
+    def _build(
+        self, venue: Venue, api_key: str, api_secret: str, testnet: bool, retry: bool
+    ) -> Exchange:
         breaker = self._breakers[venue]
         if venue is Venue.BINANCE:
+            shared, client = self._binance_endpoint(testnet)
             return BinanceExchange(
                 api_key,
                 api_secret,
-                base_url=(
-                    self._settings.binance_testnet_url
-                    if testnet
-                    else self._settings.binance_base_url
-                ),
+                base_url=self._binance_url(testnet),
                 testnet=testnet,
                 breaker=breaker,
                 retry=retry,
+                http_client=client,
+                venue=shared,
             )
-        if venue is Venue.MERCADO_BITCOIN:
-            return MercadoBitcoinExchange(
-                api_key,
-                api_secret,
-                base_url=self._settings.mercadobitcoin_base_url,
-                resilience=Resilience(venue.value, breaker=breaker),
-                retry=retry,
-            )
-        market = self.paper_market()
-        if account and not market.engine.balances(account):
-            for asset, amount in PAPER_STARTING_BALANCES.items():
-                market.engine.deposit(account, asset, amount)
-        return market.exchange(account)
+        return MercadoBitcoinExchange(
+            api_key,
+            api_secret,
+            base_url=self._settings.mercadobitcoin_base_url,
+            resilience=Resilience(venue.value, breaker=breaker),
+            retry=retry,
+        )
+
+    # -- the cache --------------------------------------------------------------------------
+
+    def _give_back(self, lent: _Lent) -> None:
+        lent.leases -= 1
+        lent.idle_since = self._clock()
+        if lent.evicted and lent.leases == 0:
+            self._evicted.remove(lent)
+            self._close_later(lent.adapter)
+
+    def _expire(self, now: float) -> None:
+        for key, lent in list(self._adapters.items()):
+            if lent.leases == 0 and now - lent.idle_since >= self._idle:
+                self._drop(key)
+
+    def _evict_over_capacity(self) -> None:
+        """Least recently used first; an adapter still lent leaves the cache at once and is
+        closed when its last lease comes back."""
+        while len(self._adapters) > self._max:
+            self._drop(next(iter(self._adapters)))
+
+    def _drop(self, key: tuple[Venue, bool, bool, str]) -> None:
+        lent = self._adapters.pop(key)
+        if lent.leases:
+            lent.evicted = True
+            self._evicted.append(lent)
+        else:
+            self._close_later(lent.adapter)
+
+    def _close_later(self, adapter: Exchange) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(adapter.aclose())
+        except RuntimeError:  # no event loop: closed with the factory
+            self._evicted.append(_Lent(adapter, self._clock()))
+            return
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @property
+    def cached(self) -> int:
+        return len(self._adapters)
+
+    async def aclose(self) -> None:
+        """Close every adapter, lent or not, and the shared connection pools."""
+        lent = [*self._adapters.values(), *self._evicted]
+        self._adapters.clear()
+        self._evicted.clear()
+        await asyncio.gather(*(entry.adapter.aclose() for entry in lent), *self._closing)
+        for _, client in self._binance.values():
+            await client.aclose()
+        self._binance.clear()
