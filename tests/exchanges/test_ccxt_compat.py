@@ -171,7 +171,9 @@ async def test_ccxt_binance_trading(binance_sim: BinanceSim) -> None:
         with pytest.raises(ccxt.OrderNotFound):
             await exchange.fetch_order("987654321", "BTC/BRL")
         with pytest.raises(ccxt.BadRequest, match="Filter failure: NOTIONAL"):  # ccxt: -1013
-            await exchange.create_order("BTC/BRL", "limit", "buy", 0.00001, 1000)
+            await exchange.create_order("BTC/BRL", "limit", "buy", 0.00001, 340000)
+        with pytest.raises(ccxt.InvalidOrder, match="Filter failure: PERCENT_PRICE_BY_SIDE"):
+            await exchange.create_order("BTC/BRL", "limit", "buy", 0.001, 1000)
 
 
 async def test_ccxt_binance_bad_key_is_authentication_error(binance_sim: BinanceSim) -> None:
