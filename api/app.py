@@ -88,6 +88,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
         finally:
             await app.state.services.payments.aclose()
+            await app.state.services.exchanges.aclose()
             await engine.dispose()
             await reads.dispose()
 

@@ -49,7 +49,7 @@ class Services:
         reads: AsyncEngine | None = None,
     ) -> Services:
         """`reads`: the app's read engine; without one, reads share the sessions' pool."""
-        exchanges = ExchangeFactory(settings)
+        exchanges = ExchangeFactory(settings, sessions=sessions)
         return cls(
             settings=settings,
             sessions=sessions,

@@ -50,7 +50,8 @@ class WorkerDeps:
         return cls(
             sessions=sessions,
             vault=Vault(settings.credential_keys, settings.credentials_key_version),
-            exchanges=ExchangeFactory(settings),
+            # Venue budgets coordinated with the other workers through the database.
+            exchanges=ExchangeFactory(settings, sessions=sessions),
             payments=PaymentGateways.from_settings(settings),
         )
 
@@ -112,7 +113,8 @@ def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings, runtime=build_runtime(settings))
     engine = create_engine(settings.database_url)
-    workers = build_workers(client, WorkerDeps.build(settings, session_factory(engine)))
+    deps = WorkerDeps.build(settings, session_factory(engine))
+    workers = build_workers(client, deps)
     await ensure_schedules(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -126,6 +128,7 @@ async def run_worker(settings: Settings) -> None:
     try:
         await serve(workers, stop)
     finally:
+        await deps.exchanges.aclose()
         await engine.dispose()
 
 
