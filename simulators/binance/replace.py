@@ -43,20 +43,16 @@ def cancel_replace(venue: BinanceVenue, account: str, params: Params) -> Json:
             "but both were empty/null!",
         )
     venue.order_counter.charge(account, venue.server_time())
-    symbol = new.config.domain_symbol
     # cancelOrderId takes precedence over cancelOrigClientOrderId.
-    by_client = (
-        None if cancel_order_id is not None or cancel_client_id is None else cancel_client_id
-    )
+    if cancel_order_id is not None:
+        order_id, client_id = str(cancel_order_id), None
+    else:
+        assert cancel_client_id is not None
+        order_id, client_id = None, engine_client_id(cancel_client_id)
+    symbol = new.config.domain_symbol
     try:
         canceled: Json = cancel(
-            venue,
-            account,
-            symbol,
-            None if cancel_order_id is None else str(cancel_order_id),
-            None if by_client is None else engine_client_id(by_client),
-            cancel_id,
-            restrictions,
+            venue, account, symbol, order_id, client_id, cancel_id, restrictions
         )
         cancel_ok = True
     except BinanceError as exc:

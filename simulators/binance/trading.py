@@ -123,10 +123,12 @@ def cancel(
     cancel_id: str | None,
     restrictions: str | None,
 ) -> Json:
-    """Cancel one order (DELETE /api/v3/order, and the cancel half of cancelReplace)."""
+    """Cancel one order (DELETE /api/v3/order, and the cancel half of cancelReplace); an
+    orderId takes precedence over a client order id sent with it."""
     engine = venue.engine
+    by_client = client_id if order_id is None else None
     try:
-        order = engine.get(account, symbol, order_id=order_id, client_order_id=client_id)
+        order = engine.get(account, symbol, order_id=order_id, client_order_id=by_client)
         if restrictions and order.status is not _RESTRICTIONS[restrictions]:
             raise BinanceError(-2011, "Order was not canceled due to cancel restrictions.")
         order = engine.cancel(account, symbol, order_id=order.order_id, at=venue.server_datetime())
