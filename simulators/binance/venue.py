@@ -7,7 +7,7 @@ import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -91,6 +91,7 @@ class BinanceVenue:
         self.meta: dict[str, OrderMeta] = {}  # by engine order id
         # IOC/FOK stop orders still waiting: expired whatever their trigger leaves unfilled.
         self.immediate_stops: dict[str, tuple[str, str]] = {}  # order id -> (account, symbol)
+        self._minute_closes: dict[str, dict[datetime, Decimal]] = {}  # closed 1m klines' closes
         self.tape: dict[str, list[TapeTrade]] = {name: [] for name in self.markets}
         self.weights = WeightLimiter(
             config.weight_limit, config.weight_window_seconds, config.ban_after, config.ban_seconds
@@ -223,13 +224,25 @@ class BinanceVenue:
                 self.meta[order_id].expired = True
 
     def average_price(self, name: str) -> Decimal:
-        """The average price PERCENT_PRICE_BY_SIDE checks against: of the last avgPriceMins
-        closed minutes, as /api/v3/avgPrice computes it (0 minutes: the last price)."""
+        """The average price PERCENT_PRICE_BY_SIDE checks against: of the closes of the last
+        avgPriceMins 1m klines, as /api/v3/avgPrice computes it, the open one closing at the
+        last price (0 minutes: the last price). A closed minute is computed once."""
         market = self.market(name)
-        mins = market.config.avg_price_mins
+        last = self.price(name)
+        closes = [last]
         now = self.market_now()
-        rows = market.klines("1m", now, start=None, end=now, limit=mins) if mins else []
-        closes = [k.candle.close for k in rows] or [self.price(name)]
+        opened = now.replace(second=0, microsecond=0)
+        cached = self._minute_closes.setdefault(name, {})
+        for _ in range(market.config.avg_price_mins - 1):
+            opened -= timedelta(minutes=1)
+            if opened not in cached:
+                rows = market.klines("1m", now, start=opened, end=opened, limit=1)
+                if not rows:  # before the market was listed
+                    break
+                cached[opened] = rows[0].candle.close
+            closes.append(cached[opened])
+        for stale in [at for at in cached if at < opened]:
+            del cached[stale]
         return sum(closes, Decimal(0)) / len(closes)
 
     def changed(self) -> None:
