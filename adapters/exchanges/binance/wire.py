@@ -261,6 +261,8 @@ def error_for(status: int, body: Any, retry_after: float | None) -> ExchangeErro
         return OrderNotFound(text, venue=VENUE, code=code)
     if code == -2010 and "insufficient balance" in msg.lower():
         return InsufficientBalance(text, venue=VENUE, code=code)
+    # -2010 is also "Order would immediately match and take." (a LIMIT_MAKER that would take)
+    # and "Order would trigger immediately." (a stop already reached): refused, never placed.
     if code == -2010 or code == -1013 or (isinstance(code, int) and -1199 <= code <= -1100):
         return InvalidOrder(text, venue=VENUE, code=code)
     return ExchangeError(text, venue=VENUE, code=code)
