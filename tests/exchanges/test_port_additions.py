@@ -82,6 +82,30 @@ async def test_tickers_of_every_market_take_one_read_of_each_kind(
     assert all(t.high_24h is not None and t.low_24h is not None for t in two)
 
 
+async def test_tickers_of_more_than_twenty_markets_take_the_cheap_reads(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """ticker/24hr would weigh 40 for 21 to 100 symbols: bookTicker and ticker/price weigh 4
+    each, whatever the count, and take the same JSON array of symbols."""
+    listed = [
+        SymbolConfig(base=f"COIN{n}", quote="BRL", path=FixedPath(price=Decimal(100 + n)))
+        for n in range(25)
+    ]
+    sim = binance_sim_factory(symbols=listed)
+    key, secret = await sim.account()
+    wanted = [f"COIN{n}-BRL" for n in reversed(range(3, 24))]  # 21 of the 25
+    async with sim.exchange(key, secret) as exchange:
+        await exchange.markets()
+        before = await _requests(sim)
+        tickers = await exchange.tickers(wanted)
+        assert _more(before, await _requests(sim)) == {
+            "GET /api/v3/ticker/bookTicker": 1,
+            "GET /api/v3/ticker/price": 1,
+        }
+    assert [t.symbol for t in tickers] == wanted
+    assert [t.last for t in tickers] == [Decimal(100 + n) for n in reversed(range(3, 24))]
+
+
 async def test_open_orders_of_every_market_take_one_request(
     binance_sim: BinanceSim, binance_exchange: BinanceExchange, binance_account: tuple[str, str]
 ) -> None:
