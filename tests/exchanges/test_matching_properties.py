@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from domain.market import MarketRules, OrderRequest, OrderType, Side, Symbol
-from domain.matching import FeeAsset, Fees, MatchingEngine, MatchingError
+from domain.matching import FeeAsset, Fees, MatchingEngine, MatchingError, WouldTrigger
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 D = Decimal
@@ -109,7 +110,7 @@ UNITS = {"BRL": D(1), "BTC": D("0.0001"), "TRX": D(10), "BNB": D("0.001")}
 TYPES = {
     "limit": OrderType.LIMIT,
     "maker": OrderType.LIMIT_MAKER,
-    "stop": OrderType.STOP_LOSS_LIMIT,  # stop at the limit price
+    "stop": OrderType.STOP_LOSS_LIMIT,
     "market": OrderType.MARKET,
     "cost": OrderType.MARKET,
 }
@@ -195,6 +196,9 @@ def apply(engine: MatchingEngine, event: Event, step: int) -> None:
             quantity = rules.lot_step * event.lots * (1 if event.symbol == "TRX-BTC" else 10)
             kind = TYPES[event.how]
             price = level_price(rules, event.permille) if kind.has_limit_price else None
+            stop = price if kind is OrderType.STOP_LOSS_LIMIT else None
+            if stop is not None:  # a limit 1% past the stop: taker or maker once triggered
+                price = level_price(rules, event.permille + (10 if event.side is Side.BUY else -10))
             request = OrderRequest(
                 client_order_id=f"c{step}",
                 symbol=event.symbol,
@@ -203,7 +207,7 @@ def apply(engine: MatchingEngine, event: Event, step: int) -> None:
                 quantity=quantity if event.how != "cost" else None,
                 quote_quantity=quantity * LEVELS[event.symbol] if event.how == "cost" else None,
                 price=price,
-                stop_price=price if kind is OrderType.STOP_LOSS_LIMIT else None,
+                stop_price=stop,
             )
             engine.place(event.account, request, T0)
         case PayInBnb():
@@ -256,15 +260,25 @@ def assert_invariants(engine: MatchingEngine, deposits: dict[tuple[str, str], De
         assert all(expected[a] == 0 for a in expected if a not in balances)
 
 
+# Prices and funds from the start (when drawn, placements are mostly accepted), or nothing.
+PREAMBLE: list[Event] = [
+    *(Move(symbol, 0) for symbol in LEVELS),
+    *(Deposit(account, asset, 10**6) for account in ACCOUNTS for asset in UNITS),
+]
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     sequence=events,
+    funded=st.booleans(),
     ratio=st.sampled_from([D(1), D("0.5"), D("0.3")]),
     slippage=st.sampled_from([D(0), D("0.001"), D("0.01")]),
 )
 def test_random_event_sequences_keep_balances_conserved_and_non_negative(
-    sequence: list[Event], ratio: Decimal, slippage: Decimal
+    sequence: list[Event], funded: bool, ratio: Decimal, slippage: Decimal
 ) -> None:
+    if funded:
+        sequence = PREAMBLE + sequence
     engine = MatchingEngine(
         MARKETS,
         Fees(maker=D("0.003"), taker=D("0.007")),
@@ -281,3 +295,55 @@ def test_random_event_sequences_keep_balances_conserved_and_non_negative(
             if isinstance(event, Deposit):
                 deposits[(event.account, event.asset)] += event.amount
         assert_invariants(engine, deposits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=st.sampled_from(Side),
+    stop_permille=st.integers(-150, 150),
+    limit_offset=st.integers(-20, 20),
+    moves=st.lists(st.integers(-200, 200), max_size=12),
+    ratio=st.sampled_from([D(1), D("0.5")]),
+)
+def test_a_stop_order_works_from_the_first_price_that_reaches_its_stop(
+    side: Side, stop_permille: int, limit_offset: int, moves: list[int], ratio: Decimal
+) -> None:
+    """Waiting, it never fills; it works from the first price at or past its stop (a buy's
+    from below, a sell's from above), or is refused if the price is already there."""
+    engine = MatchingEngine(
+        MARKETS, Fees(maker=D("0.003"), taker=D("0.007")), partial_fill_ratio=ratio
+    )
+    deposits: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for step, event in enumerate(PREAMBLE):
+        apply(engine, event, step)
+        if isinstance(event, Deposit):
+            deposits[(event.account, event.asset)] += event.amount
+    rules = engine.markets["BTC-BRL"]
+    stop = level_price(rules, stop_permille)
+    request = OrderRequest(
+        client_order_id="stop",
+        symbol="BTC-BRL",
+        side=side,
+        type=OrderType.STOP_LOSS_LIMIT,
+        quantity=D("0.01"),
+        price=level_price(rules, stop_permille + limit_offset),
+        stop_price=stop,
+    )
+    reached = (lambda p: p >= stop) if side is Side.BUY else (lambda p: p <= stop)
+    if reached(engine.price("BTC-BRL")):
+        with pytest.raises(WouldTrigger):
+            engine.place("a", request, T0)
+        return
+    order = engine.place("a", request, T0)
+    first: datetime | None = None
+    for second, permille in enumerate(moves, start=1):
+        at = T0 + timedelta(seconds=second)
+        price = level_price(rules, permille)
+        engine.set_price("BTC-BRL", price, at)
+        if first is None and reached(price):
+            first = at
+        fills = [f for f in engine.fills("a", "BTC-BRL") if f.order_id == order.order_id]
+        assert first is not None or not fills
+        assert all(f.at >= first for f in fills if first is not None)
+        assert_invariants(engine, deposits)
+    assert engine.working_since("a", "BTC-BRL", order.order_id) == first
