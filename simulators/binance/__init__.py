@@ -12,8 +12,13 @@ Binance routes (weights as Binance documents them, per client IP, header
 calling): ``GET /api/v3/ping, /time, /exchangeInfo (symbol=, symbols=), /ticker/price,
 /ticker/24hr, /ticker/bookTicker, /avgPrice, /depth, /trades, /aggTrades, /klines`` (16
 intervals, limit up to 1000); signed ``GET /api/v3/account, POST|GET|DELETE /api/v3/order,
-GET /api/v3/openOrders, /allOrders, /myTrades``. LIMIT (GTC, IOC, FOK) and MARKET (quantity or
-quoteOrderQty) orders; newOrderRespType ACK, RESULT or FULL (the default).
+POST /api/v3/order/cancelReplace, GET /api/v3/openOrders, /allOrders, /myTrades,
+GET|POST /sapi/v1/bnbBurn``. LIMIT (GTC, IOC, FOK, optionally iceberg), MARKET (quantity or
+quoteOrderQty), LIMIT_MAKER (refused when it would take) and STOP_LOSS_LIMIT (waits until the
+last price reaches its stop) orders; newOrderRespType ACK, RESULT or FULL (the default of LIMIT
+and MARKET; ACK of the others). Filters: PRICE_FILTER, LOT_SIZE, ICEBERG_PARTS, MARKET_LOT_SIZE,
+PERCENT_PRICE_BY_SIDE, NOTIONAL. Commissions in the received asset, or in BNB less 25% for an
+account paying fees in BNB (``spotBNBBurn``) that holds enough.
 
 WebSockets (`streams`, `ws_api`): market streams at ``/ws/<name>`` and
 ``/stream?streams=<a>/<b>`` (``<symbol>@bookTicker``, ``<symbol>@kline_<interval>``, live
@@ -28,8 +33,8 @@ fills. Prices move lazily: every request first brings each path-driven market to
 
 Control API (JSON, unauthenticated, not part of Binance):
 
-- ``POST /_sim/accounts`` ``{"api_key", "secret", "balances": {"BTC": "1"}}`` -> 201; 409 if the
-  key exists. ``GET /_sim/accounts/{api_key}`` -> balances.
+- ``POST /_sim/accounts`` ``{"api_key", "secret", "balances": {"BTC": "1"}, "fees_in_bnb":
+  false}`` -> 201; 409 if the key exists. ``GET /_sim/accounts/{api_key}`` -> balances.
   ``POST /_sim/accounts/{api_key}/deposit`` ``{"asset", "amount"}``.
 - ``POST /_sim/price`` ``{"symbol": "BTCBRL", "price": "350000.00"}`` pins the price (onto the
   tick) and matches resting orders at it, one partial-fill step per call; ``"price": null``
