@@ -41,14 +41,21 @@ _RULE_FILTER = {
     "lot_step": "LOT_SIZE",
     "notional": "NOTIONAL",
 }
-# rest-api.md's additional mandatory parameters by type; anything else priced is refused.
+# rest-api.md's additional mandatory parameters by type (STOP_LOSS_LIMIT's stopPrice, and
+# MARKET's quantity or quoteOrderQty, are checked apart), and the optional ones it also takes:
+# anything else is -1106.
 _MANDATORY = {
     "LIMIT": ("timeInForce", "quantity", "price"),
     "LIMIT_MAKER": ("quantity", "price"),
     "STOP_LOSS_LIMIT": ("timeInForce", "quantity", "price"),
     "MARKET": (),
 }
-_ICEBERG_TYPES = {"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT"}
+_OPTIONAL = {
+    "LIMIT": ("icebergQty",),
+    "LIMIT_MAKER": ("icebergQty",),
+    "STOP_LOSS_LIMIT": ("stopPrice", "icebergQty"),
+    "MARKET": ("quantity", "quoteOrderQty"),
+}
 
 
 def _illegal(name: str, legal: str) -> BinanceError:
@@ -103,15 +110,7 @@ def _check_type_params(kind: str, sent: dict[str, object]) -> None:
         raise BinanceError(
             -1102, "Param 'stopPrice' or 'trailingDelta' must be sent, but both were empty/null!"
         )
-    takes = (
-        set(_MANDATORY[kind])
-        | {
-            "MARKET": {"quantity", "quoteOrderQty"},
-            "LIMIT": {"icebergQty"},
-            "LIMIT_MAKER": {"icebergQty"},
-            "STOP_LOSS_LIMIT": {"stopPrice", "icebergQty"},
-        }[kind]
-    )
+    takes = {*_MANDATORY[kind], *_OPTIONAL[kind]}
     for name, value in sent.items():
         if value is not None and name not in takes:
             raise _not_required(name)
