@@ -36,6 +36,7 @@ Control API (JSON, unauthenticated, not part of Binance):
 - ``POST /_sim/accounts`` ``{"api_key", "secret", "balances": {"BTC": "1"}, "fees_in_bnb":
   false}`` -> 201; 409 if the key exists. ``GET /_sim/accounts/{api_key}`` -> balances.
   ``POST /_sim/accounts/{api_key}/deposit`` ``{"asset", "amount"}``.
+  ``POST /_sim/accounts/{api_key}/fees-in-bnb`` ``{"enabled": true}`` (as ``spotBNBBurn``).
 - ``POST /_sim/price`` ``{"symbol": "BTCBRL", "price": "350000.00"}`` pins the price (onto the
   tick) and matches resting orders at it, one partial-fill step per call; ``"price": null``
   follows the path again. -> ``{"symbol", "price", "fills"}``.

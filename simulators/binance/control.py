@@ -24,6 +24,10 @@ class Deposit(_Body):
     amount: Decimal = Field(gt=0)
 
 
+class FeesInBnb(_Body):
+    enabled: bool  # Binance's spotBNBBurn: commissions in BNB while the account holds enough
+
+
 class PriceUpdate(_Body):
     symbol: str  # Binance name, e.g. BTCBRL
     price: Decimal | None = Field(default=None, gt=0)  # None: follow the price path again
@@ -75,6 +79,12 @@ def control_router(venue: BinanceVenue) -> APIRouter:
         _balances(venue, api_key)
         venue.deposit(api_key, body.asset, body.amount)
         return _balances(venue, api_key)
+
+    @router.post("/accounts/{api_key}/fees-in-bnb")
+    async def fees_in_bnb(api_key: str, body: FeesInBnb) -> dict[str, Any]:
+        _balances(venue, api_key)
+        venue.pay_fees_in_bnb(api_key, body.enabled)
+        return {"api_key": api_key, "fees_in_bnb": body.enabled}
 
     @router.post("/price")
     async def set_price(body: PriceUpdate) -> dict[str, Any]:

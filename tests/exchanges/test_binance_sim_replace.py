@@ -300,3 +300,10 @@ async def test_bnb_burn_switches_and_too_little_bnb_pays_in_the_received_asset(
     assert error(missing)[1] == -1102
     shown = await query(sim, account, "BTCBRL", plain.json()["orderId"])
     assert shown["status"] == "FILLED"
+    control = await sim.http.post(
+        f"/_sim/accounts/{account[0]}/fees-in-bnb", json={"enabled": True}
+    )
+    assert control.json() == {"api_key": account[0], "fees_in_bnb": True}
+    assert (await ok(sim, "GET", "/sapi/v1/bnbBurn", account, {}))["spotBNBBurn"] is True
+    unknown = await sim.http.post("/_sim/accounts/nobody/fees-in-bnb", json={"enabled": True})
+    assert unknown.status_code == 404
