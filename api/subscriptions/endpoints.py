@@ -254,9 +254,7 @@ async def cancel(
             await payments.mercadopago.cancel(state.subscription_id)
     except PaymentProviderError as exc:
         raise _provider_failed(exc) from None
-    handle = temporal.get_workflow_handle_for(
-        SubscriptionWorkflow.run, subscription_workflow_id(user.id)
-    )
+    handle = temporal.get_workflow_handle(subscription_workflow_id(user.id))
     request = CancelRequest(
         provider=state.provider,
         subscription_id=state.subscription_id,
