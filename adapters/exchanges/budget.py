@@ -27,6 +27,15 @@ Interface (for every venue adapter; Binance: `adapters.exchanges.binance.transpo
 - ``await budget.block(seconds, account=...)``: the venue's Retry-After. An IP block is written
   to the store, so every process stops calling, not only the one that was told.
 - ``budget.configure(limits)``: replace the limits (e.g. once exchangeInfo is read).
+
+Mercado Bitcoin (its transport's ``throttle(family)`` is where this plugs in): the factory
+would build one ``Budget("mercadobitcoin", MB_LIMITS, store=..., host=...)`` per process and
+hand it to every adapter, which calls ``await budget.spend({family: 1, "overall": 1},
+account=account_scope(login))`` instead of its per-adapter sliding windows, and
+``await budget.block(retry_after, account=...)`` on a 429. Its per-second family limits are
+better kept per process (``shared=False``: a slice of 1 request a second is not worth a
+statement), the per-minute overall limit shared; MB does not say whether a limit counts per IP
+or per token, so public data is safest per IP and the private families per account.
 """
 
 from __future__ import annotations
@@ -41,7 +50,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+import structlog
+
 from adapters.exchanges.errors import RateLimited
+
+log = structlog.get_logger(__name__)
 
 Scope = Literal["ip", "account"]
 
@@ -129,7 +142,7 @@ class Budget:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         headroom: float = 0.9,
         share: float = 0.1,
-        guard: float = 0.25,
+        guard: float = 0.5,
         ban_poll: float = 1.0,
     ) -> None:
         """`clock` is the venue's clock (seconds): windows start on its boundaries. Nothing is
@@ -235,7 +248,12 @@ class Budget:
                 limit.seconds,
             )
             store = self._store if limit.shared else self._local
-            got = await store.reserve(key, amount, cap, counter.seen)
+            try:
+                got = await store.reserve(key, amount, cap, counter.seen)
+            except Exception as error:  # the store is down: go on alone, on one slice a window
+                log.warning("budget store unavailable", venue=self.venue, error=repr(error))
+                slice_cap = max(need, math.ceil(cap * share))
+                got = await self._local.reserve(key, amount, slice_cap, counter.seen)
             if counter.window != window:  # the window ended meanwhile: that slice is gone
                 return True
             counter.granted += got
@@ -261,14 +279,21 @@ class Budget:
         scope = account or self._ip
         self._blocked[scope] = max(until, self._blocked.get(scope, until))
         if scope == self._ip:
-            await self._store.block(self.venue, scope, datetime.fromtimestamp(until, UTC))
+            try:
+                await self._store.block(self.venue, scope, datetime.fromtimestamp(until, UTC))
+            except Exception as error:  # this process stops anyway; the others learn by 429
+                log.warning("budget store unavailable", venue=self.venue, error=repr(error))
 
     async def _check_blocked(self, account: str | None) -> None:
         now = self._clock()
         if now - self._polled >= self._ban_poll and not self._polling.locked():
             async with self._polling:  # one poll of the store at a time, at most every second
                 self._polled = now
-                until = await self._store.blocked_until(self.venue, self._ip)
+                try:
+                    until = await self._store.blocked_until(self.venue, self._ip)
+                except Exception as error:  # what this process knows still holds
+                    log.warning("budget store unavailable", venue=self.venue, error=repr(error))
+                    until = None
                 if until is not None:
                     stamp = until.timestamp()
                     self._blocked[self._ip] = max(stamp, self._blocked.get(self._ip, stamp))
