@@ -57,13 +57,13 @@ from domain.matching_state import (
     WouldTrigger,
     assets,
     best,
+    converted_fee,
     marketable,
     triggered,
 )
 
 # The refusals and settings live in matching_state; callers import them from here.
 __all__ = [
-    "FEE_QUANTUM",
     "DuplicateClientOrderId",
     "FeeAsset",
     "Fees",
@@ -83,7 +83,6 @@ __all__ = [
 # Wide enough that products of 8-decimal quantities, prices and fee rates never round.
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 _ZERO = Decimal(0)
-FEE_QUANTUM = Decimal("0.00000001")  # a fee converted to another asset: Binance's 8 decimals
 
 
 class MatchingEngine:
@@ -410,27 +409,10 @@ class MatchingEngine:
         chosen = self._fee_assets.get(order.account)
         if chosen is None or fee == 0:
             return None
-        base, quote = assets(order.symbol)
-        # The received asset's own price in the fee asset, else the quote's (a bought base is
-        # worth the fill price in quote).
-        value = self._convert(fee, fee_asset, chosen.asset)
-        if value is None and fee_asset == base:
-            value = self._convert(fee * price, quote, chosen.asset)
-        if value is None:
-            return None
-        charged = (value * (1 - chosen.discount)).quantize(FEE_QUANTUM)
-        if self._wallet(order.account, chosen.asset).free < charged:
+        charged = converted_fee(chosen, self._prices, fee, fee_asset, order.symbol, price)
+        if charged is None or self._wallet(order.account, chosen.asset).free < charged:
             return None
         return chosen.asset, charged
-
-    def _convert(self, amount: Decimal, asset: str, to: str) -> Decimal | None:
-        if asset == to:
-            return amount
-        if (price := self._prices.get(f"{to}-{asset}")) is not None:
-            return amount / price
-        if (price := self._prices.get(f"{asset}-{to}")) is not None:
-            return amount * price
-        return None
 
     def _find(
         self, account: str, symbol: str, order_id: str | None, client_order_id: str | None

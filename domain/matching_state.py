@@ -3,6 +3,7 @@ the pure rules of when a price makes an order marketable or a stop trigger."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.market import Order, OrderStatus, OrderType, Side, Symbol
 
 _ZERO = Decimal(0)
+FEE_QUANTUM = Decimal("0.00000001")  # a fee converted to another asset: Binance's 8 decimals
 
 
 class MatchingError(Exception):
@@ -151,3 +153,33 @@ def best(side: Side, taker: Decimal, limit: Decimal) -> Decimal:
 def triggered(side: Side, stop: Decimal, last: Decimal) -> bool:
     """A stop-loss buy triggers once the price rises to its stop, a sell once it falls to it."""
     return last >= stop if side is Side.BUY else last <= stop
+
+
+def converted_fee(
+    fee_asset: FeeAsset,
+    prices: Mapping[str, Decimal],
+    fee: Decimal,
+    asset: str,
+    symbol: str,
+    fill_price: Decimal,
+) -> Decimal | None:
+    """`fee` (in `asset`, received on `symbol`) in the fee asset, discounted and rounded to
+    FEE_QUANTUM; None without a price to convert at. The received asset's own price in the
+    fee asset serves, else the quote's (a bought base is worth the fill price in quote)."""
+    base, quote = assets(symbol)
+    value = _convert(prices, fee, asset, fee_asset.asset)
+    if value is None and asset == base:
+        value = _convert(prices, fee * fill_price, quote, fee_asset.asset)
+    if value is None:
+        return None
+    return (value * (1 - fee_asset.discount)).quantize(FEE_QUANTUM)
+
+
+def _convert(prices: Mapping[str, Decimal], amount: Decimal, asset: str, to: str) -> Decimal | None:
+    if asset == to:
+        return amount
+    if (price := prices.get(f"{to}-{asset}")) is not None:
+        return amount / price
+    if (price := prices.get(f"{asset}-{to}")) is not None:
+        return amount * price
+    return None
