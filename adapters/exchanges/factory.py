@@ -98,7 +98,7 @@ abc.update_abstractmethods(ExchangeLease)  # type: ignore[type-abstract]
 @dataclass
 class _Lent:
     adapter: Exchange
-    idle_since: float
+    used_at: float  # last lent or given back
     leases: int = 0
     evicted: bool = False
 
@@ -193,6 +193,7 @@ class ExchangeFactory:
             self._evict_over_capacity()
         self._adapters.move_to_end(key)
         lent.leases += 1
+        lent.used_at = now
         # Concrete since the forwarding above; mypy cannot see methods set that way.
         return ExchangeLease(lent.adapter, lambda: self._give_back(lent))  # type: ignore[abstract]
 
@@ -224,14 +225,22 @@ class ExchangeFactory:
 
     def _give_back(self, lent: _Lent) -> None:
         lent.leases -= 1
-        lent.idle_since = self._clock()
+        lent.used_at = self._clock()
         if lent.evicted and lent.leases == 0:
             self._evicted.remove(lent)
             self._close_later(lent.adapter)
 
     def _expire(self, now: float) -> None:
-        for key, lent in list(self._adapters.items()):
-            if lent.leases == 0 and now - lent.idle_since >= self._idle:
+        """Drop the adapters idle for `idle_seconds`: from the least recently lent on, until
+        one was lent since (an adapter lent all along counts as used now)."""
+        while self._adapters:
+            key, lent = next(iter(self._adapters.items()))
+            if now - lent.used_at < self._idle:
+                return
+            if lent.leases:
+                lent.used_at = now
+                self._adapters.move_to_end(key)
+            else:
                 self._drop(key)
 
     def _evict_over_capacity(self) -> None:

@@ -217,3 +217,22 @@ async def test_with_the_database_down_a_process_goes_on_alone_on_one_slice(
     finally:
         await factory.aclose()
         await engine.dispose()
+
+
+async def test_an_adapter_idle_for_idle_seconds_is_dropped_but_not_one_still_lent(
+    binance_sim_factory: SimFactory, database_url: str
+) -> None:
+    sim = binance_sim_factory()
+    (key, secret), (other, other_secret) = await sim.account(), await sim.account()
+    now = [0.0]
+    async with _processes(sim, database_url) as process:
+        factory = process(idle_seconds=10, clock=lambda: now[0])
+        idle = factory.connect(Venue.BINANCE, key, secret)
+        kept = factory.connect(Venue.BINANCE, other, other_secret)
+        first = idle.adapter  # type: ignore[attr-defined]
+        await idle.aclose()
+        now[0] = 11.0
+        factory.connect(Venue.BINANCE, "k" * 64, "s" * 64)  # a lend looks for idle ones
+        assert factory.cached == 2  # the idle one went; the lent one stays
+        assert factory.connect(Venue.BINANCE, key, secret).adapter is not first  # type: ignore[attr-defined]
+        await kept.ticker("BTC-BRL")
