@@ -295,6 +295,8 @@ class MatchingEngine:
 
     def key(self, symbol: str) -> str:
         """The normalised ``BASE-QUOTE`` of a known market (`UnknownMarket` otherwise)."""
+        if symbol in self.markets:  # already normalised: the hot path of every price read
+            return symbol
         try:
             key = str(Symbol.parse(symbol))
         except ValueError:
