@@ -57,6 +57,7 @@ from adapters.exchanges.errors import RateLimited
 log = structlog.get_logger(__name__)
 
 Scope = Literal["ip", "account"]
+_PRUNE_AT = 1024  # counters kept before the ended ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class Budget:
         self._ban_poll = ban_poll
         self._limits: dict[str, Limit] = {}
         self._counters: dict[tuple[str, str], _Counter] = {}
+        self._prune_at = _PRUNE_AT
         self._blocked: dict[str, float] = {}  # scope -> venue time until which we may not call
         self._polled = float("-inf")
         self._polling = asyncio.Lock()
@@ -192,8 +194,19 @@ class Budget:
             return None
         counter = self._counters.get((name, scope))
         if counter is None:
+            if len(self._counters) >= self._prune_at:
+                self._prune()
             counter = self._counters[(name, scope)] = _Counter(limit, scope)
         return counter
+
+    def _prune(self) -> None:
+        """Forget the counters whose window is over (one per account ever seen, else)."""
+        now = self._clock()
+        for key, counter in list(self._counters.items()):
+            window = math.floor((now - self._guard_of(counter.limit)) / counter.limit.seconds)
+            if counter.window < window and not counter.lock.locked():
+                del self._counters[key]
+        self._prune_at = max(_PRUNE_AT, 2 * len(self._counters))
 
     # -- spending ---------------------------------------------------------------------------
 

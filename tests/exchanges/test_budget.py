@@ -16,7 +16,7 @@ import pytest
 
 from adapters.db.budgets import DbBudgetStore
 from adapters.db.engine import create_engine, session_factory
-from adapters.exchanges.budget import WindowKey, account_scope
+from adapters.exchanges.budget import Budget, Limit, WindowKey, account_scope
 from adapters.exchanges.errors import RateLimited
 from adapters.exchanges.factory import ExchangeFactory, ExchangeLease
 from adapters.settings import Environment, Settings
@@ -236,3 +236,22 @@ async def test_an_adapter_idle_for_idle_seconds_is_dropped_but_not_one_still_len
         assert factory.cached == 2  # the idle one went; the lent one stays
         assert factory.connect(Venue.BINANCE, key, secret).adapter is not first  # type: ignore[attr-defined]
         await kept.ticker("BTC-BRL")
+
+
+async def test_a_full_window_waits_for_the_next_and_ended_counters_are_forgotten() -> None:
+    now = [103.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limits = [Limit("WEIGHT", "ip", 100, 10), Limit("ORDERS", "account", 10, 10)]
+    budget = Budget("binance", limits, clock=lambda: now[0], sleep=sleep, host="h")
+    for _ in range(9):  # 90: the limit less its headroom
+        await budget.spend({"WEIGHT": 10})
+    assert now[0] == 103.0
+    await budget.spend({"WEIGHT": 10})
+    assert now[0] == 110.25  # the next window, a guard after its start
+    for n in range(3000):  # an account each: the counters of ended windows go
+        now[0] += 0.01
+        await budget.spend({"ORDERS": 1}, account=f"account:{n}")
+    assert len(budget._counters) < 2100
