@@ -127,8 +127,9 @@ class ExchangeFactory:
         self._settings = settings
         self._breakers = {venue: CircuitBreaker(venue.value) for venue in Venue}
         self._paper: PaperMarket | None = None
-        self._store = budget_store or (DbBudgetStore(sessions) if sessions else None)
-        self._store = self._store or MemoryBudgetStore()
+        if budget_store is None:
+            budget_store = DbBudgetStore(sessions) if sessions else MemoryBudgetStore()
+        self._store = budget_store
         self._host = host
         self._max = max_adapters
         self._idle = idle_seconds
