@@ -14,7 +14,8 @@ Interface (for every venue adapter; Binance: `adapters.exchanges.binance.transpo
 
 - ``Budget(venue, limits, store=..., host=...)``: one per venue endpoint per process (the
   `ExchangeFactory` builds it), shared by every adapter of that venue, whatever its key.
-  `Limit(name, scope, limit, seconds, shared=True)`: ``scope`` is ``"ip"`` (every key of the
+  `Limit(name, scope, limit, seconds, shared=True, sliding=False)`: ``scope`` is ``"ip"``
+  (every key of the
   process's egress address, named by `host`) or ``"account"`` (one key); ``shared=False`` keeps
   a limit per process only (sub-second windows, where a store round trip per slice would cost
   more than it saves).
@@ -28,14 +29,14 @@ Interface (for every venue adapter; Binance: `adapters.exchanges.binance.transpo
   to the store, so every process stops calling, not only the one that was told.
 - ``budget.configure(limits)``: replace the limits (e.g. once exchangeInfo is read).
 
-Mercado Bitcoin (its transport's ``throttle(family)`` is where this plugs in): the factory
-would build one ``Budget("mercadobitcoin", MB_LIMITS, store=..., host=...)`` per process and
-hand it to every adapter, which calls ``await budget.spend({family: 1, "overall": 1},
-account=account_scope(login))`` instead of its per-adapter sliding windows, and
-``await budget.block(retry_after, account=...)`` on a 429. Its per-second family limits are
-better kept per process (``shared=False``: a slice of 1 request a second is not worth a
-statement), the per-minute overall limit shared; MB does not say whether a limit counts per IP
-or per token, so public data is safest per IP and the private families per account.
+Mercado Bitcoin counts in sliding windows (its limits per endpoint family and caller, like its
+simulator): fixed windows cannot hold a sliding one without halving it (``sliding=True``: any
+sliding window overlaps two fixed ones, so each gets half). Its per-second families (1 to 10
+requests) stay on the transport's own sliding `Throttle`, one per key per process now that
+adapters are long-lived; only its overall limit (500 a minute) goes through a `Budget`, built
+once per process by the factory and handed to every Mercado Bitcoin adapter, which spends
+``{"overall": 1}`` for its key (`account_scope(login)`) in ``throttle(family)`` after the
+family's own window: ``Limit("overall", "account", 500, 60, sliding=True)``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Limit:
     limit: int
     seconds: int
     shared: bool = True  # coordinated through the store; else counted per process only
+    sliding: bool = False  # the venue counts any `seconds` in a row: half in each fixed window
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,8 @@ class Budget:
             now = self._clock()
             self._roll(counter, now)
             limit = counter.limit
-            cap = max(1, math.floor(limit.limit * self._headroom))
+            share_of_limit = self._headroom / (2 if limit.sliding else 1)
+            cap = max(1, math.floor(limit.limit * share_of_limit))
             need = min(cost, cap)  # a cost over the cap takes a whole window
             guard = self._guard_of(limit)
             start = (counter.window + 1) * limit.seconds + guard  # the next window opens

@@ -36,7 +36,7 @@ from adapters.exchanges.base import Exchange
 from adapters.exchanges.binance import BinanceExchange
 from adapters.exchanges.binance.exchange import PRODUCTION_URL, TESTNET_URL
 from adapters.exchanges.binance.transport import BinanceVenue
-from adapters.exchanges.budget import BudgetStore, MemoryBudgetStore
+from adapters.exchanges.budget import Budget, BudgetStore, Limit, MemoryBudgetStore
 from adapters.exchanges.keys import check_key_format
 from adapters.exchanges.mercado_bitcoin import MercadoBitcoinExchange
 from adapters.exchanges.paper import PaperMarket, build_paper_market
@@ -51,6 +51,9 @@ PAPER_STARTING_BALANCES = {
     "BTC": Decimal(1),
     "ETH": Decimal(10),
 }
+# Mercado Bitcoin's overall limit per token, in sliding minutes (its per-second family limits
+# stay on each adapter's own sliding windows: adapters/exchanges/budget.py).
+MB_LIMITS = (Limit("overall", "account", 500, 60, sliding=True),)
 MAX_ADAPTERS = 2048
 IDLE_SECONDS = 900.0
 # Connections one process keeps to one Binance endpoint, for every adapter of it.
@@ -138,6 +141,9 @@ class ExchangeFactory:
         self._evicted: list[_Lent] = []  # out of the cache, still lent
         self._closing: set[asyncio.Task[None]] = set()
         self._binance: dict[str, tuple[BinanceVenue, httpx.AsyncClient]] = {}
+        self._mb_budget = Budget(
+            Venue.MERCADO_BITCOIN.value, MB_LIMITS, store=budget_store, host=host
+        )
 
     def paper_market(self) -> PaperMarket:
         if self._paper is None:
@@ -220,6 +226,7 @@ class ExchangeFactory:
             base_url=self._settings.mercadobitcoin_base_url,
             resilience=Resilience(venue.value, breaker=breaker),
             retry=retry,
+            budget=self._mb_budget,
         )
 
     # -- the cache --------------------------------------------------------------------------

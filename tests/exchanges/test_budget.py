@@ -12,33 +12,41 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from adapters.db.budgets import DbBudgetStore
 from adapters.db.engine import create_engine, session_factory
+from adapters.db.models import VenueBudget
 from adapters.exchanges.budget import Budget, Limit, WindowKey, account_scope
 from adapters.exchanges.errors import RateLimited
 from adapters.exchanges.factory import ExchangeFactory, ExchangeLease
 from adapters.settings import Environment, Settings
 from domain.market import OrderRequest, OrderType, Side, Venue
+from simulators.mercadobitcoin import RunningSim
 from tests.exchanges.conftest_binance import BinanceSim, SimFactory
+from tests.exchanges.conftest_mercadobitcoin import MB_KEY, MB_SECRET
 
 pytestmark = pytest.mark.database
 
 Process = Callable[..., ExchangeFactory]
 
 
-def _settings(sim: BinanceSim, database_url: str) -> Settings:
-    return Settings(
+def _settings(sim: BinanceSim, database_url: str, mb_url: str = "") -> Settings:
+    settings = Settings(
         _env_file=None,
         environment=Environment.TEST,
         database_url=database_url,
         binance_base_url=sim.base_url,
     )
+    return settings.model_copy(update={"mercadobitcoin_base_url": mb_url}) if mb_url else settings
 
 
 @asynccontextmanager
-async def _processes(sim: BinanceSim, database_url: str) -> AsyncIterator[Process]:
+async def _processes(
+    sim: BinanceSim, database_url: str, mb_url: str = ""
+) -> AsyncIterator[Process]:
     """Factories that stand for worker processes of one host: each its own engine."""
     host = f"test-host-{uuid.uuid4().hex[:8]}"  # windows of this test only
     made: list[tuple[ExchangeFactory, object]] = []
@@ -46,7 +54,7 @@ async def _processes(sim: BinanceSim, database_url: str) -> AsyncIterator[Proces
     def process(**options: object) -> ExchangeFactory:
         engine = create_engine(database_url)
         factory = ExchangeFactory(
-            _settings(sim, database_url),
+            _settings(sim, database_url, mb_url),
             sessions=session_factory(engine),
             host=host,
             **options,  # type: ignore[arg-type]
@@ -255,3 +263,28 @@ async def test_a_full_window_waits_for_the_next_and_ended_counters_are_forgotten
         now[0] += 0.01
         await budget.spend({"ORDERS": 1}, account=f"account:{n}")
     assert len(budget._counters) < 2100
+
+
+async def test_mercado_bitcoin_adapters_keep_their_token_and_share_the_overall_limit(
+    binance_sim_factory: SimFactory, mb_sim: RunningSim, database_url: str
+) -> None:
+    async with _processes(binance_sim_factory(), database_url, mb_sim.api_url) as process:
+        first, second = process(), process()
+        for factory in (first, second, first, second):
+            async with factory.connect(Venue.MERCADO_BITCOIN, MB_KEY, MB_SECRET) as exchange:
+                await exchange.balances()
+        engine = create_engine(database_url)
+        async with session_factory(engine)() as session:
+            reserved = await session.scalar(
+                select(VenueBudget.used).where(
+                    VenueBudget.venue == "mercadobitcoin",
+                    VenueBudget.scope == account_scope(MB_KEY),
+                    VenueBudget.name == "overall",
+                )
+            )
+        await engine.dispose()
+    # One slice each (10 % of the half of 500 x 0.9 a fixed minute holds in a sliding one).
+    assert reserved == 2 * 23
+    async with httpx.AsyncClient(base_url=mb_sim.url) as http:
+        stats = (await http.get("/_sim/stats")).json()
+    assert stats["tokens_issued"] == 2  # one a process: the adapter outlived its first lease

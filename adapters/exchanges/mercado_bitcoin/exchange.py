@@ -31,6 +31,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 
 from adapters.exchanges.base import Exchange
+from adapters.exchanges.budget import Budget
 from adapters.exchanges.errors import (
     ExchangeError,
     InvalidOrder,
@@ -89,11 +90,13 @@ class MercadoBitcoinExchange(Exchange):
         transport: httpx.AsyncBaseTransport | None = None,
         settle_window: float = 30.0,
         lookup_delay: float = 0.5,
+        budget: Budget | None = None,
     ) -> None:
         """`login`/`password` are the API token id and secret. `limits=None` turns off our own
         throttling (the venue's 429s are still honoured). `clock` times the throttles, the
         markets cache and (unless `resilience` is given) the retries; `wall_clock` reads the
-        time of day that token expirations are stamped in."""
+        time of day that token expirations are stamped in. `budget` (the factory's) holds the
+        key's overall limit across processes."""
         self._clock = clock or SystemClock()
         self._mb = MercadoBitcoinTransport(
             login,
@@ -105,6 +108,7 @@ class MercadoBitcoinExchange(Exchange):
             wall_clock=wall_clock,
             clock=self._clock,
             transport=transport,
+            budget=budget,
         )
         self._retry = retry
         self._resilience = resilience or Resilience(VENUE, clock=self._clock)

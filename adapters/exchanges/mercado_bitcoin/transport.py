@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from adapters.exchanges.budget import Budget, account_scope
 from adapters.exchanges.errors import (
     AuthError,
     ExchangeError,
@@ -155,8 +156,11 @@ class MercadoBitcoinTransport:
         wall_clock: Callable[[], float],
         clock: Clock,
         transport: httpx.AsyncBaseTransport | None,
+        budget: Budget | None = None,
     ) -> None:
         self._login, self._password = login, password
+        # The overall limit shared by every adapter of the key, in every process.
+        self._budget, self._scope = budget, account_scope(login) if login else None
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout), transport=transport
         )
@@ -178,6 +182,8 @@ class MercadoBitcoinTransport:
         """Wait for a turn in the overall window and in the family's."""
         await self._throttles["overall"].acquire()
         await self._throttles[family].acquire()
+        if self._budget is not None:
+            await self._budget.spend({"overall": 1}, account=self._scope)
 
     def blocked(self, family: str, seconds: float) -> None:
         """The venue answered 429 for `family`: nothing more of it for `seconds`."""
