@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +58,10 @@ log = structlog.get_logger(__name__)
 
 Scope = Literal["ip", "account"]
 _PRUNE_AT = 1024  # counters kept before the ended ones are forgotten
+# The egress address's name when none is given: one for the whole deployment. Containers on
+# one host, or machines behind one NAT, call the venue from the same IP; a deployment whose
+# machines each have their own address names each (`host`).
+DEFAULT_HOST = "default"
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class Budget:
         self.venue = venue
         self._store = store or MemoryBudgetStore()
         self._local = MemoryBudgetStore()
-        self._ip = f"ip:{host or socket.gethostname()}"
+        self._ip = f"ip:{host or DEFAULT_HOST}"
         self._clock = clock
         self._sleep = sleep
         self._headroom = headroom

@@ -125,8 +125,8 @@ class ExchangeFactory:
     ) -> None:
         """`sessions` coordinates the venues' budgets with the other processes through the
         database (else `budget_store`, else this process alone). `host` names this process's
-        egress IP in the budget (default: the host name; processes behind one NAT address
-        should share a name)."""
+        egress IP in the budget (default: one name for every process of the deployment, see
+        `adapters.exchanges.budget.DEFAULT_HOST`)."""
         self._settings = settings
         self._breakers = {venue: CircuitBreaker(venue.value) for venue in Venue}
         self._paper: PaperMarket | None = None
