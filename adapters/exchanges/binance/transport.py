@@ -38,7 +38,16 @@ DEFAULT_LIMITS = (
     Limit("ORDERS_1D", "account", 160000, 86400),
 )
 # Requests that add to the unfilled order count (ORDERS limits).
-_PLACING = frozenset({"/api/v3/order", "/api/v3/order/cancelReplace", "/api/v3/orderList/oco"})
+_PLACING = frozenset(
+    {
+        "/api/v3/order",
+        "/api/v3/order/cancelReplace",
+        "/api/v3/orderList/oco",
+        "/api/v3/orderList/oto",
+        "/api/v3/orderList/otoco",
+        "/api/v3/sor/order",
+    }
+)
 _HEADERS = {"REQUEST_WEIGHT": "x-mbx-used-weight-", "ORDERS": "x-mbx-order-count-"}
 _TOO_MANY_ORDERS = -1015
 # A forced reload of exchangeInfo within this age is served the cached document.
