@@ -54,7 +54,7 @@ Control API (JSON, unauthenticated, not part of Binance):
   Binance's web application firewall does (an HTML page, no error code).
   ``DELETE /_sim/faults`` clears.
 - ``POST /_sim/limits`` ``{"weight_limit", "window_seconds", "ban_after", "ban_seconds",
-  "orders_per_10s"}`` (all optional): new limits, counters and bans reset.
+  "orders_per_10s", "orders_per_day"}`` (all optional): new limits, counters and bans reset.
 - ``GET /_sim/stats`` -> requests per route, responses per status, orders placed.
 
 Run it with ``crypteras sim binance --port P --account KEY:SECRET:BTC=1,BRL=100000`` (see

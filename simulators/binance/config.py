@@ -101,6 +101,7 @@ class SimConfig(_Config):
     ban_after: int = 3  # requests sent while already rate limited before a 418 ban
     ban_seconds: int = 120
     orders_per_10s: int = 100
+    orders_per_day: int = 200_000
     spread_ticks: int = 1  # best bid/ask sit this many ticks from the price
     depth_seed: int = 7
 

@@ -45,6 +45,7 @@ class LimitsUpdate(_Body):
     ban_after: int | None = Field(default=None, ge=0)
     ban_seconds: int | None = Field(default=None, ge=1)
     orders_per_10s: int | None = Field(default=None, ge=1)
+    orders_per_day: int | None = Field(default=None, ge=1)
 
 
 def _balances(venue: BinanceVenue, api_key: str) -> dict[str, Any]:
@@ -126,13 +127,17 @@ def control_router(venue: BinanceVenue) -> APIRouter:
             w.ban_after if body.ban_after is None else body.ban_after,
             body.ban_seconds or w.ban_seconds,
         )
-        venue.order_counter = OrderCounter(body.orders_per_10s or venue.order_counter.limit)
+        orders = venue.order_counter
+        venue.order_counter = OrderCounter(
+            body.orders_per_10s or orders.limit, body.orders_per_day or orders.day_limit
+        )
         return {
             "weight_limit": venue.weights.limit,
             "window_seconds": venue.weights.window_seconds,
             "ban_after": venue.weights.ban_after,
             "ban_seconds": venue.weights.ban_seconds,
             "orders_per_10s": venue.order_counter.limit,
+            "orders_per_day": venue.order_counter.day_limit,
         }
 
     @router.get("/stats")

@@ -90,10 +90,12 @@ class WeightLimiter:
 
 @dataclass
 class OrderCounter:
-    """New orders per account in the 10 s window (limited) and the day (counted), reported as
-    ``X-MBX-ORDER-COUNT-10S`` / ``-1D`` on every successful placement."""
+    """New orders per account in the 10 s window and the day (UTC), both limited as exchangeInfo
+    announces them, and reported as ``X-MBX-ORDER-COUNT-10S`` / ``-1D`` on every successful
+    placement."""
 
     limit: int
+    day_limit: int
     _by_account: dict[str, tuple[int, int]] = field(default_factory=dict)
     _by_day: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -110,10 +112,18 @@ class OrderCounter:
                     "Retry-After": str(ORDER_WINDOW_SECONDS - int(now) % ORDER_WINDOW_SECONDS)
                 },
             )
-        self._by_account[account] = (window, count + 1)
         day = int(now // DAY_SECONDS)
         seen_day, today = self._by_day.get(account, (day, 0))
-        self._by_day[account] = (day, (today if seen_day == day else 0) + 1)
+        today = today if seen_day == day else 0
+        if today >= self.day_limit:
+            raise BinanceError(
+                -1015,
+                f"Too many new orders; current limit is {self.day_limit} orders per DAY.",
+                status=429,
+                headers={"Retry-After": str((day + 1) * DAY_SECONDS - int(now))},
+            )
+        self._by_account[account] = (window, count + 1)
+        self._by_day[account] = (day, today + 1)
         return count + 1
 
     def headers(self, account: str, now: float) -> dict[str, str]:

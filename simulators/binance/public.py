@@ -104,6 +104,12 @@ def exchange_info(venue: BinanceVenue, params: Params) -> Json:
                 "limit": venue.order_counter.limit,
             },
             {
+                "rateLimitType": "ORDERS",
+                "interval": "DAY",
+                "intervalNum": 1,
+                "limit": venue.order_counter.day_limit,
+            },
+            {
                 "rateLimitType": "RAW_REQUESTS",
                 "interval": "MINUTE",
                 "intervalNum": 5,

@@ -96,7 +96,7 @@ class BinanceVenue:
         self.weights = WeightLimiter(
             config.weight_limit, config.weight_window_seconds, config.ban_after, config.ban_seconds
         )
-        self.order_counter = OrderCounter(config.orders_per_10s)
+        self.order_counter = OrderCounter(config.orders_per_10s, config.orders_per_day)
         self.faults: list[Fault] = []
         # When each market asked for so far may next move, as a heap and by name: a request
         # reprices only the markets whose time came (prices are computed lazily).

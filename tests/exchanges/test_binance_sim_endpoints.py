@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.exchanges.conftest_binance import BinanceSim
+from tests.exchanges.conftest_binance import BinanceSim, SimFactory
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _BUY = {"symbol": "BTCBRL", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
@@ -273,3 +273,24 @@ async def test_time_unit_header_answers_microseconds(binance_sim: BinanceSim) ->
     assert placed.status_code == 200, placed.text
     assert abs(placed.json()["transactTime"] - before_us) < 60_000_000
     assert placed.json()["workingTime"] >= before_us - 60_000_000
+
+
+async def test_the_daily_order_limit_is_announced_and_enforced(
+    binance_sim_factory: SimFactory,
+) -> None:
+    sim = binance_sim_factory(orders_per_day=2)
+    limits = (await sim.http.get("/api/v3/exchangeInfo")).json()["rateLimits"]
+    assert {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 2} in limits
+    account = await sim.account(BRL="1000")
+    order = {**_BUY, "quantity": "0.0001", "price": "300000"}
+    for _ in range(2):
+        placed = await _call(sim, "POST", "/api/v3/order", account, order)
+        assert placed.status_code == 200, placed.text
+    refused = await _call(sim, "POST", "/api/v3/order", account, order)
+    assert _error(refused) == (
+        429,
+        -1015,
+        "Too many new orders; current limit is 2 orders per DAY.",
+    )
+    assert 0 < int(refused.headers["Retry-After"]) <= 86400
+    assert len(await _open_orders(sim, account)) == 2
