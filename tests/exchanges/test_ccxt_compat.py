@@ -242,3 +242,35 @@ async def test_ccxt_binance_bulk_reads(binance_sim: BinanceSim) -> None:
         assert [t["order"] for t in trades] == [first["id"], second["id"]]
         later = await exchange.fetch_my_trades("BTC/BRL", params={"fromId": trades[1]["id"]})
         assert [t["id"] for t in later] == [trades[1]["id"]]  # fromId is inclusive
+
+
+async def test_ccxt_binance_order_types_and_edit(binance_sim: BinanceSim) -> None:
+    """Post-only (LIMIT_MAKER), a venue-side stop (STOP_LOSS_LIMIT) and edit_order, which ccxt
+    sends to Binance spot as POST /api/v3/order/cancelReplace."""
+    key, secret = await binance_sim.account(BRL="1000", XLM="500")
+    await binance_sim.set_price("BTCBRL", Decimal(350000))
+    async with ccxt_binance(binance_sim, key, secret) as exchange:
+        maker = await exchange.create_order(
+            "BTC/BRL", "limit", "buy", 0.001, 340000, {"postOnly": True}
+        )
+        fetched = await exchange.fetch_order(maker["id"], "BTC/BRL")
+        assert (fetched["info"]["type"], fetched["postOnly"], fetched["status"]) == (
+            "LIMIT_MAKER", True, "open"
+        )  # fmt: skip
+        with pytest.raises(ccxt.OrderImmediatelyFillable):
+            await exchange.create_order(
+                "BTC/BRL", "limit", "buy", 0.001, 351000, {"postOnly": True}
+            )
+
+        edited = await exchange.edit_order(maker["id"], "BTC/BRL", "limit", "buy", 0.002, 339000)
+        assert edited["id"] != maker["id"] and edited["status"] == "open"
+        assert (await exchange.fetch_order(maker["id"], "BTC/BRL"))["status"] == "canceled"
+        assert [(o["amount"], o["price"]) for o in await exchange.fetch_open_orders("BTC/BRL")] == [
+            (0.002, 339000)
+        ]
+
+        stop = await exchange.create_order(
+            "XLM/BTC", "STOP_LOSS_LIMIT", "sell", 100, 0.00000110, {"stopPrice": 0.00000115}
+        )
+        waiting = await exchange.fetch_order(stop["id"], "XLM/BTC")
+        assert (waiting["status"], waiting["triggerPrice"]) == ("open", 0.00000115)
