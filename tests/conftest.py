@@ -12,6 +12,7 @@ import asyncio
 import io
 import logging
 import os
+import random
 import secrets
 import socket
 import sys
@@ -58,10 +59,32 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-jwt-secret-" + "x" * 32
 
 
+def _ports_below_ephemeral() -> range:
+    """Ports a server of a test may take: under the kernel's ephemeral range, which it hands
+    to outbound connections at any moment (a port picked there can be taken by one of the
+    suite's own connections before the server binds it), a slice of its own per xdist worker."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    low, high = max(1024, first - 12_000), first
+    width = (high - low) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    return range(low + worker * width, low + (worker + 1) * width)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, for a server a test starts as a separate process."""
+    candidates = _ports_below_ephemeral()
+    for _ in range(200):
+        port = random.choice(candidates)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {candidates}")
 
 
 def _backend() -> str:

@@ -112,6 +112,7 @@ async def test_open_orders_of_every_market_take_one_request(
     key = binance_account[0]
     await binance_sim.deposit(key, "BRL", Decimal(1000))
     await binance_sim.deposit(key, "BTC", Decimal(1))
+    await binance_sim.set_price("BTCBRL", Decimal(350000))  # other tests move the shared market
     brl = await binance_exchange.create_order(
         _order("all-brl", "BTC-BRL", Side.BUY, "0.001", "300000")
     )

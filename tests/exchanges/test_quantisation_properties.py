@@ -4,7 +4,10 @@ An order our rules let through must be accepted by the venue's own checks, and a
 rules refuse must be one the venue refuses too. The rules are never built by hand: each market
 is published by the simulator's own code (Binance `exchangeInfo`, Mercado Bitcoin `/symbols`),
 read back by the adapter's own parser, and the orders the adapter would send are checked by the
-simulator's own rule checks (Binance `_check_filters` plus its precision check, MB `check_rules`).
+simulator's own rule checks (Binance `check_filters` plus its precision check, MB `check_rules`).
+Binance's PERCENT_PRICE_BY_SIDE is no rule of a market but a band around the live average price,
+which only the venue knows when the order arrives; here the average is the order's own price, so
+the band always holds and the static filters are compared (the band has tests of its own).
 The matching engine's properties live in test_matching_properties.py.
 """
 
@@ -29,6 +32,7 @@ from domain.market import MarketRules, OrderRequest, OrderType, Side
 from simulators.binance import placing as binance_placing
 from simulators.binance.config import FixedPath, SymbolConfig
 from simulators.binance.config import SimConfig as BinanceSimConfig
+from simulators.binance.filters import check_filters
 from simulators.binance.public import exchange_info
 from simulators.binance.venue import BinanceVenue
 from simulators.binance.wire import BinanceError, Params
@@ -228,8 +232,17 @@ def binance_refusal(case: BinanceCase, kind: str, params: dict[str, str]) -> str
         if value is not None and binance_placing._decimals(value) > places:
             return "PRECISION"
     try:
-        binance_placing._check_filters(
-            c, kind, values["quantity"], values["quoteOrderQty"], values["price"], case.last
+        check_filters(
+            c,
+            kind=kind,
+            side="BUY",
+            quantity=values["quantity"],
+            quote_qty=values["quoteOrderQty"],
+            price=values["price"],
+            stop_price=None,
+            iceberg_qty=None,
+            last=case.last,
+            average=values["price"] or case.last,
         )
     except BinanceError as exc:
         assert exc.code == -1013, exc.msg
