@@ -288,6 +288,10 @@ class MatchingEngine:
         wanted = self.key(symbol)
         return [o.snapshot() for o in self._orders.get(account, []) if o.symbol == wanted]
 
+    def orders_from(self, account: str, index: int) -> list[Order]:
+        """The account's orders placed after its first `index`, oldest first."""
+        return [o.snapshot() for o in self._orders.get(account, [])[index:]]
+
     def fills(self, account: str, symbol: str) -> list[Fill]:
         return list(self._fills.get((account, self.key(symbol)), []))
 

@@ -9,12 +9,12 @@ key, which the simulator does not offer (HMAC keys only).
 Events of a subscription arrive as ``{"subscriptionId": n, "event": {...}}``: ``executionReport``
 (user-data-stream.md: NEW, TRADE with the fill's quantity, price, commission and trade id,
 CANCELED, EXPIRED), ``balanceUpdate`` for a deposit, and ``outboundAccountPosition`` with the
-balances that changed. Not reported: an order placed and expired in one request without a fill
-(IOC/FOK), which leaves no balance moved.
+balances that changed.
 
 The venue calls its listeners after anything may have changed; `UserDataHub.report` then
-compares each subscribed account with what it last reported: balances first (cheap, and every
-placement, fill and cancel moves one), and only the markets of the assets that moved."""
+compares each subscribed account with what it last reported: balances and the number of orders
+placed first (cheap: every placement, fill and cancel moves one of them), then only the markets
+of the assets that moved or of the orders placed."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ class _AccountView:
         self.fills_seen: dict[str, int] = {}
         self.orders: dict[str, _Seen] = {}
         engine = venue.engine
+        self.placed = len(engine.orders_from(account, 0))
         for market in venue.markets.values():
             symbol = market.rules.symbol
             self.fills_seen[symbol] = len(engine.fills(account, symbol))
@@ -79,19 +80,26 @@ class _AccountView:
 
     def changes(self, hub: UserDataHub) -> list[Json]:
         balances = self._balances()
-        if balances == self.balances:
+        placed = self.venue.engine.orders_from(self.account, self.placed)
+        if balances == self.balances and not placed:
             return []
+        self.placed += len(placed)
         moved = {
             a
             for a in balances.keys() | self.balances.keys()
             if balances.get(a) != self.balances.get(a)
         }
+        # An order placed and expired in one request (IOC, FOK) moves no balance.
+        touched = {o.symbol for o in placed}
         before, self.balances = self.balances, balances
         events: list[Json] = []
         for market in self.venue.markets.values():
-            if market.config.base in moved or market.config.quote in moved:
+            config = market.config
+            if config.base in moved or config.quote in moved or market.rules.symbol in touched:
                 events += self._market(hub, market)
         now = self.venue.server_ms()
+        if not moved:
+            return events
         if not events:  # no order moved it: a deposit (or withdrawal)
             for asset in sorted(moved):
                 new, old = balances.get(asset, (_ZERO, _ZERO)), before.get(asset, (_ZERO, _ZERO))

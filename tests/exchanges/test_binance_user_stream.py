@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import websockets
+from binance.client import Client
 
 from adapters.exchanges.binance.user_stream import BinanceUserStream, sign_params
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
@@ -141,6 +142,31 @@ async def test_ws_api_reports_a_resting_order_and_its_cancel(sim: BinanceSim) ->
         assert gone == {"id": 3, "status": 200, "result": {}}
         unknown = await ws_api_request(ws, 4, "order.fly", {})
         assert unknown["error"]["code"] == -1020
+
+
+async def test_ws_api_reports_an_ioc_order_that_expired_unfilled(sim: BinanceSim) -> None:
+    """Placed and expired in one request, it moves no balance: still NEW then EXPIRED, and no
+    outboundAccountPosition (nothing changed)."""
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with websockets.connect(f"{ws_url(sim)}/ws-api/v3?returnRateLimits=false") as ws:
+        params: dict[str, Any] = {"apiKey": key, "timestamp": int(time.time() * 1000)}
+        params["signature"] = sign_params(secret, params)
+        answer = await ws_api_request(ws, 1, "userDataStream.subscribe.signature", params)
+        assert answer["status"] == 200
+        client = Client(key, secret, ping=False)
+        client.API_URL = f"{sim.base_url}/api"
+        placed = client.order_limit_buy(
+            symbol="BTCBRL", quantity="0.001", price="300000", timeInForce="IOC"
+        )
+        assert placed["status"] == "EXPIRED"
+        reports = [json.loads(await asyncio.wait_for(ws.recv(), 5))["event"] for _ in range(2)]
+        assert [(r["e"], r["x"], r["X"], r["i"]) for r in reports] == [
+            ("executionReport", "NEW", "NEW", placed["orderId"]),
+            ("executionReport", "EXPIRED", "EXPIRED", placed["orderId"]),
+        ]
+        ping = await ws_api_request(ws, 2, "ping", {})  # nothing else was queued before it
+        assert ping == {"id": 2, "status": 200, "result": {}}
 
 
 async def test_user_stream_delivers_a_fill_as_an_order_update(sim: BinanceSim) -> None:
