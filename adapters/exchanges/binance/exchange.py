@@ -261,8 +261,6 @@ class BinanceExchange(Exchange):
         info = await self._info(request.symbol)
         params = order_params(info, request)
         client_order_id = request.client_order_id
-        if maybe_sent:
-            self._in_doubt.maybe_sent(client_order_id)
 
         async def fetch() -> Order:
             return await self._fetch_order(info, {"origClientOrderId": client_order_id})
@@ -277,6 +275,10 @@ class BinanceExchange(Exchange):
                 raw = await self._http.signed(
                     "POST", "/api/v3/order", params, weight=1, stamps=stamps
                 )
+            except asyncio.CancelledError:
+                if stamps:  # it may have left: a later call on this instance looks it up
+                    self._in_doubt.lost(client_order_id, stamps)
+                raise
             except ExchangeError as error:
                 if is_duplicate_order(error):  # an open order already carries this id
                     return await fetch()
@@ -289,7 +291,12 @@ class BinanceExchange(Exchange):
                 return found
             return await order_with_fees(self._http, info.rules.symbol, raw)
 
-        return await self._call(attempt)
+        # Callers of this shared instance with one client order id go one at a time, and one
+        # that waited for another treats the order as maybe sent.
+        async with self._in_doubt.placing(client_order_id) as contended:
+            if maybe_sent or contended:
+                self._in_doubt.maybe_sent(client_order_id)
+            return await self._call(attempt)
 
     async def _fetch_order(self, info: SymbolInfo, ref: dict[str, str]) -> Order:
         raw = await self._http.signed(

@@ -4,7 +4,8 @@ time after which it can no longer execute (`adapters.exchanges.placement` holds 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from adapters.exchanges.binance.transport import BinanceTransport
 from adapters.exchanges.errors import OrderNotFound
@@ -24,6 +25,23 @@ class OrdersInDoubt:
         # Client order id -> Binance time (ms) after which it cannot execute; None: an earlier
         # attempt elsewhere, the window is taken from Binance's clock when settling.
         self._deadlines: dict[str, int | None] = {}
+        # Client order id -> its lock and how many calls hold or wait for it.
+        self._placing: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def placing(self, client_order_id: str) -> AsyncIterator[bool]:
+        """One placement call at a time per client order id on this (shared) instance; yields
+        True when another call held it: that call may have sent the order."""
+        lock, users = self._placing.setdefault(client_order_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            contended = lock.locked()
+            async with lock:
+                yield contended
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._placing[client_order_id]
 
     def __contains__(self, client_order_id: str) -> bool:
         return client_order_id in self._deadlines
@@ -64,5 +82,5 @@ class OrdersInDoubt:
             sleep=asyncio.sleep,
             first_delay=self._lookup_delay,
         )
-        del self._deadlines[client_order_id]
+        self._deadlines.pop(client_order_id, None)
         return found

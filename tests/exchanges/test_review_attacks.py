@@ -1,0 +1,53 @@
+"""Attacks on the never-duplicate rule with long-lived, shared adapters (issue 10 review).
+
+An adapter is now lent to every caller of one key in a process, so two calls with one client
+order id (an activity retried while its first attempt still runs, a caller that gave up and
+asks again) meet on the same instance: its memory of orders in doubt must hold for both."""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.market import OrderStatus
+from tests.exchanges.conftest_binance import SimFactory
+from tests.exchanges.test_binance_lost_answers import (
+    CLIENT_TIMEOUT,
+    _held_placement,
+    _market,
+    _quiet,
+    _until,
+)
+
+
+async def test_a_call_cancelled_while_its_placement_is_in_flight_leaves_it_in_doubt(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """The first call is cancelled after its POST left (held inside the venue); a second call
+    with the same client order id on the same instance must look it up, not place again."""
+    sim, key, secret = await _held_placement(binance_sim_factory)
+    async with sim.exchange(key, secret, retry=False, lookup_delay=0.5) as exchange:
+        attempt = asyncio.create_task(exchange.create_order(_market("cancelled-1")))
+        await _until(sim, "POST /api/v3/order")
+        attempt.cancel()
+        order = await exchange.create_order(_market("cancelled-1"))
+    assert order.status is OrderStatus.FILLED
+    stats = await _quiet(sim)
+    assert stats["orders_placed"] == 1 and stats["requests"]["POST /api/v3/order"] == 1
+
+
+async def test_two_calls_settling_one_order_in_doubt_both_get_it(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """Two callers of one adapter settle the same client order id at once: both are answered
+    with the order (the second to finish must not trip over the first's bookkeeping)."""
+    sim, key, secret = await _held_placement(binance_sim_factory)
+    async with sim.exchange(
+        key, secret, retry=False, timeout=CLIENT_TIMEOUT, lookup_delay=0.5
+    ) as exchange:
+        first = asyncio.create_task(exchange.create_order(_market("twice-1")))
+        await _until(sim, "GET /api/v3/order")  # timed out, now looking it up
+        second = await exchange.create_order(_market("twice-1"), maybe_sent=True)
+        order = await first
+    assert order.order_id == second.order_id and order.status is OrderStatus.FILLED
+    stats = await _quiet(sim)
+    assert stats["orders_placed"] == 1 and stats["requests"]["POST /api/v3/order"] == 1
