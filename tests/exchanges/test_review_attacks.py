@@ -7,9 +7,12 @@ asks again) meet on the same instance: its memory of orders in doubt must hold f
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
-from domain.market import OrderStatus
+from domain.market import OrderRequest, OrderStatus, OrderType, Side
+from simulators.mercadobitcoin.server import RunningSim
 from tests.exchanges.conftest_binance import SimFactory
+from tests.exchanges.conftest_mercadobitcoin import MbControl, mb_adapter
 from tests.exchanges.test_binance_lost_answers import (
     CLIENT_TIMEOUT,
     _held_placement,
@@ -51,3 +54,27 @@ async def test_two_calls_settling_one_order_in_doubt_both_get_it(
     assert order.order_id == second.order_id and order.status is OrderStatus.FILLED
     stats = await _quiet(sim)
     assert stats["orders_placed"] == 1 and stats["requests"]["POST /api/v3/order"] == 1
+
+
+async def test_two_calls_settling_one_mercado_bitcoin_order_both_get_it(
+    mb_sim: RunningSim, mb_control: MbControl
+) -> None:
+    """The same on Mercado Bitcoin: MB holds the placement 3 s, the client gives up after 1 s,
+    and a second caller of the adapter settles the same externalId meanwhile."""
+    await mb_control.post("/faults/order_hold", {"seconds": 3})
+    request = OrderRequest(
+        client_order_id="twice-mb",
+        symbol="BTC-BRL",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.001"),
+    )
+    async with mb_adapter(
+        mb_sim, retry=False, timeout=1.0, settle_window=6.0, lookup_delay=0.5
+    ) as exchange:
+        first = asyncio.create_task(exchange.create_order(request))
+        await asyncio.sleep(0.5)  # its placement is on the way or in doubt: both settle it
+        second = await exchange.create_order(request, maybe_sent=True)
+        order = await first
+    assert order.order_id == second.order_id and order.status is OrderStatus.FILLED
+    assert [o["externalId"] for o in await mb_control.orders()] == ["twice-mb"]

@@ -275,7 +275,7 @@ class MercadoBitcoinExchange(Exchange):
             sleep=self._clock.sleep,
             first_delay=self._lookup_delay,
         )
-        del self._in_doubt[cid]
+        self._in_doubt.pop(cid, None)  # another caller's settle may have ended it
         return found
 
     async def get_order(
