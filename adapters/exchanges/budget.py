@@ -217,10 +217,13 @@ class Budget:
 
     async def spend(self, costs: Mapping[str, int], *, account: str | None = None) -> None:
         await self._check_blocked(account)
+        waited = False
         for name, cost in costs.items():
             counter = self._counter(name, account)
             if counter is not None and cost > 0:
-                await self._take(counter, cost)
+                waited = await self._take(counter, cost) or waited
+        if waited:  # a Retry-After or a ban may have come while it waited
+            await self._check_blocked(account)
 
     def _roll(self, counter: _Counter, now: float) -> None:
         window = math.floor((now - self._guard_of(counter.limit)) / counter.limit.seconds)
@@ -230,7 +233,9 @@ class Budget:
     def _guard_of(self, limit: Limit) -> float:
         return min(self._guard, limit.seconds / 40)
 
-    async def _take(self, counter: _Counter, cost: int) -> None:
+    async def _take(self, counter: _Counter, cost: int) -> bool:
+        """Spend `cost`, waiting for room; True if it had to wait."""
+        waited = False
         while True:
             now = self._clock()
             self._roll(counter, now)
@@ -243,10 +248,11 @@ class Budget:
             if now < start - 2 * guard and counter.seen + need <= cap:
                 if counter.spent + need <= counter.granted:
                     counter.spent += need
-                    return
+                    return waited
                 if await self._reserve(counter, need, cap):
                     continue
             await self._sleep(max(start - now, 0.001))
+            waited = True
 
     async def _reserve(self, counter: _Counter, need: int, cap: int) -> bool:
         """Reserve a slice of the window; False when the window has no room left for `need`."""

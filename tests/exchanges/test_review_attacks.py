@@ -7,8 +7,14 @@ asks again) meet on the same instance: its memory of orders in doubt must hold f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
+from adapters.exchanges.budget import Budget, Limit, MemoryBudgetStore
+from adapters.exchanges.errors import RateLimited
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from simulators.mercadobitcoin.server import RunningSim
 from tests.exchanges.conftest_binance import SimFactory
@@ -78,3 +84,32 @@ async def test_two_calls_settling_one_mercado_bitcoin_order_both_get_it(
         order = await first
     assert order.order_id == second.order_id and order.status is OrderStatus.FILLED
     assert [o["externalId"] for o in await mb_control.orders()] == ["twice-mb"]
+
+
+async def test_a_block_that_arrives_while_a_request_waits_for_the_next_window_stops_it() -> None:
+    """At the limit, requests wait for the next window; a Retry-After (a 429 another request
+    met) or a ban another process recorded meanwhile must stop them when they wake, not let
+    them all go out at the window's start (calling on while limited earns the 418 ban)."""
+    now = [103.0]
+    store = MemoryBudgetStore()
+    blocks: list[Callable[[], Awaitable[None]]] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+        while blocks:  # what arrives while this request waits
+            await blocks.pop()()
+
+    limits = [Limit("WEIGHT", "ip", 100, 10), Limit("ORDERS", "account", 10, 10)]
+    budget = Budget("binance", limits, store=store, clock=lambda: now[0], sleep=sleep, host="h")
+    for _ in range(9):  # the limit less its headroom
+        await budget.spend({"ORDERS": 1}, account="account:a")
+    blocks.append(lambda: budget.block(3600, account="account:a"))
+    with pytest.raises(RateLimited):
+        await budget.spend({"ORDERS": 1}, account="account:a")
+
+    for _ in range(9):
+        await budget.spend({"WEIGHT": 10})
+    until = datetime.fromtimestamp(now[0] + 3600, UTC)
+    blocks.append(lambda: store.block("binance", "ip:h", until))  # another process's 418
+    with pytest.raises(RateLimited):
+        await budget.spend({"WEIGHT": 10})
