@@ -13,12 +13,15 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.exchanges.binance import BinanceExchange
+from adapters.exchanges.binance.user_stream import BinanceUserStream
 from adapters.exchanges.budget import Budget, Limit, MemoryBudgetStore
 from adapters.exchanges.errors import RateLimited
-from domain.market import OrderRequest, OrderStatus, OrderType, Side
+from domain.market import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from simulators.mercadobitcoin.server import RunningSim
-from tests.exchanges.conftest_binance import SimFactory
+from tests.exchanges.conftest_binance import BinanceSim, SimFactory
 from tests.exchanges.conftest_mercadobitcoin import MbControl, mb_adapter
+from tests.exchanges.streams_support import Collector, fast, ws_url
 from tests.exchanges.test_binance_lost_answers import (
     CLIENT_TIMEOUT,
     _held_placement,
@@ -113,3 +116,77 @@ async def test_a_block_that_arrives_while_a_request_waits_for_the_next_window_st
     blocks.append(lambda: store.block("binance", "ip:h", until))  # another process's 418
     with pytest.raises(RateLimited):
         await budget.spend({"WEIGHT": 10})
+
+
+class FillDuringResync:
+    """The real adapter as the user stream's REST fallback; once armed, the market moves
+    through the resting order right after the resync has read the open orders (a fill that
+    lands between the resync's reads)."""
+
+    def __init__(self, exchange: BinanceExchange, sim: BinanceSim) -> None:
+        self._exchange, self._sim = exchange, sim
+        self.armed = False
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        orders = await self._exchange.open_orders(symbol)
+        if self.armed:
+            self.armed = False
+            assert await self._sim.set_price("BTCBRL", Decimal(344000)) == 1
+        return orders
+
+    async def fills_since(
+        self, symbol: str, from_id: str | None = None, limit: int = 500
+    ) -> list[Fill]:
+        return await self._exchange.fills_since(symbol, from_id, limit)
+
+    async def fills(self, symbol: str, limit: int = 100) -> list[Fill]:
+        return await self._exchange.fills(symbol, limit)
+
+    async def get_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        return await self._exchange.get_order(
+            symbol, order_id=order_id, client_order_id=client_order_id
+        )
+
+
+async def test_a_fill_between_the_resyncs_reads_still_reports_the_order_filled(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """The order fills after the resync read it open: its fill must come with (or be followed
+    by) the order FILLED, once; not the fill with the order still NEW and nothing after it
+    until the next reconnect (a grid bot would wait on it for up to a day)."""
+    sim = binance_sim_factory()
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with sim.exchange(key, secret) as exchange:
+        rest = FillDuringResync(exchange, sim)
+        stream = BinanceUserStream(
+            rest, key, secret, ["BTC-BRL"], url=f"{ws_url(sim)}/ws-api/v3", backoff=fast()
+        )
+        collector = Collector(stream)
+        try:
+            await collector.connected()
+            placed = await exchange.create_order(
+                OrderRequest(
+                    client_order_id="between-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal("0.001"),
+                    price=Decimal(345000),
+                )
+            )
+            await collector.next(lambda u: u.order.order_id == placed.order_id)
+            rest.armed = True
+            await sim.http.post("/_sim/ws/drop", json={"refuse_seconds": 0.2})
+            seen = [await collector.next(lambda u: u.fill is not None)]
+            await collector.connected(times=2)
+            await asyncio.sleep(0.5)
+            while not collector.updates.empty():  # whatever followed the fill
+                seen.append(collector.updates.get_nowait())
+            mine = [u for u in seen if u.order.order_id == placed.order_id]
+            assert len([u for u in mine if u.fill is not None]) == 1
+            assert mine[-1].order.status is OrderStatus.FILLED, [u.order.status for u in mine]
+        finally:
+            await collector.close()

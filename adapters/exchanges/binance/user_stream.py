@@ -234,23 +234,29 @@ class BinanceUserStream:
     async def _resync(self) -> list[OrderUpdate]:
         """What happened while no stream was listening, read back over REST. State changes
         only once every read succeeded (a failure reconnects and reads again)."""
+        last = dict(self.last_trade_ids)
+        fills: list[Fill] = []
+        for symbol in self._symbols.values():
+            page = await self._fills_after(symbol, last[symbol])
+            if page:
+                fills += page
+                last[symbol] = int(page[-1].trade_id)
+        # Orders read after their fills: one that fills in between comes with its state then
+        # (read open first, it came NEW with its fill and the stream's FILLED was skipped).
         wanted = set(self._symbols.values())
         if len(wanted) * OPEN_ORDERS_WEIGHT < OPEN_ORDERS_ALL_WEIGHT:
             listed = [o for s in sorted(wanted) for o in await self._rest.open_orders(s)]
         else:  # one call for every market is cheaper
             listed = await self._rest.open_orders()
         open_now = {o.order_id: o for o in listed if o.symbol in wanted}
-        last = dict(self.last_trade_ids)
         orders: dict[str, Order] = dict(open_now)
         updates: list[OrderUpdate] = []
-        for symbol in self._symbols.values():
-            for fill in await self._fills_after(symbol, last[symbol]):
-                if fill.order_id not in orders:
-                    orders[fill.order_id] = await self._rest.get_order(
-                        symbol, order_id=fill.order_id
-                    )
-                updates.append(OrderUpdate(order=orders[fill.order_id], fill=fill))
-                last[symbol] = int(fill.trade_id)
+        for fill in fills:
+            if fill.order_id not in orders:
+                orders[fill.order_id] = await self._rest.get_order(
+                    fill.symbol, order_id=fill.order_id
+                )
+            updates.append(OrderUpdate(order=orders[fill.order_id], fill=fill))
         reported = {u.order.order_id for u in updates}
         for order_id, (symbol, _, _) in self._open.items():  # open then, gone without a fill
             if order_id not in open_now and order_id not in reported:
