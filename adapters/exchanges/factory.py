@@ -98,12 +98,16 @@ for _name, _member in vars(Exchange).items():
 abc.update_abstractmethods(ExchangeLease)  # type: ignore[type-abstract]
 
 
+_Key = tuple[Venue, bool, bool, str]
+
+
 @dataclass
 class _Lent:
     adapter: Exchange
     used_at: float  # last lent or given back
     leases: int = 0
     evicted: bool = False
+    key: _Key | None = None
 
 
 def _identity(api_key: str, api_secret: str) -> str:
@@ -137,7 +141,7 @@ class ExchangeFactory:
         self._max = max_adapters
         self._idle = idle_seconds
         self._clock = clock
-        self._adapters: OrderedDict[tuple[Venue, bool, bool, str], _Lent] = OrderedDict()
+        self._adapters: OrderedDict[_Key, _Lent] = OrderedDict()
         self._evicted: list[_Lent] = []  # out of the cache, still lent
         self._closing: set[asyncio.Task[None]] = set()
         self._binance: dict[str, tuple[BinanceVenue, httpx.AsyncClient]] = {}
@@ -195,7 +199,9 @@ class ExchangeFactory:
         key = (venue, testnet, retry, _identity(api_key, api_secret))
         lent = self._adapters.get(key)
         if lent is None:
-            lent = _Lent(self._build(venue, api_key, api_secret, testnet, retry), now)
+            lent = self._evicted_lent(key) or _Lent(
+                self._build(venue, api_key, api_secret, testnet, retry), now, key=key
+            )
             self._adapters[key] = lent
             self._evict_over_capacity()
         self._adapters.move_to_end(key)
@@ -231,6 +237,16 @@ class ExchangeFactory:
 
     # -- the cache --------------------------------------------------------------------------
 
+    def _evicted_lent(self, key: _Key) -> _Lent | None:
+        """The key's adapter that left the cache while lent, taken back: one adapter per key
+        (a second beside it would split its orders in doubt and its per-key windows)."""
+        for lent in self._evicted:
+            if lent.key == key and lent.evicted:
+                self._evicted.remove(lent)
+                lent.evicted = False
+                return lent
+        return None
+
     def _give_back(self, lent: _Lent) -> None:
         lent.leases -= 1
         lent.used_at = self._clock()
@@ -257,7 +273,7 @@ class ExchangeFactory:
         while len(self._adapters) > self._max:
             self._drop(next(iter(self._adapters)))
 
-    def _drop(self, key: tuple[Venue, bool, bool, str]) -> None:
+    def _drop(self, key: _Key) -> None:
         lent = self._adapters.pop(key)
         if lent.leases:
             lent.evicted = True

@@ -17,7 +17,9 @@ from adapters.exchanges.binance import BinanceExchange
 from adapters.exchanges.binance.user_stream import BinanceUserStream
 from adapters.exchanges.budget import Budget, Limit, MemoryBudgetStore
 from adapters.exchanges.errors import RateLimited
-from domain.market import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
+from adapters.exchanges.factory import ExchangeFactory
+from adapters.settings import Environment, Settings
+from domain.market import Fill, Order, OrderRequest, OrderStatus, OrderType, Side, Venue
 from simulators.mercadobitcoin.server import RunningSim
 from tests.exchanges.conftest_binance import BinanceSim, SimFactory
 from tests.exchanges.conftest_mercadobitcoin import MbControl, mb_adapter
@@ -190,3 +192,23 @@ async def test_a_fill_between_the_resyncs_reads_still_reports_the_order_filled(
             assert mine[-1].order.status is OrderStatus.FILLED, [u.order.status for u in mine]
         finally:
             await collector.close()
+
+
+async def test_a_key_whose_adapter_left_the_cache_while_lent_gets_that_adapter_again() -> None:
+    """Over capacity a lent adapter leaves the cache but lives on; lending its key again must
+    not build a second one beside it (two adapters of one key split what must be one: the
+    orders in doubt and their per-client-order-id turns, Mercado Bitcoin's per-key windows)."""
+    settings = Settings(
+        _env_file=None, environment=Environment.TEST, binance_base_url="http://127.0.0.1:9"
+    )
+    factory = ExchangeFactory(settings, max_adapters=1)
+    try:
+        held = factory.connect(Venue.BINANCE, "a" * 64, "s" * 64)
+        other = factory.connect(Venue.BINANCE, "b" * 64, "s" * 64)  # evicts the lent one
+        again = factory.connect(Venue.BINANCE, "a" * 64, "s" * 64)
+        assert again.adapter is held.adapter  # type: ignore[attr-defined]
+        await held.aclose()
+        await other.aclose()
+        await again.aclose()
+    finally:
+        await factory.aclose()
