@@ -175,8 +175,10 @@ class Resilience:
         self.breaker.before_call()
         try:
             result = await fn()
-        except RequestNotSent:
-            self.breaker.abandon()  # never left this process: no verdict on the venue
+        except (RequestNotSent, RateLimited):
+            # Never left this process, or refused for our pace (one account's order limit, the
+            # budget's wait for a Retry-After): no verdict on the venue, which every user shares.
+            self.breaker.abandon()
             raise
         except ExchangeError as error:
             if error.retryable:

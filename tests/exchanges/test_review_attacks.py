@@ -212,3 +212,31 @@ async def test_a_key_whose_adapter_left_the_cache_while_lent_gets_that_adapter_a
         await again.aclose()
     finally:
         await factory.aclose()
+
+
+async def test_one_accounts_order_limit_does_not_open_the_venue_for_every_user(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """One circuit breaker per venue serves every user: an account over its order limit
+    (-1015, then refused locally until its Retry-After) is no sign the venue is down, and
+    must not stop every other user's calls (their cancels included) for the cool-down."""
+    sim = binance_sim_factory()
+    (key, secret), (other, other_secret) = await sim.account(BRL="1000"), await sim.account()
+    await sim.set_price("BTCBRL", Decimal(350000))
+    settings = Settings(_env_file=None, environment=Environment.TEST, binance_base_url=sim.base_url)
+    factory = ExchangeFactory(settings)
+    try:
+        busy = factory.connect(Venue.BINANCE, key, secret, retry=False)
+        await busy.markets()  # the limits Binance announced: 100 orders per 10 s
+        await sim.limits(orders_per_10s=1)  # ... and now it counts fewer
+        await busy.create_order(_market("limit-1"))
+        with pytest.raises(RateLimited):
+            await busy.create_order(_market("limit-2"))  # 429 -1015
+        for _ in range(4):  # its bots call on meanwhile
+            with pytest.raises(RateLimited) as refused:  # refused here, never sent
+                await busy.balances()
+            assert refused.type is RateLimited
+        bystander = factory.connect(Venue.BINANCE, other, other_secret, retry=False)
+        assert await bystander.balances() is not None
+    finally:
+        await factory.aclose()
