@@ -240,3 +240,65 @@ async def test_one_accounts_order_limit_does_not_open_the_venue_for_every_user(
         assert await bystander.balances() is not None
     finally:
         await factory.aclose()
+
+
+class TradeDuringResync(FillDuringResync):
+    """Once armed, an order is placed and filled at once as the resync starts reading: its
+    events (NEW, then TRADE) wait on the new subscription while REST already shows it FILLED."""
+
+    placed: Order | None = None
+    resyncs = 0
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        self.resyncs += 1  # a resync's last read
+        return await self._exchange.open_orders(symbol)
+
+    async def fills_since(
+        self, symbol: str, from_id: str | None = None, limit: int = 500
+    ) -> list[Fill]:
+        if self.armed:
+            self.armed = False
+            self.placed = await self._exchange.create_order(
+                OrderRequest(
+                    client_order_id="stale-1",
+                    symbol="BTC-BRL",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal("0.001"),
+                    price=Decimal(351000),  # through the ask: filled as it arrives
+                )
+            )
+        return await self._exchange.fills_since(symbol, from_id, limit)
+
+
+async def test_events_older_than_the_resync_never_take_an_order_back(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """The resync reports the order FILLED with its fill; the stream's own NEW for it, queued
+    on the new subscription meanwhile, must not follow and make it open again."""
+    sim = binance_sim_factory()
+    key, secret = await sim.account(BRL="1000")
+    await sim.set_price("BTCBRL", Decimal(350000))
+    async with sim.exchange(key, secret) as exchange:
+        rest = TradeDuringResync(exchange, sim)
+        stream = BinanceUserStream(
+            rest, key, secret, ["BTC-BRL"], url=f"{ws_url(sim)}/ws-api/v3", backoff=fast()
+        )
+        collector = Collector(stream)
+        try:
+            await collector.connected()
+            async with asyncio.timeout(5):
+                while not rest.resyncs:  # the first connect's resync is over
+                    await asyncio.sleep(0.01)
+            rest.armed = True
+            await sim.http.post("/_sim/ws/drop", json={"refuse_seconds": 0.2})
+            seen = [await collector.next(lambda u: u.fill is not None)]
+            await asyncio.sleep(0.5)
+            while not collector.updates.empty():
+                seen.append(collector.updates.get_nowait())
+            assert rest.placed is not None
+            mine = [u for u in seen if u.order.order_id == rest.placed.order_id]
+            assert len([u for u in mine if u.fill is not None]) == 1
+            assert mine[-1].order.status is OrderStatus.FILLED, [u.order.status for u in mine]
+        finally:
+            await collector.close()

@@ -24,7 +24,13 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 
 from adapters.exchanges.binance.streams import CONNECTION_LOST, MAX_AGE, read_messages
-from adapters.exchanges.binance.wire import Json, error_for, ms_to_datetime, parse_order
+from adapters.exchanges.binance.wire import (
+    Json,
+    datetime_to_ms,
+    error_for,
+    ms_to_datetime,
+    parse_order,
+)
 from adapters.exchanges.errors import ExchangeError, RateLimited, TemporaryError
 from adapters.exchanges.streams import Backoff, OrderUpdate
 from domain.market import Fill, Order, OrderStatus, Side
@@ -102,6 +108,9 @@ class BinanceUserStream:
         self._poll_interval = poll_interval
         self._polled_at = float("-inf")
         self._fees: dict[str, dict[str, Decimal]] = {}  # order id -> fees seen on the stream
+        # Orders the last resync reported: id -> (update time ms, filled, final). Events the
+        # subscription queued while it read are older than that for them.
+        self._resynced: dict[str, tuple[int, Decimal, bool]] = {}
         self._offset_ms = 0
         self._ws: ClientConnection | None = None
         self._closed = False
@@ -189,6 +198,10 @@ class BinanceUserStream:
             return None
         symbol = self._symbols[event["s"]]
         order_id = str(event["i"])
+        if event["x"] != "TRADE" and order_id in self._resynced:
+            at, filled, final = self._resynced[order_id]
+            if final or event["T"] < at or Decimal(event["z"]) < filled:
+                return None  # the resync reported this order as it is after this event
         fill = None
         if event["x"] == "TRADE":
             trade_id = int(event["t"])
@@ -269,6 +282,14 @@ class BinanceUserStream:
             if i not in reported and self._open.get(i) != (o.symbol, o.status, o.filled_quantity)
         ]
         self.last_trade_ids = last
+        self._resynced = {
+            u.order.order_id: (
+                datetime_to_ms(u.order.updated_at),
+                u.order.filled_quantity,
+                u.order.status.is_final,
+            )
+            for u in updates
+        }
         self._open = {i: (o.symbol, o.status, o.filled_quantity) for i, o in open_now.items()}
         self._fees = {i: dict(self._fees.get(i, {})) for i in self._open}
         self._polled_at = time.monotonic()
