@@ -286,12 +286,20 @@ class Budget:
 
     # -- what the venue tells us ------------------------------------------------------------
 
-    def observe(self, name: str, used: int, *, account: str | None = None) -> None:
+    def observe(
+        self, name: str, used: int, *, account: str | None = None, sent_at: float | None = None
+    ) -> None:
+        """`sent_at`: when the request left (the venue's clock). The count of a request sent in
+        an earlier window is that window's, not the current one's."""
         counter = self._counter(name, account)
         if counter is not None:
             self._roll(counter, self._clock())
-            counter.seen = max(counter.seen, used)
             counter.peak = max(counter.peak, used)
+            if sent_at is not None:
+                guard = self._guard_of(counter.limit)
+                if math.floor((sent_at - guard) / counter.limit.seconds) < counter.window:
+                    return
+            counter.seen = max(counter.seen, used)
 
     def peak(self, name: str, *, account: str | None = None) -> int:
         counter = self._counter(name, account)

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.exchanges.binance import BinanceExchange
 from adapters.exchanges.binance.user_stream import BinanceUserStream
-from adapters.exchanges.budget import Budget, Limit, MemoryBudgetStore
+from adapters.exchanges.budget import Budget, Limit, MemoryBudgetStore, WindowKey
 from adapters.exchanges.errors import RateLimited
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Environment, Settings
@@ -302,3 +302,26 @@ async def test_events_older_than_the_resync_never_take_an_order_back(
             assert mine[-1].order.status is OrderStatus.FILLED, [u.order.status for u in mine]
         finally:
             await collector.close()
+
+
+async def test_a_late_answer_from_the_last_window_does_not_fill_the_new_one() -> None:
+    """A busy minute's last request answers after the boundary with that minute's count
+    (X-MBX-USED-WEIGHT-1M): taken as the new minute's, it would hold every process back for
+    a whole minute (it is also the floor written to the shared row)."""
+    now = [100.0]
+    store = MemoryBudgetStore()
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limits = [Limit("WEIGHT", "ip", 100, 10)]
+    budget = Budget("binance", limits, store=store, clock=lambda: now[0], sleep=sleep, host="h")
+    await budget.spend({"WEIGHT": 10})
+    sent = now[0] = 109.4  # the last request of the window leaves ...
+    await budget.spend({"WEIGHT": 10})
+    now[0] = 111.0  # ... and its answer arrives in the next window
+    budget.observe("WEIGHT", 88, sent_at=sent)
+    await budget.spend({"WEIGHT": 10})
+    assert now[0] == 111.0  # room at once: the new window has 10 used, not 98
+    key = WindowKey("binance", "ip:h", "WEIGHT", datetime.fromtimestamp(110, UTC), 10)
+    assert store._windows[(key.venue, key.scope, key.name)] == (key.start, 10)

@@ -173,13 +173,15 @@ class BinanceTransport:
         await self._venue.budget.spend(costs, account=self._account)
 
     def _observe(self, response: httpx.Response) -> None:
-        """The venue's own counts: weight per IP, orders per account."""
+        """The venue's own counts: weight per IP, orders per account, each of the window the
+        request was sent in (an answer can arrive in the next)."""
+        sent_at = self._venue.server_now() - response.elapsed.total_seconds()
         for name in self._venue.budget.limits:
             kind, suffix = name.rsplit("_", 1)
             header = _HEADERS.get(kind)
             value = response.headers.get(header + suffix.lower()) if header else None
             if value is not None and value.isdigit():
-                self._venue.budget.observe(name, int(value), account=self._account)
+                self._venue.budget.observe(name, int(value), account=self._account, sent_at=sent_at)
 
     # -- requests ---------------------------------------------------------------------------
 
