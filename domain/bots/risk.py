@@ -60,7 +60,9 @@ class StopLoss(_Settings):
 
 class TrailingStop(_Settings):
     """Arm once the price has gained `activation_percent` over the average price, then sell
-    when it falls `trail_percent` below the highest price seen since the position opened."""
+    when it falls `trail_percent` below the highest price seen since the position opened.
+    Independent of take profit: with both on, the first level reached sells (disable take
+    profit, or set it above the activation, to let a gain run)."""
 
     enabled: bool = False
     activation_percent: GainPercent = Decimal("2")
@@ -68,7 +70,8 @@ class TrailingStop(_Settings):
 
 
 class AdaptiveSell(_Settings):
-    """Scale the sell targets (take profit, stop and trail distances) by recent volatility:
+    """Scale the sell distances (take profit, stops, trailing activation and trail) by recent
+    volatility:
     factor = volatility / `reference_volatility_percent`, kept within [`min_factor`,
     `max_factor`]. A calm market narrows the targets, a wild one widens them so noise does not
     stop the bot out. Volatility is the daily one in percent (`domain.volatility`)."""
@@ -204,10 +207,11 @@ class Position(_Data):
 class Observation(_Data):
     """One look at the market, as the bot or its market feed saw it."""
 
-    price: Money  # last trade price
+    price: Money = Field(gt=0)  # last trade price
     at: datetime
-    bid: Money | None = None
-    ask: Money | None = None
+    # Best bid and ask; both None when no book was read, one None when that side is empty.
+    bid: Money | None = Field(default=None, gt=0)
+    ask: Money | None = Field(default=None, gt=0)
     # Highest price since the bot's previous observation (the feed tracks it between wake-ups),
     # so a peak or a recovery the bot slept through still counts.
     high: Money | None = None

@@ -100,7 +100,9 @@ def sanity_refusal(
                 f"over the {settings.max_price_jump_percent}% limit"
             )
     bid, ask = observation.bid, observation.ask
-    if bid is not None and ask is not None and bid + ask > 0:
+    if (bid is None) != (ask is None):
+        return RefusalReason.WIDE_SPREAD, f"one side of the book is empty (bid {bid}, ask {ask})"
+    if bid is not None and ask is not None:
         spread = (ask - bid) / ((bid + ask) / 2) * _HUNDRED
         if spread > settings.max_spread_percent:
             return RefusalReason.WIDE_SPREAD, (

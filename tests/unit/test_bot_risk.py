@@ -351,12 +351,19 @@ SPREAD = (Action.REFUSE, RefusalReason.WIDE_SPREAD)
         ([obs("100"), obs("120", 301)], [HOLD, HOLD]),
         ([obs("100", bid="99", ask="101")], [HOLD]),  # 2 % of the mid 100
         ([obs("100", bid="99", ask="101.1")], [SPREAD]),
+        ([obs("100", ask="101")], [SPREAD]),  # an empty side is no market to trade on
     ],
 )
 def test_sanity_check_refuses_price_jumps_and_wide_spreads(
     sequence: list[Observation], expected: list[tuple[Action, RefusalReason | None]]
 ) -> None:
     assert run(settings(**SANE), sequence, position=FLAT) == expected
+
+
+@pytest.mark.parametrize("given", [{"price": "0"}, {"price": "1", "bid": "0"}])
+def test_an_observation_has_positive_prices(given: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        Observation.model_validate({"at": T0, **given})
 
 
 def test_a_refusal_wins_over_a_sell_and_says_why() -> None:
