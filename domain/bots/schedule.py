@@ -14,7 +14,9 @@ Debian cron across daylight-saving changes:
 Day of month and day of week combine as cron does: both restricted means either matches.
 A day that not every month has (``0 9 31 * *``) fires only in the months that have it.
 Zones are loaded with `zoneinfo.ZoneInfo` (cached per process; the `tzdata` package supplies
-the database where the system has none); the workflow sandbox allows that constructor.
+the database where the system has none). Workflows import this module passed through the
+sandbox (``workflow.unsafe.imports_passed_through()``, as they import all of `domain`): imported
+inside it, `ZoneInfo` is a restricted proxy that `datetime` refuses as a tzinfo.
 """
 
 from __future__ import annotations
