@@ -299,12 +299,14 @@ class BotFunds(_Model):
         self, order: OrderFunds, quantity: Decimal, base_fee: Decimal, net: Decimal
     ) -> tuple[BotFunds, OrderFunds]:
         # The order's block gives the quantity sold; a fee in base, or a late fill after the
-        # block was released, comes from base not on sale.
+        # block was released, comes from base not on sale, then from what the order still blocks.
         from_block = min(quantity, order.blocked)
-        if quantity - from_block + base_fee > self.sellable_quantity:
+        short = quantity - from_block + base_fee - self.sellable_quantity
+        if short > order.blocked - from_block:
             raise InsufficientPosition(
                 f"a fill of {quantity} {self.base} (fee {base_fee}) beyond what the bot holds"
             )
+        from_block += max(short, _ZERO)
         given = quantity + base_fee
         if given == self.position_quantity:
             cost = self.invested
