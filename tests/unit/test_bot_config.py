@@ -218,15 +218,22 @@ def test_client_order_id_is_stable_and_fits_the_venues(workflow_id: str, sequenc
     assert request.client_order_id == cid
 
 
+@given(workflow_id=WORKFLOW_IDS, sequences=st.lists(SEQUENCES, min_size=2, max_size=2, unique=True))
+def test_one_bot_never_repeats_an_id(workflow_id: str, sequences: list[int]) -> None:
+    first, second = (client_order_id(workflow_id, n) for n in sequences)
+    assert first != second
+
+
 @given(
-    first=st.tuples(WORKFLOW_IDS, SEQUENCES),
-    second=st.tuples(WORKFLOW_IDS, SEQUENCES),
+    workflow_ids=st.lists(WORKFLOW_IDS, min_size=2, max_size=2, unique=True),
+    sequences=st.tuples(SEQUENCES, SEQUENCES),
 )
-def test_client_order_ids_differ_per_bot_and_sequence(
-    first: tuple[str, int], second: tuple[str, int]
-) -> None:
-    if first != second:
-        assert client_order_id(*first) != client_order_id(*second)
+def test_two_bots_never_share_an_id(workflow_ids: list[str], sequences: tuple[int, int]) -> None:
+    # Same sequence included: the bots' prefixes differ, and the "-" ends each prefix.
+    first = client_order_id(workflow_ids[0], sequences[0])
+    second = client_order_id(workflow_ids[1], sequences[1])
+    assert first != second
+    assert client_order_id(workflow_ids[1], sequences[0]) != first
 
 
 def test_client_order_ids_of_one_bot_are_distinct_over_many_sequences() -> None:
