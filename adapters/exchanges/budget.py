@@ -215,13 +215,22 @@ class Budget:
 
     # -- spending ---------------------------------------------------------------------------
 
-    async def spend(self, costs: Mapping[str, int], *, account: str | None = None) -> None:
+    async def spend(
+        self,
+        costs: Mapping[str, int],
+        *,
+        account: str | None = None,
+        max_wait: float | None = None,
+    ) -> None:
+        """Wait for room in every limit named in `costs`; with `max_wait`, raise `RateLimited`
+        (nothing sent) rather than wait longer than that."""
         await self._check_blocked(account)
+        deadline = None if max_wait is None else self._clock() + max_wait
         waited = False
         for name, cost in costs.items():
             counter = self._counter(name, account)
             if counter is not None and cost > 0:
-                waited = await self._take(counter, cost) or waited
+                waited = await self._take(counter, cost, deadline) or waited
         if waited:  # a Retry-After or a ban may have come while it waited
             await self._check_blocked(account)
 
@@ -233,8 +242,8 @@ class Budget:
     def _guard_of(self, limit: Limit) -> float:
         return min(self._guard, limit.seconds / 40)
 
-    async def _take(self, counter: _Counter, cost: int) -> bool:
-        """Spend `cost`, waiting for room; True if it had to wait."""
+    async def _take(self, counter: _Counter, cost: int, deadline: float | None) -> bool:
+        """Spend `cost`, waiting for room until `deadline` at most; True if it had to wait."""
         waited = False
         while True:
             now = self._clock()
@@ -251,6 +260,11 @@ class Budget:
                     return waited
                 if await self._reserve(counter, need, cap):
                     continue
+            if deadline is not None and start > deadline:
+                raise RateLimited(
+                    f"{self.venue} {limit.name} budget spent until the next window",
+                    retry_after=start - now,
+                )
             await self._sleep(max(start - now, 0.001))
             waited = True
 

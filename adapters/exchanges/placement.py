@@ -14,6 +14,11 @@ While in doubt the order is looked up by client order id, with backoff: found, i
 order; still missing once the venue's clock is past the window, it was never placed and never
 will be, and only then may it be placed again (with the same client order id). The adapters
 are the single place that applies this rule (`Exchange.create_order`, ``maybe_sent``).
+
+A retry in another process (a Temporal activity's next attempt) reasons only about attempts
+that were sent or given up. An attempt still waiting for the venue's budget could otherwise
+sign and send later, so a placement waits at most ``PLACEMENT_MAX_WAIT`` for the budget, then
+raises `RateLimited` (nothing sent). An order activity's start-to-close timeout must exceed it.
 """
 
 from __future__ import annotations

@@ -288,3 +288,45 @@ async def test_mercado_bitcoin_adapters_keep_their_token_and_share_the_overall_l
     async with httpx.AsyncClient(base_url=mb_sim.url) as http:
         stats = (await http.get("/_sim/stats")).json()
     assert stats["tokens_issued"] == 2  # one a process: the adapter outlived its first lease
+
+
+async def test_a_bounded_wait_refuses_rather_than_waiting_past_it() -> None:
+    now = [1000.0]  # clear of the window's start, where the budget waits a guard out
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    day = Limit("ORDERS_1D", "account", 10, 86400)
+    budget = Budget("binance", [day], clock=lambda: now[0], sleep=sleep, host="h")
+    for _ in range(9):  # the limit less its headroom
+        await budget.spend({"ORDERS_1D": 1}, account="a", max_wait=15)
+    with pytest.raises(RateLimited) as refused:
+        await budget.spend({"ORDERS_1D": 1}, account="a", max_wait=15)
+    assert now[0] == 1000.0 and refused.value.retry_after and refused.value.retry_after > 85000
+    await budget.spend({"ORDERS_1D": 1}, account="a")  # unbounded: waits for the next day
+    assert now[0] > 86400
+
+
+async def test_a_placement_never_waits_long_for_the_order_budget(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """An attempt still waiting could sign and send its order after its caller gave up and a
+    retry concluded the order was never placed: placements refuse instead (nothing sent)."""
+    sim = binance_sim_factory(orders_per_day=3)
+    key, secret = await sim.account(BRL="1000")
+    async with sim.exchange(key, secret) as exchange:
+        for n in range(2):  # 3 a day less the headroom
+            await exchange.create_order(_buy(f"day-{n}"))
+        with pytest.raises(RateLimited):
+            await asyncio.wait_for(exchange.create_order(_buy("day-2")), 30)
+    assert (await sim.stats())["orders_placed"] == 2
+
+
+def _buy(client_order_id: str) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=client_order_id,
+        symbol="BTC-BRL",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.0001"),
+    )

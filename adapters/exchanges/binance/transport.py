@@ -50,6 +50,9 @@ _PLACING = frozenset(
 )
 _HEADERS = {"REQUEST_WEIGHT": "x-mbx-used-weight-", "ORDERS": "x-mbx-order-count-"}
 _TOO_MANY_ORDERS = -1015
+# The longest a placement waits for the budget before it is signed; an order activity's
+# start-to-close timeout must be longer, so no attempt still waiting outlives its retry.
+PLACEMENT_MAX_WAIT = 15.0
 # A forced reload of exchangeInfo within this age is served the cached document.
 INFO_MIN_AGE = 60.0
 
@@ -170,7 +173,11 @@ class BinanceTransport:
                 costs[name] = weight
             elif kind == "RAW_REQUESTS" or (kind == "ORDERS" and placing):
                 costs[name] = 1
-        await self._venue.budget.spend(costs, account=self._account)
+        # A placement never waits long to be signed: an attempt whose caller gave up (a Temporal
+        # activity past its timeout, in another process) must not sign and send it later,
+        # after a retry concluded it was never placed (`adapters.exchanges.placement`).
+        max_wait = PLACEMENT_MAX_WAIT if placing else None
+        await self._venue.budget.spend(costs, account=self._account, max_wait=max_wait)
 
     def _observe(self, response: httpx.Response) -> None:
         """The venue's own counts: weight per IP, orders per account, each of the window the
