@@ -45,7 +45,7 @@ from decimal import (
 
 from pydantic import Field, computed_field
 
-from domain.market import Fill, Money, OrderRequest, Side, _Model
+from domain.market import Fill, Money, OrderRequest, Side, Symbol, _Model
 
 # Any rounding in the books' sums raises: the invariants hold exactly or not at all.
 _EXACT = Context(prec=60, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
@@ -120,10 +120,13 @@ class BotFunds(_Model):
 
     @classmethod
     def allocate(cls, symbol: str, allocated_balance: Decimal) -> BotFunds:
-        base, _, quote = symbol.partition("-")
-        if not base or not quote or allocated_balance < 0:
-            raise InvalidEvent(f"cannot allocate {allocated_balance} on {symbol!r}")
-        return cls(base=base, quote=quote, allocated_balance=allocated_balance,
+        if allocated_balance < 0:
+            raise InvalidEvent(f"cannot allocate {allocated_balance}")
+        try:
+            market = Symbol.parse(symbol)
+        except ValueError as error:
+            raise InvalidEvent(str(error)) from error
+        return cls(base=market.base, quote=market.quote, allocated_balance=allocated_balance,
                    free=allocated_balance)  # fmt: skip
 
     @computed_field  # type: ignore[prop-decorator]
