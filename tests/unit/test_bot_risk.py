@@ -8,11 +8,15 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from domain.bots.risk import (
     Action,
     CircuitBreaker,
+    CircuitBreakerTrip,
     Observation,
     Position,
     RefusalReason,
@@ -473,3 +477,75 @@ def test_triggers_fire_exactly_where_the_bot_would_act(
         acts = decision.action is not Action.HOLD or starts_window
         fired = triggers_fired(published, price, at(10))
         assert fired == acts, (price, decision)
+
+
+def _decimals(low: int, high: int) -> st.SearchStrategy[D]:
+    return st.decimals(low, high, places=2, allow_nan=False, allow_infinity=False)
+
+
+def _near(price: D, low: int, high: int) -> st.SearchStrategy[D]:
+    """A price `low` to `high` percent away from `price`, where the levels are."""
+    return _decimals(low, high).map(lambda move: (price * (100 + move) / 100).quantize(D("0.01")))
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[RiskSettings, RiskState, Position, D, list[Any]]:
+    """Settings, state, position and open orders; the test sweeps the price across them."""
+    soft = draw(st.none() | _decimals(1, 30))
+    hard = draw(st.none() | _decimals(1, 30)) if soft is None else soft + draw(_decimals(1, 30))
+    risk = settings(
+        take_profit={"enabled": draw(st.booleans()), "percent": draw(_decimals(1, 20))},
+        stop_loss={
+            "enabled": soft is not None or hard is not None,
+            "soft_percent": soft,
+            "hard_percent": hard,
+            "confirmation_seconds": draw(st.integers(0, 120)),
+        },
+        trailing_stop={
+            "enabled": draw(st.booleans()),
+            "activation_percent": draw(_decimals(1, 10)),
+            "trail_percent": draw(_decimals(1, 10)),
+        },
+        adaptive_sell={"enabled": draw(st.booleans())},
+        auto_cancel={"drift_percent": draw(_decimals(1, 20))},
+    )
+    average = draw(_decimals(50, 150))
+    trip = CircuitBreakerTrip(reason=TripReason.DAILY_LOSS, at=T0, detail="test")
+    state = RiskState(
+        peak_price=draw(st.none() | _near(average, -10, 30)),
+        soft_stop_since=draw(st.none() | st.integers(0, 200).map(lambda s: at(-s))),
+        tripped=draw(st.sampled_from([None] * 5 + [trip])),
+    )
+    position = Position(quantity=draw(_decimals(0, 2)), average_price=average)
+    order = st.builds(
+        RestingOrder,
+        client_order_id=st.text("abc", min_size=1, max_size=4),
+        side=st.sampled_from(Side),
+        price=_near(average, -25, 25),
+    )
+    high_percent = draw(st.none() | _decimals(0, 20))
+    return risk, state, position, high_percent, draw(st.lists(order, max_size=2))
+
+
+@hypothesis_settings(max_examples=150)
+@given(_cases(), st.none() | _decimals(1, 10))
+def test_the_feed_never_sleeps_through_an_action_of_the_bot(
+    case: tuple[RiskSettings, RiskState, Position, D | None, list[RestingOrder]],
+    volatility: D | None,
+) -> None:
+    """Whatever the settings, state and price: when the bot would sell, cancel or start its
+    soft-stop window, its published triggers fire; they fire otherwise only at the end of a
+    soft-stop window (the bot then learns from `high` whether the price recovered)."""
+    risk, state, position, high_percent, orders = case
+    published = triggers(risk, state, position, orders, volatility)
+    for step in range(-50, 41):  # the price from half the average to 140 % of it
+        price = (position.average_price * (100 + step) / 100).quantize(D("0.01"))
+        high = None if high_percent is None else price * (100 + high_percent) / 100
+        observation = Observation(price=price, at=T0, high=high, volatility_percent=volatility)
+        decision, new = evaluate(risk, state, position, observation, orders)
+        starts_window = state.soft_stop_since is None and new.soft_stop_since is not None
+        acts = decision.action in (Action.SELL, Action.CANCEL) or starts_window
+        fired = triggers_fired(published, price, T0, high)
+        assert fired or not acts, (price, decision, published)
+        if fired and not acts:
+            assert published.wake_at is not None and published.wake_at <= T0, (price, published)
