@@ -162,10 +162,12 @@ class BotFunds(_Model):
         return self.model_copy(update={"allocated_balance": allocated_balance, "free": free})
 
     def place(self, request: OrderRequest, *, reserve: Decimal | None = None) -> BotFunds:
-        """An order sent: a buy blocks quote, a sell blocks base from the position.
+        """An order about to be sent: a buy blocks quote, a sell blocks base from the position.
 
-        `reserve` replaces a buy's computed block (needed for a market buy by base quantity);
-        a placement repeated with the same client order id and amounts changes nothing."""
+        Applied before the order leaves, so two decisions cannot spend the same funds; a
+        REJECTED answer is then a `finish`. `reserve` replaces a buy's computed block (needed
+        for a market buy by base quantity); a placement repeated with the same client order id
+        and amounts changes nothing."""
         if request.symbol != self.symbol:
             raise InvalidEvent(f"order on {request.symbol}, the bot trades {self.symbol}")
         cid = request.client_order_id
