@@ -294,3 +294,6 @@ class TradingContext(Base):
     @property
     def symbol(self) -> str:
         return f"{self.coin}-{self.fiat}"
+
+
+from adapters.db import models_bots as models_bots  # noqa: E402  (bot tables on this Base)
