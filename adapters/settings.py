@@ -92,6 +92,23 @@ class Settings(BaseSettings):
     # Interactive docs (/docs) and /openapi.json; unset: served except in production.
     api_docs: bool | None = None
 
+    # The worker (per process; `crypteras up --workers N` runs N of them). Slots are per task
+    # queue's worker, as the SDK counts them; SDK defaults are 100 slots and 1,000 cached
+    # workflows. A cached workflow is woken without replaying its history.
+    worker_processes: int = Field(default=1, ge=1, le=32)
+    worker_max_cached_workflows: int = Field(default=5000, ge=0)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)  # SDK: 2 with a cache
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
+    # Activities a second an order queue dispatches, over every worker process (the server
+    # applies it to the queue). Binance: ORDERS 100 per 10 s; Mercado Bitcoin: 3 placements or
+    # cancels a second. Both at 90 %, the venue budgets' headroom. Unset: no limit.
+    orders_per_second_binance: float | None = Field(default=9.0, gt=0)
+    orders_per_second_mercadobitcoin: float | None = Field(default=2.7, gt=0)
+    orders_per_second_paper: float | None = Field(default=None, gt=0)
+    # PostgreSQL connections a worker process keeps: its activity slots, at most this many.
+    database_pool_max: int = Field(default=20, ge=1, le=1000)
+
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO
 
@@ -179,6 +196,11 @@ class Settings(BaseSettings):
     @property
     def credential_keys(self) -> dict[int, bytes]:
         return parse_keys(self.credentials_keys.get_secret_value())
+
+    def orders_per_second(self, venue: str) -> float | None:
+        """The dispatch limit of a venue's order queue (`domain.market.Venue` value)."""
+        rate: float | None = getattr(self, f"orders_per_second_{venue}")
+        return rate
 
     @property
     def is_sqlite(self) -> bool:

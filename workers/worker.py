@@ -1,4 +1,7 @@
-"""The worker process: polls every task queue with the workflows and activities it serves."""
+"""The worker process: one Temporal worker per task queue role (accounts, maintenance, bots,
+market feeds, orders per venue), each polling its queue with the workflows and activities it
+serves, all sharing one database pool and one set of venue adapters. `crypteras up --workers N`
+runs N such processes; in production, run as many as the machine's cores allow."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
 from adapters.temporal import connect
 from adapters.vault import Vault
+from domain.market import Venue
 from workers.schedules import ensure_schedules
 from workflows import TaskQueue
 from workflows.maintenance import CredentialRevalidationWorkflow
@@ -91,30 +95,84 @@ def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     ]
 
 
-def build_workers(client: Client, deps: WorkerDeps) -> list[Worker]:
+@dataclass(frozen=True)
+class QueueRole:
+    """What one task queue's worker serves. A queue with nothing registered gets no worker (the
+    SDK refuses a worker without a workflow or an activity); add a role's workflows and
+    activities here and its worker is built with the rest."""
+
+    queue: TaskQueue
+    workflows: Sequence[type] = ()
+    activities: Callable[[WorkerDeps], list[Callable[..., Any]]] | None = None
+    venue: str | None = None  # an order queue: its venue's order rate is the queue's limit
+
+
+ROLES = (
+    QueueRole(TaskQueue.ACCOUNTS, [SubscriptionWorkflow], account_activities),
+    QueueRole(
+        TaskQueue.MAINTENANCE,
+        [CredentialRevalidationWorkflow, LoginRecordsPurgeWorkflow],
+        maintenance_activities,
+    ),
+    QueueRole(TaskQueue.BOTS),
+    QueueRole(TaskQueue.MARKET_FEEDS),
+    *(QueueRole(TaskQueue.orders(venue), venue=venue) for venue in Venue),
+)
+
+
+def served(roles: Sequence[QueueRole] = ROLES) -> list[QueueRole]:
+    """The roles with something registered: the queues this process polls."""
+    return [role for role in roles if role.workflows or role.activities is not None]
+
+
+def activity_slots(settings: Settings, roles: Sequence[QueueRole] = ROLES) -> int:
+    """Activities and local activities this process may run at once, each possibly holding a
+    database connection."""
+    slots = 0
+    for role in served(roles):
+        if role.activities is not None:
+            slots += settings.worker_max_concurrent_activities
+        if role.workflows:
+            slots += settings.worker_max_concurrent_local_activities
+    return slots
+
+
+def database_pool_size(settings: Settings, roles: Sequence[QueueRole] = ROLES) -> int:
+    """A connection per activity slot, at most DATABASE_POOL_MAX (the server's connections are
+    shared by every process; an activity holds one only for its transactions)."""
+    return max(1, min(activity_slots(settings, roles), settings.database_pool_max))
+
+
+def build_workers(
+    client: Client, deps: WorkerDeps, settings: Settings, roles: Sequence[QueueRole] = ROLES
+) -> list[Worker]:
+    """One worker per served queue, each with the configured slots and cache. The cache is
+    per worker: only queues with workflows keep one."""
     return [
         Worker(
             client,
-            task_queue=TaskQueue.ACCOUNTS,
-            workflows=[SubscriptionWorkflow],
-            activities=account_activities(deps),
+            task_queue=role.queue,
+            workflows=role.workflows,
+            activities=role.activities(deps) if role.activities else [],
+            max_cached_workflows=settings.worker_max_cached_workflows if role.workflows else 0,
+            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.worker_max_concurrent_activities,
+            max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+            max_task_queue_activities_per_second=(
+                settings.orders_per_second(role.venue) if role.venue else None
+            ),
             graceful_shutdown_timeout=SHUTDOWN_GRACE,
-        ),
-        Worker(
-            client,
-            task_queue=TaskQueue.MAINTENANCE,
-            workflows=[CredentialRevalidationWorkflow, LoginRecordsPurgeWorkflow],
-            activities=maintenance_activities(deps),
-            graceful_shutdown_timeout=SHUTDOWN_GRACE,
-        ),
+        )
+        for role in served(roles)
     ]
 
 
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings, runtime=build_runtime(settings))
-    engine = create_engine(settings.database_url)
+    pool_size = database_pool_size(settings)
+    engine = create_engine(settings.database_url, pool_size=pool_size)
     deps = WorkerDeps.build(settings, session_factory(engine))
-    workers = build_workers(client, deps)
+    workers = build_workers(client, deps, settings)
     await ensure_schedules(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,6 +182,8 @@ async def run_worker(settings: Settings) -> None:
         "worker started",
         task_queues=[w.task_queue for w in workers],
         metrics=settings.worker_metrics_address or None,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        database_pool=pool_size,
     )
     try:
         await serve(workers, stop)

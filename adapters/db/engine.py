@@ -30,13 +30,20 @@ _READ_POOL = {"pool_size": 10, "max_overflow": 0, "pool_recycle": _RECYCLE_SECON
 _SQLITE_READERS = 1
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
     """The write engine. On PostgreSQL a ping at checkout finds a connection the server
     dropped (restart, failover) before a transaction starts on it: a unit of work that failed
-    halfway could not simply be retried."""
+    halfway could not simply be retried.
+
+    `pool_size` (a worker process: its activity slots, bounded) is then every connection the
+    pool opens: an activity beyond it waits for one (up to the pool's 30 s timeout) instead of
+    opening more, so the database sees at most `pool_size` per worker process."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **_WRITE_POOL)
+        pool = _WRITE_POOL
+        if pool_size is not None:
+            pool = {**_WRITE_POOL, "pool_size": pool_size, "max_overflow": 0}
+        return create_async_engine(url, pool_pre_ping=True, **pool)
     return _sqlite_engine(url)
 
 
