@@ -40,6 +40,7 @@ from domain.market import (
     Symbol,
 )
 from domain.matching_state import (
+    AccountState,
     DuplicateClientOrderId,
     FeeAsset,
     Fees,
@@ -64,6 +65,7 @@ from domain.matching_state import (
 
 # The refusals and settings live in matching_state; callers import them from here.
 __all__ = [
+    "AccountState",
     "DuplicateClientOrderId",
     "FeeAsset",
     "Fees",
@@ -294,6 +296,33 @@ class MatchingEngine:
 
     def fills(self, account: str, symbol: str) -> list[Fill]:
         return list(self._fills.get((account, self.key(symbol)), []))
+
+    # -- an account kept elsewhere -----------------------------------------------------------
+
+    def restore(self, account: str, state: AccountState) -> None:
+        """Load `account` from a store: its wallets and open orders (oldest first; a stop order
+        not yet `working_since` waits for its stop, the others rest), ids continuing from the
+        state's counters. From then on the engine's own rules apply to it (one implementation
+        of matching, whether the state lives here or in a database)."""
+        self._wallets[account] = state.wallets
+        self._orders[account] = state.orders
+        for order in state.orders:
+            if not order.status.is_final:
+                waiting = self._stops if order.working_since is None else self._resting
+                waiting.setdefault(order.symbol, []).append(order)
+        self._next_order, self._next_trade = state.next_order, state.next_trade
+
+    def state(self, account: str) -> AccountState:
+        """`account` as it is now, to write back: the restored objects, changed in place, and
+        the new orders; the fills made since `restore`, oldest first; the id counters."""
+        fills = [f for (owner, _), made in self._fills.items() if owner == account for f in made]
+        return AccountState(
+            self._wallets.get(account, {}),
+            self._orders.get(account, []),
+            sorted(fills, key=lambda fill: int(fill.trade_id)),
+            self._next_order,
+            self._next_trade,
+        )
 
     # -- internals -------------------------------------------------------------------------
 

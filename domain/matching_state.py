@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.market import Order, OrderStatus, OrderType, Side, Symbol
+from domain.market import Fill, Order, OrderStatus, OrderType, Side, Symbol
 
 _ZERO = Decimal(0)
 FEE_QUANTUM = Decimal("0.00000001")  # a fee converted to another asset: Binance's 8 decimals
@@ -134,6 +134,19 @@ class OrderState:
             created_at=self.created_at,
             updated_at=self.updated_at or self.created_at,
         )
+
+
+@dataclass
+class AccountState:
+    """One account's part of an engine, for a store that keeps accounts elsewhere (the paper
+    venue's database): its wallets and orders (the open ones are what matching needs), the
+    fills made since it was restored, and the engine's id counters."""
+
+    wallets: dict[str, Wallet]
+    orders: list[OrderState]
+    fills: list[Fill] = field(default_factory=list)
+    next_order: int = 0
+    next_trade: int = 0
 
 
 def assets(symbol: str) -> tuple[str, str]:

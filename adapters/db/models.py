@@ -297,3 +297,4 @@ class TradingContext(Base):
 
 
 from adapters.db import models_bots as models_bots  # noqa: E402  (bot tables on this Base)
+from adapters.db import models_paper as models_paper  # noqa: E402  (paper venue tables)

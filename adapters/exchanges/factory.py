@@ -40,6 +40,7 @@ from adapters.exchanges.budget import Budget, BudgetStore, Limit, MemoryBudgetSt
 from adapters.exchanges.keys import check_key_format
 from adapters.exchanges.mercado_bitcoin import MercadoBitcoinExchange
 from adapters.exchanges.paper import PaperMarket, build_paper_market
+from adapters.exchanges.paper_store import DbPaperVenue
 from adapters.exchanges.resilience import CircuitBreaker, Resilience
 from adapters.settings import Settings
 from domain.market import Venue
@@ -134,6 +135,8 @@ class ExchangeFactory:
         self._settings = settings
         self._breakers = {venue: CircuitBreaker(venue.value) for venue in Venue}
         self._paper: PaperMarket | None = None
+        self._sessions = sessions
+        self._paper_db: DbPaperVenue | None = None
         if budget_store is None:
             budget_store = DbBudgetStore(sessions) if sessions else MemoryBudgetStore()
         self._store = budget_store
@@ -156,6 +159,20 @@ class ExchangeFactory:
                 build_paper_market(data_dir=Path(data_dir)) if data_dir else build_paper_market()
             )
         return self._paper
+
+    def paper_venue(self) -> DbPaperVenue | None:
+        """With `sessions`, the paper venue whose accounts live in the database (the API and
+        the workers: paper bots survive restarts and every process shares one paper market);
+        without, None and the in-process `paper_market` (simulators and tests without a
+        database)."""
+        if self._sessions is not None and self._paper_db is None:
+            data_dir = self._settings.paper_data_dir
+            self._paper_db = DbPaperVenue(
+                self._sessions,
+                data_dir=Path(data_dir) if data_dir else None,
+                starting_balances=PAPER_STARTING_BALANCES,
+            )
+        return self._paper_db
 
     def binance_venue(self, testnet: bool = False) -> BinanceVenue:
         """The state every Binance adapter of that endpoint shares in this process."""
@@ -189,6 +206,9 @@ class ExchangeFactory:
         if api_key or api_secret:
             check_key_format(venue, api_key, api_secret)
         if venue is Venue.PAPER:
+            stored = self.paper_venue()
+            if stored is not None:
+                return stored.exchange(account)
             market = self.paper_market()
             if account and not market.engine.balances(account):
                 for asset, amount in PAPER_STARTING_BALANCES.items():

@@ -338,6 +338,7 @@ def build_paper_market(
     partial_fill_ratio: Decimal = Decimal(1),
     markets: tuple[tuple[MarketRules, str | tuple[int, Decimal]], ...] = DEFAULT_MARKETS,
     looping: bool = True,
+    started_at: datetime | None = None,
 ) -> PaperMarket:
     """The paper venue with `balances` per account ({"alice": {"BRL": Decimal(1000)}}).
 
@@ -345,9 +346,10 @@ def build_paper_market(
     (the default) a replay plays its data backwards when it runs out, then forwards again, with
     no jump at the turns, and mirrors likewise before it started; without it a replayed market
     holds its first open before its data and its last close after. Random walks move about 3% a
-    day."""
+    day. `started_at` (default now) is where the walks start and the replays' `history` ends:
+    processes that share one paper market give the same one, so they see the same prices."""
     clock = clock or (lambda: datetime.now(UTC))
-    now = clock()
+    now = started_at if started_at is not None else clock()
     paths: dict[str, PricePath] = {}
     for rules, driver in markets:
         if isinstance(driver, str):
