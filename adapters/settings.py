@@ -17,6 +17,7 @@ from adapters.vault import parse_keys
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
 # 32 bytes of zeros-and-letters: development only, refused in production.
 DEV_CREDENTIALS_KEYS = "1:ZGV2LW9ubHktaW5zZWN1cmUtY3JlZGVudGlhbC1rZXk"
+MAX_WORKER_PROCESSES = 32  # `crypteras up --workers`: more is a deployment, not a local stack
 
 
 class Environment(StrEnum):
@@ -95,7 +96,7 @@ class Settings(BaseSettings):
     # The worker (per process; `crypteras up --workers N` runs N of them). Slots are per task
     # queue's worker, as the SDK counts them; SDK defaults are 100 slots and 1,000 cached
     # workflows. A cached workflow is woken without replaying its history.
-    worker_processes: int = Field(default=1, ge=1, le=32)
+    worker_processes: int = Field(default=1, ge=1, le=MAX_WORKER_PROCESSES)
     worker_max_cached_workflows: int = Field(default=5000, ge=0)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)  # SDK: 2 with a cache
     worker_max_concurrent_activities: int = Field(default=100, ge=1)

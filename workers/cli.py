@@ -10,7 +10,7 @@ from pathlib import Path
 
 from adapters.logging import configure_logging
 from adapters.market_data import MarketDataError, check_files, data_dir
-from adapters.settings import get_settings
+from adapters.settings import MAX_WORKER_PROCESSES, get_settings
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -24,6 +24,7 @@ def _up(args: argparse.Namespace) -> int:
         temporal_port=args.temporal_port,
         ui_port=args.ui_port,
         worker_metrics_port=args.worker_metrics_port,
+        workers=args.workers or get_settings().worker_processes,
     )
     try:
         return asyncio.run(run_stack(options))
@@ -55,10 +56,12 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from workers.worker import run_worker
 
     settings = get_settings()
+    if args.metrics_address is not None:  # `up` gives each of its workers a port of its own
+        settings = settings.model_copy(update={"worker_metrics_address": args.metrics_address})
     check_files(data_dir(settings.paper_data_dir))
     configure_logging(settings)
     asyncio.run(run_worker(settings))
@@ -122,6 +125,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= MAX_WORKER_PROCESSES:
+        raise argparse.ArgumentTypeError(f"{count} is not between 1 and {MAX_WORKER_PROCESSES}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crypteras", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--temporal-port", type=_port, default=7233)
     up.add_argument("--ui-port", type=_port, default=8233, help="Temporal Web UI")
     up.add_argument("--worker-metrics-port", type=_port, default=None, help="default: API port + 1")
+    up.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="worker processes, each serving metrics on the next port (default: WORKER_PROCESSES"
+        ", else 1)",
+    )
     up.set_defaults(handler=_up)
 
     api = commands.add_parser("api", help="serve the HTTP API")
@@ -141,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(handler=_api)
 
     worker = commands.add_parser("worker", help="run the Temporal worker")
+    worker.add_argument(
+        "--metrics-address", default=None, help="host:port for metrics (default: settings)"
+    )
     worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")

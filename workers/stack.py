@@ -2,12 +2,13 @@
 SIGTERM.
 
 Starts the Temporal dev server (state in a file), the four simulators (each binds a port of its
-own choosing and prints it), migrates the database, then runs the worker and the API. Like a
-supervised deployment, a child that dies is started again after a backoff, and `up` says so;
-the others carry on (Temporal keeps the work, the payment simulators keep their undelivered
-webhooks in the state folder). Children live in their own sessions so a terminal Ctrl-C reaches
-only this supervisor, which stops them in order (API, worker, simulators, Temporal); on Linux
-each child is also told to die with its parent, so even a SIGKILL of `up` leaves no orphan.
+own choosing and prints it), migrates the database, then runs the worker processes (one unless
+`--workers N`, each polling every queue) and the API. Like a supervised deployment, a child
+that dies is started again after a backoff, and `up` says so; the others carry on (Temporal
+keeps the work, the payment simulators keep their undelivered webhooks in the state folder).
+Children live in their own sessions so a terminal Ctrl-C reaches only this supervisor, which
+stops them in order (API, workers, simulators, Temporal); on Linux each child is also told to
+die with its parent, so even a SIGKILL of `up` leaves no orphan.
 """
 
 from __future__ import annotations
@@ -58,23 +59,34 @@ class StackOptions:
     temporal_port: int = 7233
     ui_port: int = 8233
     worker_metrics_port: int | None = None  # default: API port + 1
+    workers: int = 1  # worker processes; worker i (from 0) serves metrics on the port + i
 
     @property
     def metrics_port(self) -> int:
         return self.worker_metrics_port or self.api_port + 1
 
+    @property
+    def metrics_ports(self) -> list[int]:
+        return [self.metrics_port + i for i in range(self.workers)]
+
+    def worker_name(self, index: int) -> str:
+        return "worker" if self.workers == 1 else f"worker {index + 1}"
+
     def ports(self) -> list[tuple[int, str, str]]:
         """(port, what, the option that sets it) for every port `up` chooses."""
-        metrics_option = (
-            "--worker-metrics-port"
-            if self.worker_metrics_port
-            else "--worker-metrics-port, default: the API port + 1"
-        )
+        base = "the API port + 1" if self.worker_metrics_port is None else None
+        metrics = []
+        for i, port in enumerate(self.metrics_ports):
+            if i == 0:
+                option = "--worker-metrics-port" + (f", default: {base}" if base else "")
+            else:
+                option = f"--worker-metrics-port, {self.worker_name(i)}: that port + {i}"
+            metrics.append((port, f"{self.worker_name(i)} metrics", option))
         return [
             (self.api_port, "API", "--api-port"),
             (self.temporal_port, "Temporal", "--temporal-port"),
             (self.ui_port, "Temporal Web UI", "--ui-port"),
-            (self.metrics_port, "worker metrics", metrics_option),
+            *metrics,
         ]
 
 
@@ -174,7 +186,6 @@ class Stack:
             _local_secret(o.state_dir, "credentials-keys", lambda: f"1:{new_key()}"),
         )
         env["TEMPORAL_ADDRESS"] = f"{o.host}:{o.temporal_port}"
-        env["WORKER_METRICS_ADDRESS"] = f"{o.host}:{o.metrics_port}"
         env["PUBLIC_BASE_URL"] = f"http://{o.host}:{o.api_port}"
         # Payment providers: the simulators and the API share keys and webhook secrets made
         # once per state folder; the simulators read them from the environment.
@@ -227,10 +238,15 @@ class Stack:
         self._point_at_simulators()
         await self._wait_for_port(o.temporal_port, temporal)
         await asyncio.to_thread(upgrade, self.database_url)
-        await supervisor.add(Service("worker", lambda: [*CLI, "worker"]))
+        for i, port in enumerate(o.metrics_ports):
+            await supervisor.add(Service(o.worker_name(i), self._worker_argv(port)))
         api = [*CLI, "api", "--host", o.host, "--port", str(o.api_port)]
         await supervisor.add(Service("api", lambda: api))
         await self._wait_for_health()
+
+    def _worker_argv(self, metrics_port: int) -> Callable[[], list[str]]:
+        argv = [*CLI, "worker", "--metrics-address", f"{self.options.host}:{metrics_port}"]
+        return lambda: argv
 
     def _point_at_simulators(self) -> None:
         host, ports = self.options.host, self.sim_ports
@@ -281,7 +297,8 @@ class Stack:
                 f"  Temporal UI    http://{o.host}:{o.ui_port}",
                 f"  Temporal gRPC  {o.host}:{o.temporal_port}",
                 f"  Metrics        http://{o.host}:{o.api_port}/metrics (API), "
-                f"http://{o.host}:{o.metrics_port}/metrics (worker)",
+                + ", ".join(f"http://{o.host}:{port}/metrics" for port in o.metrics_ports)
+                + (" (worker)" if o.workers == 1 else f" ({o.workers} workers)"),
                 f"  Binance sim    {self.env['BINANCE_BASE_URL']}  "
                 "(key demo-binance-key, secret demo-binance-secret)",
                 f"  MB sim         {self.env['MERCADOBITCOIN_BASE_URL']}  "
