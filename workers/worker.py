@@ -104,7 +104,9 @@ class QueueRole:
     queue: TaskQueue
     workflows: Sequence[type] = ()
     activities: Callable[[WorkerDeps], list[Callable[..., Any]]] | None = None
-    venue: str | None = None  # an order queue: its venue's order rate is the queue's limit
+    # An order queue: its venue's order rate limits every activity on it, over every process,
+    # so it holds only the activities that send orders (placements, cancels), not lookups.
+    venue: str | None = None
 
 
 ROLES = (
