@@ -38,8 +38,9 @@ _WIDE = Context(prec=AMOUNT_PRECISION + 10)
 
 
 def plain(value: Decimal) -> Decimal:
-    """The value without trailing zeros, in positional notation (``0.00000001``, ``100``), so
-    both databases give back the same Decimal a venue sent, whatever its padding."""
+    """The value without trailing zeros and never with a positive exponent (``0.00000001``,
+    ``100``, not ``1E+2``), so both databases give back the same Decimal, whatever padding the
+    venue or PostgreSQL's fixed scale added."""
     exponent = value.normalize(_WIDE).as_tuple().exponent
     assert isinstance(exponent, int)  # finite: NaN and infinities are refused on the way in
     return value.quantize(Decimal(1).scaleb(min(exponent, 0)), context=_WIDE)
