@@ -7,8 +7,8 @@ made it. Every Binance adapter of one endpoint shares one `BinanceVenue` (the we
 IP, the order budget per account, the ban state, the clock offset, exchangeInfo) and one
 connection pool; with `sessions`, the budget is coordinated with the other processes through
 the database (`adapters.db.budgets`). One circuit breaker per venue is shared by every adapter,
-so a venue that is down is stopped being called for all users at once; and the one in-process
-paper market.
+so a venue that is down is stopped being called for all users at once; and the paper venue: its
+accounts in the database with `sessions` (`adapters.exchanges.paper_store`), else in process.
 
 `connect` lends an adapter: the `ExchangeLease` it returns forwards every call, and its
 `aclose` (or ``async with``) only gives the adapter back. The factory's own `aclose` closes
