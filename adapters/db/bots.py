@@ -14,33 +14,40 @@ owner: another user's rows are simply not found.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.bots_rows import (
+    OrderFilter,
+    OrderPage,
+    decode_cursor,
+    encode_cursor,
+    filtered,
+    forward,
+    funds_json,
+    jsonable,
+    order_status,
+    venue_status,
+)
 from adapters.db.models_bots import (
     BotFillRecord,
     BotKind,
     BotOrderRecord,
     BotRecord,
     BotStatus,
-    plain,
 )
 from domain.bots.funds import BotFunds
 from domain.bots.orders import Strategy
 from domain.bots.risk import RiskState
-from domain.market import Fill, Order, OrderRequest, OrderStatus, Side
+from domain.market import Fill, Order, OrderRequest, OrderStatus
 
 __all__ = [
     "BotStore",
@@ -51,86 +58,10 @@ __all__ = [
 ]
 
 MAX_PAGE = 200
-# A compare-and-set lost to a concurrent report is retried against the newer row; more losses
+# A compare-and-set lost to a concurrent report is retried against the newer row (each loss is
+# another report's win, and reports of one order come a few at once); more losses
 # in a row than this mean something writes the order in a loop.
-_CAS_ATTEMPTS = 5
-
-
-def venue_status(status: OrderStatus) -> str:
-    """The stored status: the venue's vocabulary (``PARTIALLY_FILLED``)."""
-    return status.name
-
-
-def order_status(stored: str) -> OrderStatus:
-    """A stored (or API-given) status back in the domain; KeyError when it is none."""
-    return OrderStatus[stored]
-
-
-def _rank(status: OrderStatus) -> int:
-    if status.is_final:
-        return 2
-    return 1 if status is OrderStatus.PARTIALLY_FILLED else 0
-
-
-def _jsonable(value: Any) -> Any:
-    """JSON for a column: models as they dump, decimals as positional text, never floats."""
-    if isinstance(value, BaseModel):
-        return _jsonable(value.model_dump(mode="json"))
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, Decimal):
-        return format(plain(value), "f")
-    if isinstance(value, float):
-        raise TypeError("a float in stored JSON: amounts are Decimal")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-def _funds(funds: BotFunds) -> dict[str, Any]:
-    # The per-order books stay in the workflow: the orders have their own table.
-    return dict(_jsonable(funds.model_dump(mode="json", exclude={"orders"})))
-
-
-@dataclass(frozen=True)
-class OrderFilter:
-    context_id: uuid.UUID | None = None
-    bot_id: uuid.UUID | None = None
-    strategy: Strategy | None = None
-    status: OrderStatus | None = None
-    side: Side | None = None
-    since: datetime | None = None  # created at or after
-    until: datetime | None = None  # created before
-
-
-@dataclass(frozen=True)
-class OrderPage:
-    orders: list[BotOrderRecord]
-    next_cursor: str | None  # pass back for the next (older) page; None on the last page
-
-
-def _encode_cursor(order: BotOrderRecord) -> str:
-    raw = f"{order.created_at.isoformat()}|{order.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """ValueError for anything this module did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, order_id = raw.partition("|")
-        moment = datetime.fromisoformat(at)
-    except (binascii.Error, UnicodeDecodeError) as error:
-        raise ValueError("invalid cursor") from error
-    if moment.tzinfo is None:
-        raise ValueError("invalid cursor")
-    return moment, uuid.UUID(order_id)
+_CAS_ATTEMPTS = 10
 
 
 class BotStore:
@@ -164,10 +95,10 @@ class BotStore:
             context_id=context_id,
             kind=kind,
             name=name,
-            config=_jsonable(config),
+            config=jsonable(config),
             status=BotStatus.RUNNING,
-            funds=_funds(funds),
-            risk=_jsonable(risk),
+            funds=funds_json(funds),
+            risk=jsonable(risk),
             sequence=0,
             created_at=at,
             updated_at=at,
@@ -195,13 +126,13 @@ class BotStore:
             "sequence": sequence,
             "status": status,
             "pause_reason": pause_reason,
-            "funds": _funds(funds),
-            "risk": _jsonable(risk),
-            "last_decision": _jsonable(last_decision),
+            "funds": funds_json(funds),
+            "risk": jsonable(risk),
+            "last_decision": jsonable(last_decision),
             "updated_at": at,
         }
         if config is not None:
-            values["config"] = _jsonable(config)
+            values["config"] = jsonable(config)
         result = await self.session.execute(
             update(BotRecord)
             .where(BotRecord.id == bot_id, BotRecord.sequence < sequence)
@@ -295,7 +226,7 @@ class BotStore:
                 stop_price=request.stop_price,
                 fees={},
                 strategy=strategy.value,
-                creation_context=_jsonable(creation_context),
+                creation_context=jsonable(creation_context),
                 revision=0,
                 created_at=at,
                 updated_at=at,
@@ -327,7 +258,7 @@ class BotStore:
             ).one_or_none()
             if stored is None:
                 raise LookupError(f"no order {order.client_order_id}")
-            changes = _forward(dict(stored._mapping), order)
+            changes = forward(dict(stored._mapping), order)
             if not changes:
                 return False
             result = await self.session.execute(
@@ -393,9 +324,9 @@ class BotStore:
         (from the previous page) holds the last order's place, so orders recorded meanwhile
         neither repeat nor shift the pages. ValueError for a cursor not made here."""
         limit = max(1, min(limit, MAX_PAGE))
-        query = _filtered(select(BotOrderRecord), user_id, where)
+        query = filtered(select(BotOrderRecord), user_id, where)
         if cursor is not None:
-            at, order_id = _decode_cursor(cursor)
+            at, order_id = decode_cursor(cursor)
             query = query.where(
                 or_(
                     BotOrderRecord.created_at < at,
@@ -412,7 +343,7 @@ class BotStore:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        return OrderPage(rows, _encode_cursor(rows[-1]) if more else None)
+        return OrderPage(rows, encode_cursor(rows[-1]) if more else None)
 
     async def get_order(self, user_id: uuid.UUID, order_id: uuid.UUID) -> BotOrderRecord | None:
         """One of the owner's orders, with its creation context."""
@@ -436,51 +367,3 @@ class BotStore:
             .execution_options(populate_existing=True)
         )
         return result.all()
-
-
-def _filtered(
-    query: Select[BotOrderRecord], user_id: uuid.UUID, where: OrderFilter
-) -> Select[BotOrderRecord]:
-    column = BotOrderRecord
-    wanted = [
-        (column.context_id, where.context_id),
-        (column.bot_id, where.bot_id),
-        (column.strategy, where.strategy and where.strategy.value),
-        (column.status, where.status and venue_status(where.status)),
-        (column.side, where.side and where.side.value),
-    ]
-    query = query.where(column.user_id == user_id)
-    query = query.where(*(field == value for field, value in wanted if value is not None))
-    if where.since is not None:
-        query = query.where(column.created_at >= where.since)
-    if where.until is not None:
-        query = query.where(column.created_at < where.until)
-    return query
-
-
-def _forward(stored: Mapping[str, Any], order: Order) -> dict[str, Any]:
-    """What a report changes in the stored order: nothing that would move it back.
-
-    The status only climbs (NEW, then PARTIALLY_FILLED, then one final status, which stays);
-    the fill progress (filled and quote quantities, average price, fees) comes as a whole
-    from the report that filled more. Compared in Python: SQLite stores amounts as text."""
-    changes: dict[str, Any] = {}
-    current = order_status(stored["status"])
-    if not current.is_final and _rank(order.status) > _rank(current):
-        changes["status"] = venue_status(order.status)
-    if order.filled_quantity > stored["filled_quantity"]:
-        changes.update(
-            filled_quantity=order.filled_quantity,
-            quote_quantity=order.quote_quantity,
-            average_price=order.average_price,
-            fees={asset: format(plain(fee), "f") for asset, fee in order.fees.items()},
-        )
-        if stored["quote_order_quantity"] is not None:  # sized by quote: the base bought
-            changes["quantity"] = order.quantity
-    if stored["quantity"] is None and "quantity" not in changes and order.quantity:
-        changes["quantity"] = order.quantity
-    if stored["exchange_order_id"] is None and order.order_id:
-        changes["exchange_order_id"] = order.order_id
-    if changes:
-        changes["updated_at"] = max(stored["updated_at"], order.updated_at)
-    return changes

@@ -4,6 +4,7 @@ reads see only their owner's rows, pages are stable, amounts come back exact."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -487,3 +488,33 @@ def _tables(change: Any) -> list[str]:
         names += [getattr(part, "name", None), getattr(table, "name", None)]
         names += [part] if isinstance(part, str) else []
     return [name for name in names if isinstance(name, str)]
+
+
+async def test_concurrent_reports_of_one_order_end_at_the_furthest(
+    sessions: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    setup: tuple[BotStore, uuid.UUID, uuid.UUID, BotRecord],
+) -> None:
+    """The user stream, a REST sync and retried activities report at once, each in its own
+    transaction: none of them overwrites a further report it did not see."""
+    store, user_id, _, bot = setup
+    reports = [(S.PARTIALLY_FILLED, "0.0002"), (S.FILLED, "0.001"),
+               (S.PARTIALLY_FILLED, "0.0006"), (S.NEW, "0")]  # fmt: skip
+
+    async def report(cid: str, status: OrderStatus, filled: str) -> None:
+        async with sessions() as session:
+            await BotStore(session).record_order_state(_report(cid, status, filled))
+            await session.commit()
+
+    for n in range(5):
+        cid = client_order_id(f"bot:{bot.id}", n)
+        await store.record_order_intent(
+            bot.id, _request(cid), venue="paper", strategy=Strategy.SMART, creation_context={},
+            at=T0,
+        )  # fmt: skip
+        await db.commit()
+        turn = reports[n % 4 :] + reports[: n % 4]
+        await asyncio.gather(*(report(cid, status, filled) for status, filled in turn))
+    for order in (await store.list_orders(user_id)).orders:
+        assert (order.status, order.filled_quantity) == ("FILLED", Decimal("0.001"))
+        assert order.fees == {"BTC": "0.000001", "BNB": "0.00000001"}
