@@ -117,7 +117,10 @@ class PaperOrder(Base):
 
 class PaperFill(Base):
     __tablename__ = "paper_fills"
-    __table_args__ = (Index("ix_paper_fills_account_id_symbol", "account_id", "symbol"),)
+    # An account's fills of a market, by trade id (fills, fills_since).
+    __table_args__ = (
+        Index("ix_paper_fills_account_id_symbol", "account_id", "symbol", "trade_id"),
+    )
 
     trade_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id"))

@@ -100,6 +100,8 @@ class DbPaperVenue:
 
     async def market(self) -> PaperMarket:
         """The price paths of this process, from the epoch every process shares."""
+        if self._market is not None:
+            return self._market
         async with self._building:
             if self._market is None:
                 started = await self._epoch()

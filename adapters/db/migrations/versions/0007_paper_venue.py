@@ -116,7 +116,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_paper_fills_account_id_symbol",
         "paper_fills",
-        ["account_id", "symbol"],
+        ["account_id", "symbol", "trade_id"],
         unique=False,
     )
 
