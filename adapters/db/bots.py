@@ -247,7 +247,9 @@ class BotStore:
 
     async def record_order_state(self, order: Order) -> bool:
         """The venue's report of an order, merged forward: False when it teaches nothing new
-        (a repeat, or older than what is stored). LookupError for an order never intended."""
+        (a repeat, or older than what is stored). LookupError for an order never intended.
+        A placement the venue refused is reported as a REJECTED order with an empty
+        `order_id` (the venue gave it none)."""
         for _ in range(_CAS_ATTEMPTS):
             stored = (
                 await self.session.execute(
@@ -344,6 +346,22 @@ class BotStore:
         more = len(rows) > limit
         rows = rows[:limit]
         return OrderPage(rows, encode_cursor(rows[-1]) if more else None)
+
+    async def open_orders(self, user_id: uuid.UUID, venue: str) -> Sequence[BotOrderRecord]:
+        """The owner's orders on `venue` not yet final, oldest first: what an account sync
+        compares with the venue's open orders to find those that ended unseen."""
+        open_statuses = [venue_status(s) for s in OrderStatus if not s.is_final]
+        result = await self.session.scalars(
+            select(BotOrderRecord)
+            .where(
+                BotOrderRecord.user_id == user_id,
+                BotOrderRecord.status.in_(open_statuses),
+                BotOrderRecord.venue == venue,
+            )
+            .order_by(BotOrderRecord.created_at, BotOrderRecord.id)
+            .execution_options(populate_existing=True)
+        )
+        return result.all()
 
     async def get_order(self, user_id: uuid.UUID, order_id: uuid.UUID) -> BotOrderRecord | None:
         """One of the owner's orders, with its creation context."""

@@ -518,3 +518,28 @@ async def test_concurrent_reports_of_one_order_end_at_the_furthest(
     for order in (await store.list_orders(user_id)).orders:
         assert (order.status, order.filled_quantity) == ("FILLED", Decimal("0.001"))
         assert order.fees == {"BTC": "0.000001", "BNB": "0.00000001"}
+
+
+async def test_open_orders_of_an_account_and_a_refused_placement(
+    db: AsyncSession, setup: tuple[BotStore, uuid.UUID, uuid.UUID, BotRecord]
+) -> None:
+    store, user_id, _, bot = setup
+    intruder, intruder_context = await _user(db)
+    other = await _bot(store, intruder, intruder_context)
+    cids = [client_order_id(f"bot:{bot.id}", n) for n in range(4)]
+    for n, cid in enumerate([*cids, client_order_id(f"bot:{other.id}", 0)]):
+        owner = other if n == 4 else bot
+        await store.record_order_intent(
+            owner.id, _request(cid), venue="binance" if n == 3 else "paper",
+            strategy=Strategy.SMART, creation_context={}, at=T0 + timedelta(seconds=n),
+        )  # fmt: skip
+    await store.record_order_state(_report(cids[0], S.PARTIALLY_FILLED, "0.0004"))
+    await store.record_order_state(_report(cids[1], S.FILLED, "0.001"))
+    # The venue refused the placement: no order id of its own.
+    refused = _report(cids[2], S.REJECTED, "0").model_copy(update={"order_id": ""})
+    assert await store.record_order_state(refused)
+    await db.commit()
+    assert [o.client_order_id for o in await store.open_orders(user_id, "paper")] == [cids[0]]
+    assert [o.client_order_id for o in await store.open_orders(user_id, "binance")] == [cids[3]]
+    rejected = (await store.list_orders(user_id, OrderFilter(status=S.REJECTED))).orders
+    assert [(o.client_order_id, o.exchange_order_id) for o in rejected] == [(cids[2], None)]
