@@ -234,3 +234,22 @@ def _tables(change: Any) -> list[str]:
         names += [getattr(part, "name", None), getattr(table, "name", None)]
         names += [part] if isinstance(part, str) else []
     return [name for name in names if isinstance(name, str)]
+
+
+async def test_a_refused_call_keeps_the_fills_its_catch_up_made(
+    workers: Workers, paper_clock: PaperClock, db: AsyncSession
+) -> None:
+    venue = workers()
+    alice = venue.exchange("alice")
+    (await venue.market()).set_path("BTC-BRL", FixedPrice(D(300_000)))
+    await venue.deposit("alice", "BRL", D(3000))
+    resting = await alice.create_order(_limit_buy("low", D("0.01"), D(290_000)))
+    paper_clock.advance(timedelta(minutes=1))
+    (await venue.market()).set_path("BTC-BRL", FixedPrice(D(280_000)))
+    crossed_at = paper_clock.now
+    with pytest.raises(InsufficientBalance):  # 100 BRL left: the catch-up fills, then refuses
+        await alice.create_order(_limit_buy("too-big", D("0.01"), D(280_000)))
+    paper_clock.advance(timedelta(minutes=1))
+    [fill] = await workers().exchange("alice").fills("BTC-BRL")
+    assert (fill.order_id, fill.price, fill.at) == (resting.order_id, D(290_000), crossed_at)
+    assert await db.scalar(select(func.count()).select_from(PaperOrder)) == 1
