@@ -32,17 +32,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.db.models_paper import (
-    PaperAccount,
-    PaperBalance,
-    PaperFill,
-    PaperOrder,
-    PaperVenue,
-)
+from adapters.db.models import Base
+from adapters.db.models_paper import PaperVenue
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import InvalidOrder
 from adapters.exchanges.paper import PaperMarket, _mapped, build_paper_market
@@ -72,6 +67,12 @@ from domain.matching import (
 from domain.matching_state import OrderState, Wallet
 
 ID_BLOCK = 10**10  # ids of account n: n * ID_BLOCK + 1, + 2, ...
+# Core statements on the tables (adapters.db.models_paper): a call is several statements, and
+# the ORM's per-statement work was most of its cost.
+_ACCOUNTS = Base.metadata.tables["paper_accounts"]
+_BALANCES = Base.metadata.tables["paper_balances"]
+_ORDERS = Base.metadata.tables["paper_orders"]
+_FILLS = Base.metadata.tables["paper_fills"]
 Clock = Callable[[], datetime]
 
 
@@ -184,16 +185,16 @@ class _Unit:
         unit = cls(session, market, name, row_id, synced_at, engine, now)
         wallets = {
             b.asset: Wallet(free=b.free, locked=b.locked)
-            for b in await session.scalars(
-                select(PaperBalance).where(PaperBalance.account_id == row_id)
+            for b in await session.execute(
+                select(_BALANCES).where(_BALANCES.c.account_id == row_id)
             )
         }
         orders = [
             _state(name, o)
-            for o in await session.scalars(
-                select(PaperOrder)
-                .where(PaperOrder.account_id == row_id, PaperOrder.open.is_(True))
-                .order_by(PaperOrder.order_id)
+            for o in await session.execute(
+                select(_ORDERS)
+                .where(_ORDERS.c.account_id == row_id, _ORDERS.c.open.is_(True))
+                .order_by(_ORDERS.c.order_id)
             )
         ]
         base = row_id * ID_BLOCK
@@ -227,31 +228,31 @@ class _Unit:
             values = (wallet.free, wallet.locked)
             if asset not in self.written_wallets:
                 await self.session.execute(
-                    insert(PaperBalance).values(
+                    insert(_BALANCES).values(
                         account_id=self.row_id, asset=asset, free=values[0], locked=values[1]
                     )
                 )
             elif self.written_wallets[asset] != values:
                 await self.session.execute(
-                    update(PaperBalance)
-                    .where(PaperBalance.account_id == self.row_id, PaperBalance.asset == asset)
+                    update(_BALANCES)
+                    .where(_BALANCES.c.account_id == self.row_id, _BALANCES.c.asset == asset)
                     .values(free=values[0], locked=values[1])
                 )
             self.written_wallets[asset] = values
         for order in state.orders:
             changes = _changes(order)
             if order.order_id not in self.written_orders:
-                await self.session.execute(insert(PaperOrder).values(**_row(self.row_id, order)))
+                await self.session.execute(insert(_ORDERS).values(**_row(self.row_id, order)))
             elif self.written_orders[order.order_id] != changes:
                 await self.session.execute(
-                    update(PaperOrder)
-                    .where(PaperOrder.order_id == int(order.order_id))
+                    update(_ORDERS)
+                    .where(_ORDERS.c.order_id == int(order.order_id))
                     .values(**_row(self.row_id, order))
                 )
             self.written_orders[order.order_id] = changes
         for fill in state.fills[self.written_fills :]:
             await self.session.execute(
-                insert(PaperFill).values(
+                insert(_FILLS).values(
                     trade_id=int(fill.trade_id),
                     account_id=self.row_id,
                     order_id=int(fill.order_id),
@@ -268,8 +269,8 @@ class _Unit:
         self.written_fills = len(state.fills)
         base = self.row_id * ID_BLOCK
         await self.session.execute(
-            update(PaperAccount)
-            .where(PaperAccount.id == self.row_id)
+            update(_ACCOUNTS)
+            .where(_ACCOUNTS.c.id == self.row_id)
             .values(
                 synced_at=self.synced_at,
                 orders_placed=state.next_order - base,
@@ -283,16 +284,17 @@ class _Unit:
         """The newest matching order as stored (call after `save`)."""
         if order_id is None and client_order_id is None:
             raise InvalidRequest("give order_id or client_order_id")
-        query = select(PaperOrder).where(
-            PaperOrder.account_id == self.row_id, PaperOrder.symbol == symbol
+        query = select(_ORDERS).where(
+            _ORDERS.c.account_id == self.row_id, _ORDERS.c.symbol == symbol
         )
         if order_id is not None:
             if not order_id.isdigit():
                 return None
-            query = query.where(PaperOrder.order_id == int(order_id))
+            query = query.where(_ORDERS.c.order_id == int(order_id))
         if client_order_id is not None:
-            query = query.where(PaperOrder.client_order_id == client_order_id)
-        row = await self.session.scalar(query.order_by(PaperOrder.order_id.desc()).limit(1))
+            query = query.where(_ORDERS.c.client_order_id == client_order_id)
+        result = await self.session.execute(query.order_by(_ORDERS.c.order_id.desc()).limit(1))
+        row = result.one_or_none()
         return None if row is None else _state(self.name, row).snapshot()
 
 
@@ -300,14 +302,14 @@ async def _lock(session: AsyncSession, name: str) -> tuple[int, datetime, int, i
     """Lock the account's row (a write: taken at once on SQLite too, whose driver begins the
     transaction only at a write) and read it."""
     result = await session.execute(
-        update(PaperAccount)
-        .where(PaperAccount.name == name)
-        .values(synced_at=PaperAccount.synced_at)
+        update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.name == name)
+        .values(synced_at=_ACCOUNTS.c.synced_at)
         .returning(
-            PaperAccount.id,
-            PaperAccount.synced_at,
-            PaperAccount.orders_placed,
-            PaperAccount.trades_made,
+            _ACCOUNTS.c.id,
+            _ACCOUNTS.c.synced_at,
+            _ACCOUNTS.c.orders_placed,
+            _ACCOUNTS.c.trades_made,
         )
     )
     row = result.one_or_none()
@@ -320,15 +322,15 @@ async def _create(
     """The account with its starting balances, unless another process just created it."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     created = await session.execute(
-        dialect.insert(PaperAccount)
+        dialect.insert(_ACCOUNTS)
         .values(name=name, synced_at=now, orders_placed=0, trades_made=0, created_at=now)
         .on_conflict_do_nothing()
-        .returning(PaperAccount.id)
+        .returning(_ACCOUNTS.c.id)
     )
     row_id = created.scalar_one_or_none()
     if row_id is not None and starting:
         await session.execute(
-            insert(PaperBalance),
+            insert(_BALANCES),
             [
                 {"account_id": row_id, "asset": a, "free": amount, "locked": Decimal(0)}
                 for a, amount in starting.items()
@@ -372,7 +374,7 @@ def _row(account_id: int, order: OrderState) -> dict[str, Any]:
     }
 
 
-def _state(account: str, row: PaperOrder) -> OrderState:
+def _state(account: str, row: Row[Any]) -> OrderState:
     return OrderState(
         account=account,
         order_id=str(row.order_id),
@@ -395,7 +397,7 @@ def _state(account: str, row: PaperOrder) -> OrderState:
     )
 
 
-def _fill(row: PaperFill) -> Fill:
+def _fill(row: Row[Any]) -> Fill:
     return Fill(
         trade_id=str(row.trade_id),
         order_id=str(row.order_id),
@@ -510,10 +512,10 @@ class DbPaperExchange(Exchange):
         symbol = await self._known(symbol)
         async with self._venue.account(self.account, symbol) as unit:
             await unit.save()
-            rows = await unit.session.scalars(
-                select(PaperOrder)
-                .where(PaperOrder.account_id == unit.row_id, PaperOrder.symbol == symbol)
-                .order_by(PaperOrder.order_id.desc())
+            rows = await unit.session.execute(
+                select(_ORDERS)
+                .where(_ORDERS.c.account_id == unit.row_id, _ORDERS.c.symbol == symbol)
+                .order_by(_ORDERS.c.order_id.desc())
                 .limit(limit)
             )
             return [_state(self.account, row).snapshot() for row in reversed(rows.all())]
@@ -527,10 +529,10 @@ class DbPaperExchange(Exchange):
         symbol = await self._known(symbol)
         async with self._venue.account(self.account, symbol) as unit:
             await unit.save()
-            rows = await unit.session.scalars(
-                select(PaperFill)
-                .where(PaperFill.account_id == unit.row_id, PaperFill.symbol == symbol)
-                .order_by(PaperFill.trade_id.desc())
+            rows = await unit.session.execute(
+                select(_FILLS)
+                .where(_FILLS.c.account_id == unit.row_id, _FILLS.c.symbol == symbol)
+                .order_by(_FILLS.c.trade_id.desc())
                 .limit(limit)
             )
             return [_fill(row) for row in reversed(rows.all())]
@@ -544,14 +546,14 @@ class DbPaperExchange(Exchange):
         symbol = await self._known(symbol)
         async with self._venue.account(self.account, symbol) as unit:
             await unit.save()
-            rows = await unit.session.scalars(
-                select(PaperFill)
+            rows = await unit.session.execute(
+                select(_FILLS)
                 .where(
-                    PaperFill.account_id == unit.row_id,
-                    PaperFill.symbol == symbol,
-                    PaperFill.trade_id >= int(from_id or 0),
+                    _FILLS.c.account_id == unit.row_id,
+                    _FILLS.c.symbol == symbol,
+                    _FILLS.c.trade_id >= int(from_id or 0),
                 )
-                .order_by(PaperFill.trade_id)
+                .order_by(_FILLS.c.trade_id)
                 .limit(limit)
             )
             return [_fill(row) for row in rows]
