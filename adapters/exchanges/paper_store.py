@@ -26,22 +26,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.db.models import Base
 from adapters.db.models_paper import PaperVenue
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import InvalidOrder
 from adapters.exchanges.paper import PaperMarket, _mapped, build_paper_market
 from adapters.exchanges.paper_klines import INTERVALS
+from adapters.exchanges.paper_unit import FILLS, ORDERS, AccountUnit, fill_of, order_state
 from domain.market import (
     Balance,
     Candle,
@@ -51,28 +50,11 @@ from domain.market import (
     OrderBook,
     OrderRequest,
     OrderStatus,
-    OrderType,
-    Side,
     Ticker,
     Venue,
 )
-from domain.matching import (
-    AccountState,
-    InvalidRequest,
-    MatchingEngine,
-    MatchingError,
-    OrderNotOpen,
-    UnknownOrder,
-)
-from domain.matching_state import OrderState, Wallet
+from domain.matching import MatchingError, OrderNotOpen, UnknownOrder
 
-ID_BLOCK = 10**10  # ids of account n: n * ID_BLOCK + 1, + 2, ...
-# Core statements on the tables (adapters.db.models_paper): a call is several statements, and
-# the ORM's per-statement work was most of its cost.
-_ACCOUNTS = Base.metadata.tables["paper_accounts"]
-_BALANCES = Base.metadata.tables["paper_balances"]
-_ORDERS = Base.metadata.tables["paper_orders"]
-_FILLS = Base.metadata.tables["paper_fills"]
 Clock = Callable[[], datetime]
 
 
@@ -127,13 +109,13 @@ class DbPaperVenue:
             unit.engine.deposit(account, asset, amount)
 
     @asynccontextmanager
-    async def account(self, name: str, symbol: str | None = None) -> AsyncIterator[_Unit]:
+    async def account(self, name: str, symbol: str | None = None) -> AsyncIterator[AccountUnit]:
         """One transaction on the account `name`, locked and caught up (and priced on
         `symbol`, every market if None). The body's changes to `unit.engine` are written back
         on success and on a `MatchingError` (a refusal after the catch-up keeps its fills)."""
         market = await self.market()
         async with self._sessions() as session:
-            unit = await _Unit.open(session, market, name, self._starting)
+            unit = await AccountUnit.open(session, market, name, self._starting)
             unit.catch_up(symbol)
             try:
                 yield unit
@@ -143,272 +125,6 @@ class DbPaperVenue:
                 raise
             await unit.save()
             await session.commit()
-
-
-@dataclass
-class _Unit:
-    """An account loaded for one transaction: the engine holding it, and what was written."""
-
-    session: AsyncSession
-    market: PaperMarket
-    name: str
-    row_id: int
-    synced_at: datetime
-    engine: MatchingEngine
-    now: datetime
-    written_orders: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    written_wallets: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
-    written_fills: int = 0
-
-    @classmethod
-    async def open(
-        cls,
-        session: AsyncSession,
-        market: PaperMarket,
-        name: str,
-        starting: Mapping[str, Decimal],
-    ) -> _Unit:
-        now = market.clock()
-        row = await _lock(session, name)
-        if row is None:
-            await _create(session, name, now, starting if name else {})
-            row = await _lock(session, name)
-            assert row is not None
-        row_id, synced_at, orders_placed, trades_made = row
-        shared = market.engine
-        engine = MatchingEngine(
-            shared.markets.values(),
-            fees=shared.fees,
-            slippage=shared.slippage,
-            partial_fill_ratio=shared.partial_fill_ratio,
-        )
-        unit = cls(session, market, name, row_id, synced_at, engine, now)
-        wallets = {
-            b.asset: Wallet(free=b.free, locked=b.locked)
-            for b in await session.execute(
-                select(_BALANCES).where(_BALANCES.c.account_id == row_id)
-            )
-        }
-        orders = [
-            _state(name, o)
-            for o in await session.execute(
-                select(_ORDERS)
-                .where(_ORDERS.c.account_id == row_id, _ORDERS.c.open.is_(True))
-                .order_by(_ORDERS.c.order_id)
-            )
-        ]
-        base = row_id * ID_BLOCK
-        engine.restore(
-            name,
-            AccountState(wallets, orders, [], base + orders_placed, base + trades_made),
-        )
-        unit.written_wallets = {a: (w.free, w.locked) for a, w in wallets.items()}
-        unit.written_orders = {o.order_id: _changes(o) for o in orders}
-        return unit
-
-    def catch_up(self, symbol: str | None) -> None:
-        """Resting orders meet the prices since `synced_at`, then every market (or `symbol`'s)
-        is priced at now."""
-        now, since = self.now, self.synced_at
-        swept = {o.symbol for o in self.engine.state(self.name).orders if not o.status.is_final}
-        priced = set(self.engine.markets) if symbol is None else {symbol}
-        for name in sorted(swept | priced):
-            path = self.market.path(name)
-            if name in swept and since < now:
-                span = path.candle(since, now)
-                self.engine.set_price(name, span.low, now)
-                self.engine.set_price(name, span.high, now)
-            self.engine.set_price(name, path.price_at(now), now)
-        self.synced_at = max(since, now)
-
-    async def save(self) -> None:
-        """Write what changed since the last save: wallets, orders, new fills, the account."""
-        state = self.engine.state(self.name)
-        for asset, wallet in state.wallets.items():
-            values = (wallet.free, wallet.locked)
-            if asset not in self.written_wallets:
-                await self.session.execute(
-                    insert(_BALANCES).values(
-                        account_id=self.row_id, asset=asset, free=values[0], locked=values[1]
-                    )
-                )
-            elif self.written_wallets[asset] != values:
-                await self.session.execute(
-                    update(_BALANCES)
-                    .where(_BALANCES.c.account_id == self.row_id, _BALANCES.c.asset == asset)
-                    .values(free=values[0], locked=values[1])
-                )
-            self.written_wallets[asset] = values
-        for order in state.orders:
-            changes = _changes(order)
-            if order.order_id not in self.written_orders:
-                await self.session.execute(insert(_ORDERS).values(**_row(self.row_id, order)))
-            elif self.written_orders[order.order_id] != changes:
-                await self.session.execute(
-                    update(_ORDERS)
-                    .where(_ORDERS.c.order_id == int(order.order_id))
-                    .values(**_row(self.row_id, order))
-                )
-            self.written_orders[order.order_id] = changes
-        for fill in state.fills[self.written_fills :]:
-            await self.session.execute(
-                insert(_FILLS).values(
-                    trade_id=int(fill.trade_id),
-                    account_id=self.row_id,
-                    order_id=int(fill.order_id),
-                    symbol=fill.symbol,
-                    side=fill.side.value,
-                    price=fill.price,
-                    quantity=fill.quantity,
-                    fee=fill.fee,
-                    fee_asset=fill.fee_asset,
-                    maker=fill.trade_id in self.engine.maker_trades,
-                    at=fill.at,
-                )
-            )
-        self.written_fills = len(state.fills)
-        base = self.row_id * ID_BLOCK
-        await self.session.execute(
-            update(_ACCOUNTS)
-            .where(_ACCOUNTS.c.id == self.row_id)
-            .values(
-                synced_at=self.synced_at,
-                orders_placed=state.next_order - base,
-                trades_made=state.next_trade - base,
-            )
-        )
-
-    async def find(
-        self, symbol: str, order_id: str | None, client_order_id: str | None
-    ) -> Order | None:
-        """The newest matching order as stored (call after `save`)."""
-        if order_id is None and client_order_id is None:
-            raise InvalidRequest("give order_id or client_order_id")
-        query = select(_ORDERS).where(
-            _ORDERS.c.account_id == self.row_id, _ORDERS.c.symbol == symbol
-        )
-        if order_id is not None:
-            if not order_id.isdigit():
-                return None
-            query = query.where(_ORDERS.c.order_id == int(order_id))
-        if client_order_id is not None:
-            query = query.where(_ORDERS.c.client_order_id == client_order_id)
-        result = await self.session.execute(query.order_by(_ORDERS.c.order_id.desc()).limit(1))
-        row = result.one_or_none()
-        return None if row is None else _state(self.name, row).snapshot()
-
-
-async def _lock(session: AsyncSession, name: str) -> tuple[int, datetime, int, int] | None:
-    """Lock the account's row (a write: taken at once on SQLite too, whose driver begins the
-    transaction only at a write) and read it."""
-    result = await session.execute(
-        update(_ACCOUNTS)
-        .where(_ACCOUNTS.c.name == name)
-        .values(synced_at=_ACCOUNTS.c.synced_at)
-        .returning(
-            _ACCOUNTS.c.id,
-            _ACCOUNTS.c.synced_at,
-            _ACCOUNTS.c.orders_placed,
-            _ACCOUNTS.c.trades_made,
-        )
-    )
-    row = result.one_or_none()
-    return None if row is None else (row[0], row[1], row[2], row[3])
-
-
-async def _create(
-    session: AsyncSession, name: str, now: datetime, starting: Mapping[str, Decimal]
-) -> None:
-    """The account with its starting balances, unless another process just created it."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    created = await session.execute(
-        dialect.insert(_ACCOUNTS)
-        .values(name=name, synced_at=now, orders_placed=0, trades_made=0, created_at=now)
-        .on_conflict_do_nothing()
-        .returning(_ACCOUNTS.c.id)
-    )
-    row_id = created.scalar_one_or_none()
-    if row_id is not None and starting:
-        await session.execute(
-            insert(_BALANCES),
-            [
-                {"account_id": row_id, "asset": a, "free": amount, "locked": Decimal(0)}
-                for a, amount in starting.items()
-            ],
-        )
-
-
-def _changes(order: OrderState) -> tuple[Any, ...]:
-    return (
-        order.status,
-        order.filled,
-        order.quote,
-        order.locked,
-        dict(order.fees),
-        order.working_since,
-        order.updated_at,
-    )
-
-
-def _row(account_id: int, order: OrderState) -> dict[str, Any]:
-    return {
-        "order_id": int(order.order_id),
-        "account_id": account_id,
-        "client_order_id": order.client_order_id,
-        "symbol": order.symbol,
-        "side": order.side.value,
-        "type": order.type.value,
-        "status": order.status.value,
-        "open": not order.status.is_final,
-        "quantity": order.quantity,
-        "price": order.price,
-        "stop_price": order.stop_price,
-        "lock_price": order.lock_price,
-        "filled": order.filled,
-        "quote": order.quote,
-        "locked": order.locked,
-        "fees": {asset: str(fee) for asset, fee in order.fees.items()},
-        "working_since": order.working_since,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-    }
-
-
-def _state(account: str, row: Row[Any]) -> OrderState:
-    return OrderState(
-        account=account,
-        order_id=str(row.order_id),
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        type=OrderType(row.type),
-        quantity=row.quantity,
-        price=row.price,
-        lock_price=row.lock_price,
-        created_at=row.created_at,
-        stop_price=row.stop_price,
-        working_since=row.working_since,
-        status=OrderStatus(row.status),
-        filled=row.filled,
-        quote=row.quote,
-        fees={asset: Decimal(fee) for asset, fee in row.fees.items()},
-        locked=row.locked,
-        updated_at=row.updated_at,
-    )
-
-
-def _fill(row: Row[Any]) -> Fill:
-    return Fill(
-        trade_id=str(row.trade_id),
-        order_id=str(row.order_id),
-        symbol=row.symbol,
-        side=Side(row.side),
-        price=row.price,
-        quantity=row.quantity,
-        fee=row.fee,
-        fee_asset=row.fee_asset,
-        at=row.at,
-    )
 
 
 class DbPaperExchange(Exchange):
@@ -513,12 +229,12 @@ class DbPaperExchange(Exchange):
         async with self._venue.account(self.account, symbol) as unit:
             await unit.save()
             rows = await unit.session.execute(
-                select(_ORDERS)
-                .where(_ORDERS.c.account_id == unit.row_id, _ORDERS.c.symbol == symbol)
-                .order_by(_ORDERS.c.order_id.desc())
+                select(ORDERS)
+                .where(ORDERS.c.account_id == unit.row_id, ORDERS.c.symbol == symbol)
+                .order_by(ORDERS.c.order_id.desc())
                 .limit(limit)
             )
-            return [_state(self.account, row).snapshot() for row in reversed(rows.all())]
+            return [order_state(self.account, row).snapshot() for row in reversed(rows.all())]
 
     async def balances(self) -> list[Balance]:
         async with self._venue.account(self.account) as unit:
@@ -530,12 +246,12 @@ class DbPaperExchange(Exchange):
         async with self._venue.account(self.account, symbol) as unit:
             await unit.save()
             rows = await unit.session.execute(
-                select(_FILLS)
-                .where(_FILLS.c.account_id == unit.row_id, _FILLS.c.symbol == symbol)
-                .order_by(_FILLS.c.trade_id.desc())
+                select(FILLS)
+                .where(FILLS.c.account_id == unit.row_id, FILLS.c.symbol == symbol)
+                .order_by(FILLS.c.trade_id.desc())
                 .limit(limit)
             )
-            return [_fill(row) for row in reversed(rows.all())]
+            return [fill_of(row) for row in reversed(rows.all())]
 
     async def fills_since(
         self, symbol: str, from_id: str | None = None, limit: int = 500
@@ -547,13 +263,13 @@ class DbPaperExchange(Exchange):
         async with self._venue.account(self.account, symbol) as unit:
             await unit.save()
             rows = await unit.session.execute(
-                select(_FILLS)
+                select(FILLS)
                 .where(
-                    _FILLS.c.account_id == unit.row_id,
-                    _FILLS.c.symbol == symbol,
-                    _FILLS.c.trade_id >= int(from_id or 0),
+                    FILLS.c.account_id == unit.row_id,
+                    FILLS.c.symbol == symbol,
+                    FILLS.c.trade_id >= int(from_id or 0),
                 )
-                .order_by(_FILLS.c.trade_id)
+                .order_by(FILLS.c.trade_id)
                 .limit(limit)
             )
-            return [_fill(row) for row in rows]
+            return [fill_of(row) for row in rows]
