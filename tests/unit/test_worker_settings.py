@@ -139,7 +139,12 @@ async def test_build_workers_gives_each_served_queue_the_configured_options(
             # An order queue as the order helpers will fill it: its venue's rate is its limit.
             QueueRole(TaskQueue.ORDERS_PAPER, activities=lambda _deps: [noop], venue="paper"),
         ]
-        workers = {w.task_queue: w.config() for w in build_workers(temporal, deps, tuned, roles)}
+        # A client of its own: the SDK refuses a second worker for a queue on one client, and
+        # the session's client may already run the production workers.
+        client = await Client.connect(
+            temporal.service_client.config.target_host, namespace=temporal.namespace
+        )
+        workers = {w.task_queue: w.config() for w in build_workers(client, deps, tuned, roles)}
     finally:
         await deps.exchanges.aclose()
         await engine.dispose()
