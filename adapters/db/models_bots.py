@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Context, Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +28,7 @@ from sqlalchemy.types import TypeEngine
 
 from adapters.db.models import Base, utcnow
 from domain.bots.orders import Strategy
+from domain.bots.state import BotKind, BotStatus
 
 # 20 integer and 18 fractional digits: Binance quantities (8 decimals), token amounts to the
 # wei-like 18, notionals past a billion. A value finer than the scale is refused, never rounded.
@@ -72,18 +72,6 @@ class Amount(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else plain(Decimal(value))
-
-
-class BotKind(StrEnum):
-    SMART = "smart"
-    CANDLE = "candle"
-    DCA = "dca"
-
-
-class BotStatus(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"  # with a pause_reason: the user, or the circuit breaker's trigger
-    STOPPED = "stopped"
 
 
 class BotRecord(Base):
