@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     # PostgreSQL connections a worker process keeps: its activity slots, at most this many.
     database_pool_max: int = Field(default=20, ge=1, le=1000)
 
+    # Bots. A market feed reads its market every MARKET_FEED_SECONDS and wakes the bots whose
+    # triggers fired; an account sync compares the venue's open orders with the bots' every
+    # ACCOUNT_SYNC_SECONDS. One watch or sync activity runs WATCH_RUN_SECONDS, then returns to
+    # its workflow (which starts the next: the history stays short, a lost worker costs one run).
+    market_feed_seconds: float = Field(default=2.0, gt=0)
+    account_sync_seconds: float = Field(default=15.0, gt=0)
+    watch_run_seconds: float = Field(default=300.0, gt=0)
+
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO
 

@@ -192,7 +192,7 @@ async def workers(
     temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[list[Worker]]:
     """The production workers, polling the dev server for the whole session."""
-    running = build_workers(temporal, WorkerDeps.build(settings, sessions), settings)
+    running = build_workers(temporal, WorkerDeps.build(settings, sessions, temporal), settings)
     tasks = [asyncio.create_task(worker.run()) for worker in running]
     yield running
     await asyncio.gather(*(worker.shutdown() for worker in running))

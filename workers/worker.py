@@ -48,11 +48,15 @@ class WorkerDeps:
     vault: Vault
     exchanges: ExchangeFactory
     payments: PaymentGateways
+    client: Client  # Temporal: activities signal bots and start workflows through it
 
     @classmethod
-    def build(cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> WorkerDeps:
+    def build(
+        cls, settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Client
+    ) -> WorkerDeps:
         return cls(
             sessions=sessions,
+            client=client,
             vault=Vault(settings.credential_keys, settings.credentials_key_version),
             # Venue budgets coordinated with the other workers through the database.
             exchanges=ExchangeFactory(settings, sessions=sessions),
@@ -173,7 +177,7 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings, runtime=build_runtime(settings))
     pool_size = database_pool_size(settings)
     engine = create_engine(settings.database_url, pool_size=pool_size)
-    deps = WorkerDeps.build(settings, session_factory(engine))
+    deps = WorkerDeps.build(settings, session_factory(engine), client)
     workers = build_workers(client, deps, settings)
     await ensure_schedules(client)
     stop = asyncio.Event()

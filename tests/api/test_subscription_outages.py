@@ -147,7 +147,7 @@ async def test_cancel_answers_504_when_the_workflow_is_busy(
     await healthy.terminate("moved to a worker whose database is down")
     dead = create_engine(f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none")
     queue = f"test-accounts-{uuid.uuid4().hex[:8]}"
-    deps = WorkerDeps.build(settings, session_factory(dead))
+    deps = WorkerDeps.build(settings, session_factory(dead), temporal)
     async with Worker(
         temporal,
         task_queue=queue,

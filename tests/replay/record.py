@@ -64,7 +64,7 @@ async def worker(
 ) -> AsyncIterator[WorkerDeps]:
     """The accounts worker, its Stripe calls made with `key`."""
     deps = WorkerDeps.build(
-        settings.model_copy(update={"stripe_secret_key": SecretStr(key)}), sessions
+        settings.model_copy(update={"stripe_secret_key": SecretStr(key)}), sessions, client
     )
     async with Worker(
         client,
@@ -116,7 +116,7 @@ async def record(version: str) -> None:
         ],
         data_converter=pydantic_data_converter,
     )
-    good = WorkerDeps.build(settings, sessions)
+    good = WorkerDeps.build(settings, sessions, env.client)
     old_pro = await paid_subscription(good, stripe.base_url, user_id)
     async with worker(env.client, settings, sessions, REFUSED_KEY):
         handle = await start_subscription(env.client, user_id)  # as the API starts it

@@ -132,7 +132,7 @@ async def test_build_workers_gives_each_served_queue_the_configured_options(
         orders_per_second_paper=40,
     )
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never connected
-    deps = WorkerDeps.build(tuned, session_factory(engine))
+    deps = WorkerDeps.build(tuned, session_factory(engine), temporal)
     try:
         roles = [
             *ROLES,

@@ -62,7 +62,7 @@ async def maintenance_queue(
         temporal,
         task_queue=queue,
         workflows=[CredentialRevalidationWorkflow],
-        activities=maintenance_activities(WorkerDeps.build(local, sessions)),
+        activities=maintenance_activities(WorkerDeps.build(local, sessions, temporal)),
     )
     async with worker:
         yield queue

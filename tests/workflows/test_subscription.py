@@ -234,7 +234,7 @@ async def test_a_refused_cancel_of_the_old_subscription_alerts_and_is_retried_la
             "stripe_secret_key": SecretStr(stripe_key),
             "stripe_api_base": stripe_sim.base_url,
         }
-        deps = WorkerDeps.build(settings.model_copy(update=stripe), sessions)
+        deps = WorkerDeps.build(settings.model_copy(update=stripe), sessions, temporal)
         return Worker(
             temporal,
             task_queue=queue,
@@ -302,7 +302,7 @@ async def test_the_cancel_update_answers_busy_when_the_database_does_not(
         subscription_id="sub_busy",
         current_period_end=datetime.now(UTC) + timedelta(days=30),
     )
-    deps = WorkerDeps.build(settings, session_factory(dead))
+    deps = WorkerDeps.build(settings, session_factory(dead), temporal)
     async with Worker(
         temporal,
         task_queue=queue,

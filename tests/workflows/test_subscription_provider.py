@@ -50,7 +50,7 @@ async def _worker(
     stripe_key: str = STRIPE_KEY,
 ) -> AsyncIterator[Worker]:
     stripe = {"stripe_secret_key": SecretStr(stripe_key), "stripe_api_base": stripe_sim.base_url}
-    deps = WorkerDeps.build(settings.model_copy(update=stripe), sessions)
+    deps = WorkerDeps.build(settings.model_copy(update=stripe), sessions, env.client)
     async with Worker(
         env.client,
         task_queue=queue,
