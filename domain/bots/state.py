@@ -115,6 +115,7 @@ class SmartBotState(_Data):
     rules: MarketRules | None = None  # the market's rules, read at start and on each timer
     last_decision: Decision | None = None
     last_price: Money | None = None
+    volatility_percent: Money | None = None  # the market's, as last observed (adaptive sell)
     # Realized profit when the last trade closed: a sale's result is the difference, counted
     # into the circuit breaker.
     realized_at_last_trade: Money = Decimal(0)

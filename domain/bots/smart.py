@@ -1,0 +1,273 @@
+"""A SmartBot's rules as pure functions of its state: when it may buy, what it orders, what a
+venue's answer does to it, and which triggers it publishes. The workflow (workflows/bots/smart.py)
+only orchestrates: it calls these on its own state and acts through activities; backtests run
+the same code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from domain.bots.config import BotMode, BotOrderType, SmartBotConfig
+from domain.bots.funds import BotFunds, FundsError
+from domain.bots.risk import Observation, Position, RestingOrder
+from domain.bots.risk_rules import record_trade_result, triggers
+from domain.bots.schedule import next_fire
+from domain.bots.state import (
+    BotStatus,
+    BotTriggers,
+    BuyTrigger,
+    Decision,
+    PauseReason,
+    SmartBotState,
+)
+from domain.market import Fill, MarketRules, Order, OrderRequest, OrderType, Side
+
+__all__ = [
+    "apply_order",
+    "bot_triggers",
+    "buy_blocker",
+    "buy_request",
+    "next_buy_time",
+    "position",
+    "resting_order",
+    "sell_request",
+    "timer_due",
+]
+
+_HUNDRED = Decimal(100)
+
+
+def next_buy_time(config: SmartBotConfig, now: datetime) -> datetime | None:
+    """When the buy rule next acts on its own: an interval away (CONTINUOUS), the cron's next
+    fire (SCHEDULED), never (MANUAL)."""
+    if config.mode is BotMode.CONTINUOUS:
+        return now + timedelta(seconds=config.interval_seconds)
+    if config.mode is BotMode.SCHEDULED:
+        assert config.cron is not None and config.timezone is not None  # the config's rule
+        return next_fire(config.cron, config.timezone, now)
+    return None
+
+
+def position(funds: BotFunds) -> Position:
+    """What the risk rules judge: the base not already on sale, at its average cost."""
+    return Position(
+        quantity=funds.sellable_quantity,
+        average_price=funds.average_price or Decimal(0),
+    )
+
+
+def buy_blocker(state: SmartBotState, amount: Decimal, now: datetime) -> str | None:
+    """Why a buy of `amount` quote cannot happen now, or None."""
+    if state.status is not BotStatus.RUNNING:
+        return f"the bot is {state.status.value}"
+    if state.risk.tripped is not None:
+        return f"circuit breaker tripped: {state.risk.tripped.detail}"
+    if state.cooldown_until is not None and now < state.cooldown_until:
+        return f"cooling down after a sale until {state.cooldown_until.isoformat()}"
+    if state.funds.free < amount:
+        return f"{state.funds.free} {state.funds.quote} free, a buy needs {amount}"
+    return None
+
+
+def _automatic_buys(state: SmartBotState) -> bool:
+    """Whether the buy rule could buy on its own (a timer or a dip may wake it for that)."""
+    config = state.config
+    return (
+        config.mode is not BotMode.MANUAL
+        and state.status is BotStatus.RUNNING
+        and state.risk.tripped is None
+        and state.funds.free >= config.order_amount
+    )
+
+
+def timer_due(state: SmartBotState) -> datetime | None:
+    """When the bot's own timer must wake it: its next buy (after any cooldown), unless the
+    dip rule waits for a price, which the feed watches. None: only the feed or a command
+    wakes it, and an idle bot costs no workflow task."""
+    if not _automatic_buys(state) or state.next_buy_at is None:
+        return None
+    if state.config.dip_percent is not None and state.reference_price is not None:
+        return None
+    if state.cooldown_until is not None and state.cooldown_until > state.next_buy_at:
+        return state.cooldown_until
+    return state.next_buy_at
+
+
+def bot_triggers(state: SmartBotState) -> BotTriggers:
+    """What the market feed watches for this bot: its risk levels and, with the dip rule, the
+    price at which it would buy. A bot that is not running publishes nothing."""
+    if state.status is not BotStatus.RUNNING:
+        return BotTriggers()
+    risk = triggers(
+        state.config.risk,
+        state.risk,
+        position(state.funds),
+        tuple(state.resting.values()),
+        state.volatility_percent,
+    )
+    buy = None
+    if _automatic_buys(state) and state.reference_price is not None:
+        level = state.config.dip_level(state.reference_price)
+        if level is not None:
+            not_before = max(
+                (t for t in (state.next_buy_at, state.cooldown_until) if t is not None),
+                default=None,
+            )
+            buy = BuyTrigger(at_or_below=level, not_before=not_before)
+    return BotTriggers(risk=risk, buy=buy)
+
+
+def buy_request(
+    state: SmartBotState, client_order_id: str, amount: Decimal, observation: Observation
+) -> OrderRequest | str:
+    """The buy of `amount` quote the config asks for, on the market's rules; a str says why
+    none can be made (below the market's minimum, no price to rest at)."""
+    rules = _rules(state)
+    config = state.config
+    if config.order_type is BotOrderType.MARKET:
+        if amount < rules.min_notional:
+            return f"{amount} is under the market's minimum order of {rules.min_notional}"
+        return OrderRequest(
+            client_order_id=client_order_id,
+            symbol=config.symbol,
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quote_quantity=amount,
+        )
+    reference = observation.bid or observation.price
+    price = rules.quantise_price(reference * (1 - config.limit_offset_percent / _HUNDRED), Side.BUY)
+    if price <= 0:
+        return f"no price to rest a buy at (reference {reference})"
+    quantity = rules.quantise_quantity(amount / price)
+    violation = rules.violation(quantity, price)
+    if violation is not None:
+        return f"a buy of {quantity} at {price} breaks the market's {violation} rule"
+    return OrderRequest(
+        client_order_id=client_order_id,
+        symbol=config.symbol,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        quantity=quantity,
+        price=price,
+    )
+
+
+def sell_request(
+    state: SmartBotState,
+    client_order_id: str,
+    quantity: Decimal,
+    observation: Observation,
+    *,
+    market: bool,
+) -> OrderRequest | str:
+    """A sale of `quantity` base (at most what is not already on sale), at market or resting
+    over the best ask by the config's offset; a str says why none can be made (dust)."""
+    rules = _rules(state)
+    quantity = rules.quantise_quantity(min(quantity, state.funds.sellable_quantity))
+    reference = observation.ask or observation.price
+    if market:
+        violation = rules.violation(quantity, rules.quantise_price(reference, Side.SELL))
+        if violation in (None, "price_tick", "price_range"):
+            if quantity <= 0 or quantity < rules.min_quantity:
+                return f"{quantity} {state.funds.base} is under the market's minimum"
+            if quantity * reference < rules.min_notional:
+                return f"{quantity} {state.funds.base} is under the market's minimum notional"
+            return OrderRequest(
+                client_order_id=client_order_id,
+                symbol=state.config.symbol,
+                side=Side.SELL,
+                type=OrderType.MARKET,
+                quantity=quantity,
+            )
+        return f"a sale of {quantity} breaks the market's {violation} rule"
+    offset = state.config.limit_offset_percent
+    price = rules.quantise_price(reference * (1 + offset / _HUNDRED), Side.SELL)
+    violation = rules.violation(quantity, price)
+    if violation is not None:
+        return f"a sale of {quantity} at {price} breaks the market's {violation} rule"
+    return OrderRequest(
+        client_order_id=client_order_id,
+        symbol=state.config.symbol,
+        side=Side.SELL,
+        type=OrderType.LIMIT,
+        quantity=quantity,
+        price=price,
+    )
+
+
+def _rules(state: SmartBotState) -> MarketRules:
+    if state.rules is None:
+        raise ValueError("the market's rules are not known yet")
+    return state.rules
+
+
+def apply_order(
+    state: SmartBotState,
+    client_order_id: str,
+    order: Order | None,
+    fills: list[Fill],
+    now: datetime,
+) -> SmartBotState:
+    """The venue's word on one of the bot's orders (`order` None: refused, never placed): its
+    fills move the funds (each trade once), a final status releases what it still blocks, a
+    sale that closes the position counts into the circuit breaker. Facts the ledger cannot
+    take (an order it never placed) are left out; the projection still records them."""
+    funds = state.funds
+    if client_order_id not in funds.orders:
+        return state
+    for fill in sorted(fills, key=lambda f: (f.at, f.trade_id)):
+        try:
+            funds = funds.fill(client_order_id, fill)
+        except FundsError:
+            continue  # an impossible fill (over the order): the venue's record shows it
+    final = order is None or order.status.is_final
+    if final:
+        funds = funds.finish(client_order_id)
+    resting = dict(state.resting)
+    if final:
+        resting.pop(client_order_id, None)
+    update: dict[str, object] = {"funds": funds, "resting": resting}
+    if fills:
+        update["reference_price"] = max(fills, key=lambda f: (f.at, f.trade_id)).price
+    sold = funds.orders[client_order_id].side is Side.SELL
+    if final and sold and funds.position_quantity <= 0 and fills:
+        update.update(_close_trade(state, funds, now))
+    if final and order is not None and funds.orders[client_order_id].complete:
+        # Fully filled and reported: the database keeps its history, the state need not.
+        update["funds"] = funds.forget([client_order_id])
+    return state.model_copy(update=update)
+
+
+def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[str, object]:
+    """A sale closed the position: its result goes to the circuit breaker, the cooldown
+    starts, and a one-cycle bot stops."""
+    pnl = funds.realized_profit - state.realized_at_last_trade
+    breaker = state.config.risk.circuit_breaker
+    risk = record_trade_result(breaker, state.risk, pnl, now, state.config.allocated_balance)
+    update: dict[str, object] = {"risk": risk, "realized_at_last_trade": funds.realized_profit}
+    cooldown = state.config.sell.cooldown_seconds
+    if cooldown:
+        update["cooldown_until"] = now + timedelta(seconds=cooldown)
+    if risk.tripped is not None and state.risk.tripped is None:
+        update.update(
+            status=BotStatus.PAUSED,
+            pause_reason=PauseReason.CIRCUIT_BREAKER,
+            pause_detail=risk.tripped.detail,
+            last_decision=Decision(
+                at=now, action="pause", reason="circuit_breaker", detail=risk.tripped.detail
+            ),
+        )
+    elif state.config.sell.stop_after_sell:
+        update["status"] = BotStatus.STOPPED
+    return update
+
+
+def resting_order(request: OrderRequest) -> RestingOrder | None:
+    """What auto-cancel follows of a limit order the bot placed (None for a market order)."""
+    if request.type is OrderType.MARKET or request.price is None:
+        return None
+    return RestingOrder(
+        client_order_id=request.client_order_id, side=request.side, price=request.price
+    )

@@ -1,0 +1,262 @@
+"""The SmartBot workflow (id ``bot:<bot id>``): the single writer of one bot's trading state.
+
+It sleeps until something gives it work (DESIGN "Bots at scale"): its market feed's signal
+that a trigger fired (`wake`), its own timer (the next interval or cron fire of the buy rule),
+the account sync's report of an order (`order_update`), or a user's command (Updates). An idle
+bot has no timer and costs no workflow task. Woken, it decides again from its own state with
+the domain's rules (a trigger is a hint) and acts through activities (workflows/bots/actions.py);
+every change is projected to the database with the triggers its feed must watch.
+
+Commands and wake-ups are applied one at a time, in arrival order (one lock), so a command that
+arrives during a tick waits for it. `continue_as_new` hands the whole state, order sequence
+included, to the next run, so client order ids never repeat.
+
+Versioning: every change that alters the commands an existing history would replay goes behind
+`workflow.patched` (docs/workflow-versioning.md); recorded histories replay in tests/replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.bots.trading import Trader
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.bot_models import BotProjection, ManualOrder, OrderReport, SmartBotInput
+    from domain.bots.config import SmartBotConfig
+    from domain.bots.funds import FundsError
+    from domain.bots.risk import Observation
+    from domain.bots.risk_rules import reset_circuit_breaker
+    from domain.bots.smart import next_buy_time, timer_due
+    from domain.bots.state import BotStatus, PauseReason
+
+# A run hands over to a new one past this many events (or when the server suggests it).
+HISTORY_LIMIT = 4_000
+REFUSED = "BotCommandRefused"
+
+
+def _refuse(message: str) -> ApplicationError:
+    return ApplicationError(message, type=REFUSED, non_retryable=True)
+
+
+@workflow.defn(name="SmartBot")
+class SmartBotWorkflow:
+    @workflow.init
+    def __init__(self, start: SmartBotInput) -> None:
+        self._trader = Trader(start.bot, start.state)
+        self._lock = asyncio.Lock()
+        self._observation: Observation | None = None
+        self._reports: list[OrderReport] = []
+        self._context_paused: bool | None = None
+        self._deleted = False
+
+    @workflow.run
+    async def run(self, start: SmartBotInput) -> None:
+        trader = self._trader
+        async with self._lock:
+            await trader.start_run()
+        while not self._deleted:
+            due = timer_due(trader.state)
+            timeout = None if due is None else max((due - workflow.now()).total_seconds(), 0)
+            with contextlib.suppress(TimeoutError):  # the timer: a buy is due
+                await workflow.wait_condition(self._has_work, timeout=timeout)
+            async with self._lock:
+                await self._work()
+            if self._deleted:
+                break
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or (
+                info.get_current_history_length() > HISTORY_LIMIT
+            ):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(SmartBotInput(bot=trader.bot, state=trader.state))
+
+    def _has_work(self) -> bool:
+        return bool(
+            self._observation is not None
+            or self._reports
+            or self._context_paused is not None
+            or self._deleted
+        )
+
+    async def _work(self) -> None:
+        trader = self._trader
+        before = trader.state
+        reports, self._reports = self._reports, []
+        for report in reports:
+            await trader.apply_report(report)
+        if self._context_paused is not None:
+            paused, self._context_paused = self._context_paused, None
+            trader.context_paused(paused)
+        observation, self._observation = self._observation, None
+        due = timer_due(trader.state)
+        if observation is not None:
+            await trader.evaluate(observation, timer=False)
+        elif due is not None and workflow.now() >= due:
+            await trader.tick()
+        if trader.state != before:
+            await trader.publish()
+
+    # -- signals --------------------------------------------------------------------------
+
+    @workflow.signal
+    def wake(self, observation: Observation) -> None:
+        """From the market feed: a trigger fired at this observation (the newest wins)."""
+        self._observation = observation
+
+    @workflow.signal
+    def order_update(self, report: OrderReport) -> None:
+        """From the account sync: one of the bot's orders changed at the venue."""
+        self._reports.append(report)
+
+    @workflow.signal
+    def context_paused(self, paused: bool) -> None:
+        """The bot's context was paused (plan limits) or resumed."""
+        self._context_paused = paused
+
+    # -- queries and updates --------------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> BotProjection:
+        return self._trader.projection()
+
+    async def _command(self, name: str, change: Any) -> BotProjection:
+        """Apply one command after whatever came before it; a refusal changes nothing."""
+        async with self._lock:
+            before = self._trader.state
+            await change()
+            if self._trader.state.last_decision == before.last_decision:
+                self._trader.decided(name, "command")
+            await self._trader.publish()
+            return self._trader.projection()
+
+    @workflow.update
+    async def configure(self, config: dict[str, Any]) -> BotProjection:
+        new = SmartBotConfig.model_validate(config)
+
+        async def change() -> None:
+            try:
+                self._trader.reconfigure(new)
+            except FundsError as error:
+                raise _refuse(f"allocated_balance: {error}") from None
+
+        return await self._command("configure", change)
+
+    @configure.validator
+    def _check_config(self, config: dict[str, Any]) -> None:
+        try:
+            new = SmartBotConfig.model_validate(config)
+        except ValidationError as error:
+            raise ValueError(_fields(error)) from None
+        if new.symbol != self._trader.state.config.symbol:
+            raise ValueError(f"symbol: the bot trades {self._trader.state.config.symbol}")
+
+    @workflow.update
+    async def start(self) -> BotProjection:
+        async def change() -> None:
+            self._require(BotStatus.STOPPED, "only a stopped bot starts")
+            await self._trader.set_status(BotStatus.RUNNING)
+            self._trader.state = self._trader.state.model_copy(
+                update={"next_buy_at": next_buy_time(self._trader.state.config, workflow.now())}
+            )
+
+        return await self._command("start", change)
+
+    @workflow.update
+    async def pause(self) -> BotProjection:
+        async def change() -> None:
+            self._require(BotStatus.RUNNING, "only a running bot pauses")
+            await self._trader.set_status(BotStatus.PAUSED, PauseReason.USER, "paused by the user")
+
+        return await self._command("pause", change)
+
+    @workflow.update
+    async def resume(self) -> BotProjection:
+        async def change() -> None:
+            state = self._trader.state
+            self._require(BotStatus.PAUSED, "only a paused bot resumes")
+            if state.pause_reason is PauseReason.CIRCUIT_BREAKER:
+                raise _refuse("the circuit breaker paused this bot: reset it to resume")
+            if state.pause_reason is PauseReason.CONTEXT_PAUSED:
+                raise _refuse("the bot's context is paused: it resumes with the context")
+            await self._trader.set_status(BotStatus.RUNNING)
+
+        return await self._command("resume", change)
+
+    @workflow.update
+    async def stop(self) -> BotProjection:
+        async def change() -> None:
+            if self._trader.state.status is BotStatus.STOPPED:
+                raise _refuse("the bot is already stopped")
+            await self._trader.cancel_all()
+            await self._trader.set_status(BotStatus.STOPPED)
+
+        return await self._command("stop", change)
+
+    @workflow.update
+    async def buy(self, order: ManualOrder) -> BotProjection:
+        async def change() -> None:
+            refusal = await self._trader.manual_buy(order.amount)
+            if refusal:
+                raise _refuse(refusal)
+
+        return await self._command("buy", change)
+
+    @workflow.update
+    async def sell(self, order: ManualOrder) -> BotProjection:
+        async def change() -> None:
+            refusal = await self._trader.manual_sell(order.amount)
+            if refusal:
+                raise _refuse(refusal)
+
+        return await self._command("sell", change)
+
+    @workflow.update
+    async def emergency_sell(self) -> BotProjection:
+        async def change() -> None:
+            refusal = await self._trader.emergency_sell()
+            if refusal:
+                raise _refuse(refusal)
+
+        return await self._command("emergency_sell", change)
+
+    @workflow.update
+    async def reset_circuit_breaker(self) -> BotProjection:
+        async def change() -> None:
+            state = self._trader.state
+            if state.risk.tripped is None:
+                raise _refuse("the circuit breaker has not tripped")
+            self._trader.state = state.model_copy(
+                update={"risk": reset_circuit_breaker(state.risk)}
+            )
+            if state.pause_reason is PauseReason.CIRCUIT_BREAKER:
+                await self._trader.set_status(BotStatus.RUNNING)
+
+        return await self._command("reset_circuit_breaker", change)
+
+    @workflow.update
+    async def delete(self) -> BotProjection:
+        async def change() -> None:
+            self._require(BotStatus.STOPPED, "only a stopped bot is deleted")
+            self._deleted = True
+
+        return await self._command("delete", change)
+
+    def _require(self, status: BotStatus, message: str) -> None:
+        if self._trader.state.status is not status:
+            raise _refuse(f"{message} (the bot is {self._trader.state.status.value})")
+
+
+def _fields(error: ValidationError) -> str:
+    """Each refused field named, as the API reports them."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'config'}: {item['msg']}"
+        for item in error.errors()
+    )

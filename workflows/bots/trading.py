@@ -1,0 +1,422 @@
+"""What a SmartBot does when it has work: decide with the domain's rules on its own state, act
+through activities, keep its funds in step with the venue's answers, publish what changed.
+
+Workflow code (deterministic: workflow time, no I/O but activities); `SmartBotWorkflow` holds
+one `Trader` and serialises every call into it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.bots import actions
+
+with workflow.unsafe.imports_passed_through():
+    from activities.bot_models import BotNotice, BotProjection, BotRef, OrderReport, PlaceOrder
+    from domain.bots.config import BotMode, BotOrderType, SmartBotConfig
+    from domain.bots.funds import FundsError
+    from domain.bots.orders import Strategy, client_order_id
+    from domain.bots.risk import Action, Observation, RiskDecision
+    from domain.bots.risk_rules import emergency_sell, evaluate
+    from domain.bots.smart import (
+        apply_order,
+        bot_triggers,
+        buy_blocker,
+        buy_request,
+        next_buy_time,
+        position,
+        resting_order,
+        sell_request,
+    )
+    from domain.bots.state import BotStatus, BotTriggers, Decision, PauseReason, SmartBotState
+    from domain.market import Fill, Order, OrderRequest, Side
+    from workflows.search_attributes import BOT_STATUS
+
+
+class Trader:
+    def __init__(self, bot: BotRef, state: SmartBotState) -> None:
+        self.bot = bot
+        self.state = state
+        self._published: BotTriggers | None = None  # None: not yet in this run
+        self._notices: list[BotNotice] = []  # to send once the change is applied
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start_run(self) -> None:
+        """A new run: read the market once when the bot has never seen it (its rules, the dip
+        rule's reference, the first buy's time), then publish and make sure its feed runs."""
+        if self.state.rules is None:
+            view = await actions.observe(self.bot)
+            if view is not None:
+                self.state = self.state.model_copy(
+                    update={
+                        "rules": view.rules,
+                        "reference_price": view.observation.price,
+                        "last_price": view.observation.price,
+                    }
+                )
+            if self.state.next_buy_at is None and self.state.status is BotStatus.RUNNING:
+                self.state = self.state.model_copy(update={"next_buy_at": self._first_buy_at()})
+        await self.publish()
+        if self.state.resting:
+            await actions.ensure_account_sync(self.bot)
+
+    def _first_buy_at(self) -> datetime | None:
+        """A continuous bot buys at once when started; a scheduled one at its next fire."""
+        if self.state.config.mode is BotMode.CONTINUOUS:
+            return workflow.now()
+        return next_buy_time(self.state.config, workflow.now())
+
+    async def set_status(
+        self, status: BotStatus, reason: PauseReason | None = None, detail: str | None = None
+    ) -> None:
+        if status is not self.state.status:
+            workflow.upsert_search_attributes([BOT_STATUS.value_set(status.value)])
+        self.state = self.state.model_copy(
+            update={"status": status, "pause_reason": reason, "pause_detail": detail}
+        )
+
+    def context_paused(self, paused: bool) -> None:
+        state = self.state
+        if paused and state.status is BotStatus.RUNNING:
+            workflow.upsert_search_attributes([BOT_STATUS.value_set(BotStatus.PAUSED.value)])
+            self.state = state.model_copy(
+                update={
+                    "status": BotStatus.PAUSED,
+                    "pause_reason": PauseReason.CONTEXT_PAUSED,
+                    "pause_detail": "the bot's trading context was paused",
+                }
+            )
+        elif not paused and state.pause_reason is PauseReason.CONTEXT_PAUSED:
+            workflow.upsert_search_attributes([BOT_STATUS.value_set(BotStatus.RUNNING.value)])
+            self.state = state.model_copy(
+                update={"status": BotStatus.RUNNING, "pause_reason": None, "pause_detail": None}
+            )
+
+    def reconfigure(self, config: SmartBotConfig) -> None:
+        """The user's new config; taking allocation away needs it free (FundsError)."""
+        funds = self.state.funds.reallocate(config.allocated_balance)
+        next_buy = self.state.next_buy_at
+        if config.mode is not self.state.config.mode or config.cron != self.state.config.cron:
+            next_buy = next_buy_time(config, workflow.now())
+        self.state = self.state.model_copy(
+            update={"config": config, "funds": funds, "next_buy_at": next_buy}
+        )
+
+    def decided(self, action: str, reason: str | None = None, detail: str = "") -> None:
+        self.state = self.state.model_copy(
+            update={
+                "last_decision": Decision(
+                    at=workflow.now(), action=action, reason=reason, detail=detail
+                )
+            }
+        )
+
+    # -- projection -----------------------------------------------------------------------
+
+    def projection(self) -> BotProjection:
+        state = self.state
+        return BotProjection(
+            bot=self.bot,
+            sequence=state.projection_sequence,
+            status=state.status,
+            pause_reason=state.pause_reason,
+            pause_detail=state.pause_detail,
+            funds=state.funds,
+            risk=state.risk,
+            last_decision=state.last_decision,
+            config=state.config.model_dump(mode="json"),
+            order_sequence=state.order_sequence,
+            triggers=bot_triggers(state),
+            at=workflow.now(),
+        )
+
+    async def publish(self) -> None:
+        """Project the state and its triggers; a feed that may have ended (nothing watched
+        this market) is started again when the bot has something for it to watch."""
+        self.state = self.state.model_copy(
+            update={"projection_sequence": self.state.projection_sequence + 1}
+        )
+        projection = self.projection()
+        await actions.project(projection)
+        was_empty = self._published is None or self._published.empty
+        self._published = projection.triggers
+        if was_empty and not projection.triggers.empty:
+            await actions.ensure_feed(self.bot)
+
+    # -- market events --------------------------------------------------------------------
+
+    async def apply_report(self, report: OrderReport) -> None:
+        self._apply(report.order.client_order_id, report.order, report.fills)
+        await self.send_notices()
+
+    def _apply(self, cid: str, order: Order | None, fills: list[Fill]) -> None:
+        before = self.state
+        self.state = apply_order(before, cid, order, fills, workflow.now())
+        if self.state.status is not before.status:
+            workflow.upsert_search_attributes([BOT_STATUS.value_set(self.state.status.value)])
+            if self.state.pause_reason is PauseReason.CIRCUIT_BREAKER:
+                self._notices.append(
+                    BotNotice(
+                        bot=self.bot,
+                        kind="circuit_breaker_tripped",
+                        message=self.state.pause_detail or "circuit breaker tripped",
+                        at=workflow.now(),
+                    )
+                )
+
+    async def tick(self) -> None:
+        """The bot's own timer: read the market, then decide as on any observation."""
+        view = await actions.observe(self.bot)
+        if view is None:
+            self.decided("hold", "market_unreadable", "the market could not be read")
+            self._schedule_next_buy()
+            return
+        self.state = self.state.model_copy(update={"rules": view.rules})
+        await self.evaluate(view.observation, timer=True)
+
+    def _schedule_next_buy(self) -> None:
+        self.state = self.state.model_copy(
+            update={"next_buy_at": next_buy_time(self.state.config, workflow.now())}
+        )
+
+    async def evaluate(self, observation: Observation, *, timer: bool) -> None:
+        """Decide on one observation: the risk rules first (refuse, cancel drifted orders,
+        sell), then the buy rule."""
+        state = self.state
+        reference = (
+            state.reference_price if state.reference_price is not None else observation.price
+        )
+        self.state = state.model_copy(
+            update={
+                "reference_price": reference,
+                "last_price": observation.price,
+                "volatility_percent": observation.volatility_percent,
+            }
+        )
+        if self.state.status is not BotStatus.RUNNING:
+            return
+        decision, risk = evaluate(
+            state.config.risk,
+            state.risk,
+            position(state.funds),
+            observation,
+            tuple(state.resting.values()),
+        )
+        self.state = self.state.model_copy(update={"risk": risk})
+        if decision.action is Action.REFUSE:
+            self.decided("refuse", decision.refusal, decision.detail)
+            if timer:
+                self._schedule_next_buy()
+            return
+        for cid in decision.cancel_order_ids:
+            await self._cancel(cid)
+        if decision.action is Action.SELL:
+            await self._sell_all(decision, observation)
+            return
+        if decision.action is Action.CANCEL:
+            self.decided("cancel", "auto_cancel", decision.detail)
+        await self._maybe_buy(observation, timer=timer, risk_detail=decision.detail)
+
+    async def _maybe_buy(self, observation: Observation, *, timer: bool, risk_detail: str) -> None:
+        state = self.state
+        now = workflow.now()
+        config = state.config
+        due = state.next_buy_at is not None and now >= state.next_buy_at
+        if not due or (not timer and config.dip_percent is None):
+            if risk_detail:
+                self.decided("hold", None, risk_detail)
+            return
+        self._schedule_next_buy()
+        level = config.dip_level(state.reference_price or observation.price)
+        if level is not None and observation.price > level:
+            self.decided("hold", "dip", f"price {observation.price} above the dip level {level}")
+            return
+        blocker = buy_blocker(self.state, config.order_amount, now)
+        if blocker is not None:
+            self.decided("hold", "buy_rule", blocker)
+            return
+        await self._buy(config.order_amount, observation, Strategy.SMART, "buy rule")
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        cid = client_order_id(self.bot.workflow_id, self.state.order_sequence)
+        self.state = self.state.model_copy(update={"order_sequence": self.state.order_sequence + 1})
+        return cid
+
+    async def _buy(
+        self, amount: Decimal, observation: Observation, strategy: Strategy, why: str
+    ) -> str | None:
+        request = buy_request(self.state, self._next_id(), amount, observation)
+        if isinstance(request, str):
+            self.decided("hold", "order_rules", request)
+            return request
+        await self._place(request, observation, strategy, why)
+        return None
+
+    async def _sell_all(self, decision: RiskDecision, observation: Observation) -> None:
+        request = sell_request(
+            self.state,
+            self._next_id(),
+            self.state.funds.sellable_quantity,
+            observation,
+            market=True,
+        )
+        reason = decision.sell_reason.value if decision.sell_reason else "sell"
+        if isinstance(request, str):
+            self.decided("hold", reason, f"{decision.detail}; cannot sell: {request}")
+            return
+        await self._place(request, observation, Strategy.SMART, decision.detail, reason)
+
+    async def _place(
+        self,
+        request: OrderRequest,
+        observation: Observation,
+        strategy: Strategy,
+        why: str,
+        reason: str | None = None,
+    ) -> None:
+        """Block the funds, record why, send; then apply the venue's answer."""
+        try:
+            self.state = self.state.model_copy(update={"funds": self.state.funds.place(request)})
+        except FundsError as error:
+            self.decided("refuse", "funds", str(error))
+            return
+        action = "buy" if request.side is Side.BUY else "sell"
+        self.decided(action, reason or strategy.value, why)
+        outcome = await actions.place(
+            PlaceOrder(
+                bot=self.bot,
+                request=request,
+                strategy=strategy,
+                creation_context=self._creation_context(observation, strategy, why, reason),
+            )
+        )
+        cid = request.client_order_id
+        if outcome is None:  # in doubt for good: the account sync settles it
+            await actions.ensure_account_sync(self.bot)
+            return
+        if outcome.credentials_refused:
+            await self.set_status(BotStatus.PAUSED, PauseReason.CREDENTIALS, outcome.rejected)
+            self._notices.append(
+                BotNotice(
+                    bot=self.bot,
+                    kind="credentials_refused",
+                    message=outcome.rejected or "the venue refused the key",
+                    at=workflow.now(),
+                )
+            )
+        if outcome.rejected is not None:
+            self.decided("refuse", "venue", outcome.rejected)
+        self._apply(cid, outcome.order, outcome.fills)
+        await self.send_notices()
+        if outcome.order is not None and not outcome.order.status.is_final:
+            rest = resting_order(request)
+            if rest is not None:
+                resting = {**self.state.resting, cid: rest}
+                self.state = self.state.model_copy(update={"resting": resting})
+            await actions.ensure_account_sync(self.bot)
+
+    async def send_notices(self) -> None:
+        notices, self._notices = self._notices, []
+        for notice in notices:
+            await actions.notify(notice)
+
+    def _creation_context(
+        self, observation: Observation, strategy: Strategy, why: str, reason: str | None
+    ) -> dict[str, Any]:
+        bid, ask = observation.bid, observation.ask
+        spread = None
+        if bid is not None and ask is not None:
+            spread = str((ask - bid) / ((ask + bid) / 2) * 100)
+        state = self.state
+        return {
+            "source": strategy.value,
+            "reason": reason or why,
+            "detail": why,
+            "mode": state.config.mode.value,
+            "parameters": state.config.model_dump(mode="json"),
+            "observation": observation.model_dump(mode="json"),
+            "best_bid": None if bid is None else str(bid),
+            "best_ask": None if ask is None else str(ask),
+            "spread_percent": spread,
+            "position": position(state.funds).model_dump(mode="json"),
+            "indicators": {},
+        }
+
+    async def _cancel(self, cid: str) -> None:
+        outcome = await actions.cancel(self.bot, cid)
+        if outcome is None:
+            return
+        order = outcome.order
+        if order is None:  # unknown at the venue: never placed
+            self._apply(cid, None, [])
+        else:
+            self._apply(cid, order, outcome.fills)
+
+    async def cancel_all(self) -> None:
+        for cid in list(self.state.resting):
+            await self._cancel(cid)
+
+    # -- the user's commands --------------------------------------------------------------
+
+    async def _fresh(self) -> Observation | None:
+        view = await actions.observe(self.bot)
+        if view is None:
+            return None
+        self.state = self.state.model_copy(update={"rules": view.rules})
+        return view.observation
+
+    async def manual_buy(self, amount: Decimal | None) -> str | None:
+        amount = amount or self.state.config.order_amount
+        if self.state.status is BotStatus.STOPPED:
+            return "the bot is stopped"
+        if self.state.risk.tripped is not None:
+            return f"circuit breaker tripped: {self.state.risk.tripped.detail}"
+        if self.state.funds.free < amount:
+            return f"{self.state.funds.free} {self.state.funds.quote} free, the buy needs {amount}"
+        observation = await self._fresh()
+        if observation is None:
+            return "the market could not be read; try again"
+        return await self._buy(amount, observation, Strategy.MANUAL, "manual buy")
+
+    async def manual_sell(self, amount: Decimal | None) -> str | None:
+        quantity = amount or self.state.funds.sellable_quantity
+        if quantity > self.state.funds.sellable_quantity or quantity <= 0:
+            return f"{self.state.funds.sellable_quantity} {self.state.funds.base} to sell"
+        observation = await self._fresh()
+        if observation is None:
+            return "the market could not be read; try again"
+        market = self.state.config.order_type is BotOrderType.MARKET
+        request = sell_request(self.state, self._next_id(), quantity, observation, market=market)
+        if isinstance(request, str):
+            return request
+        await self._place(request, observation, Strategy.MANUAL, "manual sell", "manual")
+        return None
+
+    async def emergency_sell(self) -> str | None:
+        decision = emergency_sell(position(self.state.funds), tuple(self.state.resting.values()))
+        for cid in decision.cancel_order_ids:
+            await self._cancel(cid)
+        if self.state.funds.sellable_quantity <= 0:
+            self.decided("emergency_sell", "emergency", "no position to sell")
+            return None
+        observation = await self._fresh()
+        if observation is None:
+            return "the market could not be read; try again"
+        request = sell_request(
+            self.state,
+            self._next_id(),
+            self.state.funds.sellable_quantity,
+            observation,
+            market=True,
+        )
+        if isinstance(request, str):
+            return request
+        await self._place(request, observation, Strategy.MANUAL, decision.detail, "emergency")
+        return None
