@@ -119,13 +119,17 @@ class BotStore:
         last_decision: BaseModel | Mapping[str, Any] | None,
         at: datetime,
         config: BaseModel | Mapping[str, Any] | None = None,
+        pause_detail: str | None = None,
+        order_sequence: int | None = None,
     ) -> bool:
         """The workflow's state as of its `sequence`; False (nothing written) when the stored
-        projection is as new or newer (a repeat or a late retry), or the bot is unknown."""
+        projection is as new or newer (a repeat or a late retry), or the bot is unknown.
+        `config` and `order_sequence` None: kept as stored."""
         values: dict[str, Any] = {
             "sequence": sequence,
             "status": status,
             "pause_reason": pause_reason,
+            "pause_detail": pause_detail,
             "funds": funds_json(funds),
             "risk": jsonable(risk),
             "last_decision": jsonable(last_decision),
@@ -133,6 +137,8 @@ class BotStore:
         }
         if config is not None:
             values["config"] = jsonable(config)
+        if order_sequence is not None:
+            values["order_sequence"] = order_sequence
         result = await self.session.execute(
             update(BotRecord)
             .where(BotRecord.id == bot_id, BotRecord.sequence < sequence)

@@ -28,7 +28,8 @@ from sqlalchemy.types import TypeEngine
 
 from adapters.db.models import Base, utcnow
 from domain.bots.orders import Strategy
-from domain.bots.state import BotKind, BotStatus
+from domain.bots.state import BotKind as BotKind  # re-exported: the columns' types
+from domain.bots.state import BotStatus as BotStatus
 
 # 20 integer and 18 fractional digits: Binance quantities (8 decimals), token amounts to the
 # wei-like 18, notionals past a billion. A value finer than the scale is refused, never rounded.
@@ -87,16 +88,38 @@ class BotRecord(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)  # the validated config, decimals as text
     status: Mapped[BotStatus] = mapped_column(String(10))
     pause_reason: Mapped[str | None] = mapped_column(String(300))
+    pause_detail: Mapped[str | None] = mapped_column(String(300))  # which trigger fired, ...
     funds: Mapped[dict[str, Any]] = mapped_column(JSON)  # BotFunds, without its per-order books
     risk: Mapped[dict[str, Any]] = mapped_column(JSON)  # RiskState
     last_decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # RiskDecision and when
     # The workflow's projection counter: a projection carrying an older sequence than the one
     # stored is late (a retried activity) and changes nothing.
     sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The next client order id's sequence, as of the projection (the workflow owns it).
+    order_sequence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Soft delete: the bot leaves the lists; the record and its orders stay for history.
     deleted_at: Mapped[datetime | None]
+
+
+class BotTriggerRecord(Base):
+    """What would wake a bot (its `BotTriggers`), read by its market's feed: the feed loads
+    the rows of its market changed since its last read. Empty triggers are stored too (the
+    bot waits for nothing the feed can see). `version` is the bot's projection sequence: an
+    older one never overwrites a newer."""
+
+    __tablename__ = "bot_triggers"
+    __table_args__ = (Index("ix_bot_triggers_market_updated", "venue", "symbol", "updated_at"),)
+
+    bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id"), primary_key=True)
+    venue: Mapped[str] = mapped_column(String(20))
+    symbol: Mapped[str] = mapped_column(String(41))  # BASE-QUOTE
+    triggers: Mapped[dict[str, Any]] = mapped_column(JSON)  # BotTriggers, decimals as text
+    # Not `triggers.empty`: what the feed counts to learn whether anyone still watches.
+    armed: Mapped[bool]
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
 
 
 class BotOrderRecord(Base):
