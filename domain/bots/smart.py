@@ -168,20 +168,17 @@ def sell_request(
     quantity = rules.quantise_quantity(min(quantity, state.funds.sellable_quantity))
     reference = observation.ask or observation.price
     if market:
-        violation = rules.violation(quantity, rules.quantise_price(reference, Side.SELL))
-        if violation in (None, "price_tick", "price_range"):
-            if quantity <= 0 or quantity < rules.min_quantity:
-                return f"{quantity} {state.funds.base} is under the market's minimum"
-            if quantity * reference < rules.min_notional:
-                return f"{quantity} {state.funds.base} is under the market's minimum notional"
-            return OrderRequest(
-                client_order_id=client_order_id,
-                symbol=state.config.symbol,
-                side=Side.SELL,
-                type=OrderType.MARKET,
-                quantity=quantity,
-            )
-        return f"a sale of {quantity} breaks the market's {violation} rule"
+        if quantity <= 0 or quantity < rules.min_quantity:
+            return f"{quantity} {state.funds.base} is under the market's minimum quantity"
+        if quantity * reference < rules.min_notional:
+            return f"{quantity} {state.funds.base} is under the market's minimum notional"
+        return OrderRequest(
+            client_order_id=client_order_id,
+            symbol=state.config.symbol,
+            side=Side.SELL,
+            type=OrderType.MARKET,
+            quantity=quantity,
+        )
     offset = state.config.limit_offset_percent
     price = rules.quantise_price(reference * (1 + offset / _HUNDRED), Side.SELL)
     violation = rules.violation(quantity, price)
