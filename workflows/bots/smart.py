@@ -76,7 +76,10 @@ class SmartBotWorkflow:
                 info.get_current_history_length() > HISTORY_LIMIT
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(SmartBotInput(bot=trader.bot, state=trader.state))
+                # Signals that came meanwhile are work of this run: checked with no await
+                # between the check and the hand-over, so none is left behind.
+                if not self._has_work():
+                    workflow.continue_as_new(SmartBotInput(bot=trader.bot, state=trader.state))
 
     def _has_work(self) -> bool:
         return bool(
