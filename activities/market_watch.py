@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bot_models import FeedRef, WatchResult, bot_workflow_id
+from activities.bots import observation as ticker_observation
 from adapters.db.bot_triggers import TriggerRow, TriggerStore
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import ExchangeError
@@ -32,7 +33,6 @@ from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from domain.bots.risk import Observation
 from domain.bots.state import BotTriggers
-from domain.volatility import realised_daily_volatility
 
 log = structlog.get_logger(__name__)
 
@@ -42,10 +42,6 @@ RESIGNAL_AFTER = timedelta(seconds=30)
 # Rows written by transactions still committing when the previous refresh read: re-read
 # them (a row seen twice carries the same version and changes nothing).
 SINCE_OVERLAP = timedelta(seconds=5)
-# The daily volatility (adaptive sell) from hourly candles, read once an hour per market.
-VOLATILITY_EVERY = timedelta(hours=1)
-VOLATILITY_RETRY = timedelta(minutes=5)
-VOLATILITY_CANDLES = 49  # two days of hourly closes
 SIGNALS_AT_ONCE = 100  # in flight to the server; a heartbeat after each batch
 
 
@@ -101,10 +97,6 @@ class MarketBoard:
         return woken
 
 
-def _positive(value: Decimal) -> Decimal | None:
-    return value if value > 0 else None
-
-
 class MarketWatchActivities:
     def __init__(
         self,
@@ -117,8 +109,6 @@ class MarketWatchActivities:
         self.exchanges = exchanges
         self.client = client
         self.settings = settings
-        # Per market: when its volatility was read and what it was (None: unknown).
-        self._volatility: dict[tuple[str, str], tuple[datetime, Decimal | None]] = {}
 
     @activity.defn
     async def watch_market(self, feed: FeedRef) -> WatchResult:
@@ -169,42 +159,18 @@ class MarketWatchActivities:
         return read_at
 
     async def _read(self, exchange: Exchange, feed: FeedRef) -> Observation | None:
-        """One look at the market, or None when the venue could not be read."""
+        """One look at the market, as a bot's own read sees it (`activities.bots.observation`,
+        the volatility from the same ticker), stamped with this clock, the one the bots'
+        trigger times are on; None when the venue could not be read."""
         try:
             ticker = await exchange.ticker(feed.symbol)
-            volatility = await self._volatility_percent(exchange, feed)
         except ExchangeError as exc:
             log.warning("market feed: read failed", feed=feed.workflow_id, error=exc.message)
             return None
         if ticker.last <= 0:
             log.warning("market feed: no last price", feed=feed.workflow_id)
             return None
-        return Observation(
-            price=ticker.last,
-            at=datetime.now(UTC),  # the clock the bots' trigger times are on
-            bid=_positive(ticker.bid),
-            ask=_positive(ticker.ask),
-            volatility_percent=volatility,
-        )
-
-    async def _volatility_percent(self, exchange: Exchange, feed: FeedRef) -> Decimal | None:
-        key = (feed.venue.value, feed.symbol)
-        now = datetime.now(UTC)
-        cached = self._volatility.get(key)
-        if cached is not None:
-            read_at, value = cached
-            if now - read_at < (VOLATILITY_EVERY if value is not None else VOLATILITY_RETRY):
-                return value
-        value = None
-        try:
-            candles = await exchange.candles(feed.symbol, "1h", limit=VOLATILITY_CANDLES)
-            value = realised_daily_volatility(candles) * 100
-        except ValueError:  # too few candles (a new market): adaptive sell stays neutral
-            pass
-        except ExchangeError as exc:
-            log.info("market feed: no volatility", feed=feed.workflow_id, error=exc.message)
-        self._volatility[key] = (now, value)
-        return value
+        return ticker_observation(ticker).model_copy(update={"at": datetime.now(UTC)})
 
     async def _wake(self, board: MarketBoard, observation: Observation) -> int:
         """Signal the bots whose triggers fire on this observation; returns how many were."""
