@@ -110,6 +110,7 @@ class AccountSyncActivities:
                 if order is not None and order.filled_quantity <= record.filled_quantity:
                     continue  # open and unchanged
                 if order is None:
+                    activity.heartbeat()  # a lookup a call: many of them take a while
                     order = await self._look_up(exchange, record)
                     if order is None:
                         continue
