@@ -14,6 +14,7 @@ from adapters.db.engine import create_engine, create_read_engine, session_factor
 from adapters.settings import Settings
 from adapters.temporal import connect
 from api.auth.endpoints import router as auth_router
+from api.bots.endpoints import router as bots_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.deps import Services
@@ -23,6 +24,7 @@ from api.exchanges.endpoints import router as exchanges_router
 from api.health import router as health_router
 from api.legal.endpoints import router as legal_router
 from api.middleware import ApiMetrics, ApiMiddleware, body_limit
+from api.orders.endpoints import router as orders_router
 from api.pages import pages_router
 from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
@@ -120,6 +122,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         subscriptions_router,
         webhooks_router,
         contexts_router,
+        bots_router,
+        orders_router,
         pages_router(settings.docs_enabled),
     ):
         # The routes themselves, not `include_router`: FastAPI matches an included router by

@@ -1,0 +1,1 @@
+"""The bots API: create, read, configure and command a user's bots."""

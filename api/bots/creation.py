@@ -1,0 +1,208 @@
+"""What a new bot must pass before it exists: an active context of the caller's, a plan with the
+feature and room under its bot limit, a valid config for the context's market, and funds the
+venue account holds beyond what the caller's other bots there may still spend."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.contexts import ContextRepository
+from adapters.credentials import CredentialService
+from adapters.db.bots import BotStore
+from adapters.db.models import ContextStatus, TradingContext, User
+from adapters.db.models_bots import BotRecord
+from adapters.db.repositories import CredentialRepository
+from adapters.exchanges.errors import AuthError, ExchangeError
+from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.keys import MalformedKey
+from adapters.vault import Vault
+from api.errors import ApiError
+from api.subscriptions.endpoints import stored_subscription
+from domain.bots.config import SmartBotConfig
+from domain.bots.state import BotKind, BotStatus
+from domain.market import Venue
+from domain.plans import PLANS, Feature
+
+KIND_FEATURES = {
+    BotKind.SMART: Feature.BASIC_SMARTBOTS,
+    BotKind.CANDLE: Feature.CANDLE_BOTS,
+    BotKind.DCA: Feature.DCA_BOTS,
+}
+SERVED_KINDS = frozenset({BotKind.SMART})
+
+
+async def active_context(
+    session: AsyncSession, user_id: uuid.UUID, context_id: uuid.UUID
+) -> TradingContext:
+    context = await ContextRepository(session).get(user_id, context_id)
+    if context is None:
+        raise ApiError(404, "context_not_found", "No such trading context.")
+    if context.status != ContextStatus.ACTIVE:
+        raise ApiError(
+            409,
+            "context_paused",
+            "The trading context is paused; resume it before adding bots.",
+            {"context_id": str(context.id), "reason": context.paused_reason},
+        )
+    return context
+
+
+async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
+    """The plan's feature for `kind`, then its bot limit (per user: every bot not deleted)."""
+    state = await stored_subscription(session, user)
+    plan = PLANS[state.plan]
+    feature = KIND_FEATURES[kind]
+    if not plan.allows(feature):
+        raise ApiError(
+            403,
+            "plan_feature",
+            f"The {plan.name} plan has no {kind.value} bots; upgrade to use them.",
+            {"plan": state.plan.value, "feature": feature.value},
+        )
+    if kind not in SERVED_KINDS:
+        raise ApiError(
+            422, "kind_not_available", f"{kind.value} bots are not available yet.", {"kind": kind}
+        )
+    count = await BotStore(session).count_bots(user.id)
+    if not plan.within(plan.max_bots, count):
+        raise ApiError(
+            403,
+            "plan_limit",
+            f"The {plan.name} plan allows {plan.max_bots} bot(s); delete one or upgrade.",
+            {"plan": state.plan.value, "limit": plan.max_bots, "current": count},
+        )
+
+
+def smart_config(raw: dict[str, Any], symbol: str) -> SmartBotConfig:
+    """The config for the market `symbol` (filled in when left out); 422 invalid_config naming
+    every field refused."""
+    raw = {**raw, "symbol": raw.get("symbol") or symbol}
+    try:
+        config = SmartBotConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_config(
+            [
+                {
+                    "field": ".".join(("config", *(str(part) for part in error["loc"]))),
+                    "message": error["msg"].removeprefix("Value error, "),
+                    "type": error["type"],
+                }
+                for error in exc.errors()
+            ]
+        ) from None
+    if config.symbol != symbol:
+        raise invalid_config(
+            [
+                {
+                    "field": "config.symbol",
+                    "message": f"must be the context's market {symbol}",
+                    "type": "symbol_mismatch",
+                }
+            ]
+        )
+    return config
+
+
+def invalid_config(fields: list[dict[str, str]]) -> ApiError:
+    return ApiError(422, "invalid_config", "The bot's config is not valid.", {"fields": fields})
+
+
+async def check_funds(
+    session: AsyncSession,
+    vault: Vault,
+    exchanges: ExchangeFactory,
+    user_id: uuid.UUID,
+    venue: Venue,
+    config: SmartBotConfig,
+) -> None:
+    """The account's free quote, less what the caller's other live bots on the venue may still
+    spend of it, must cover the new allocation.
+
+    What another bot may still spend is its own `free`: what it has invested is no longer
+    quote, and what its open orders block is the venue's `locked`, neither in the account's
+    free balance; subtracting its whole allocation would count those twice."""
+    quote = config.symbol.split("-", 1)[1]
+    available = await _free_balance(session, vault, exchanges, user_id, venue, quote)
+    committed = await _committed_elsewhere(session, user_id, venue, quote)
+    if available - committed < config.allocated_balance:
+        free, held, asked = (
+            format(amount, "f") for amount in (available, committed, config.allocated_balance)
+        )
+        raise ApiError(
+            409,
+            "insufficient_funds",
+            f"The {venue.value} account has {free} {quote} free, {held} of it committed to "
+            f"your other bots: not enough for {asked}.",
+            {"asset": quote, "free": free, "committed_to_bots": held, "requested": asked},
+        )
+
+
+async def _free_balance(
+    session: AsyncSession,
+    vault: Vault,
+    exchanges: ExchangeFactory,
+    user_id: uuid.UUID,
+    venue: Venue,
+    asset: str,
+) -> Decimal:
+    if venue is Venue.PAPER:
+        exchange = exchanges.connect(venue, account=str(user_id))
+    else:
+        credential = await CredentialRepository(session).get(user_id, venue.value)
+        if credential is None:
+            raise ApiError(
+                409,
+                "credentials_missing",
+                f"Save your {venue.value} API keys first (POST /api/credentials).",
+                {"exchange": venue.value},
+            )
+        keys = CredentialService(session, vault, exchanges).keys(credential)
+        try:
+            exchange = exchanges.connect(venue, keys.api_key, keys.api_secret, testnet=keys.testnet)
+        except MalformedKey as exc:
+            raise _rejected(venue, exc) from None
+    try:
+        balances = await exchange.balances()
+    except AuthError as exc:
+        raise _rejected(venue, exc) from None
+    except ExchangeError as exc:
+        raise ApiError(
+            503,
+            "exchange_unavailable",
+            f"{venue.value} cannot be reached to read your balance: {exc.message}",
+        ) from None
+    finally:
+        await exchange.aclose()
+    return next((b.free for b in balances if b.asset == asset), Decimal(0))
+
+
+def _rejected(venue: Venue, exc: ExchangeError) -> ApiError:
+    return ApiError(
+        409,
+        "credentials_rejected",
+        f"{venue.value} refused your API keys: {exc.message}. Save working keys first.",
+        {"exchange": venue.value},
+    )
+
+
+async def _committed_elsewhere(
+    session: AsyncSession, user_id: uuid.UUID, venue: Venue, quote: str
+) -> Decimal:
+    rows = await session.scalars(
+        select(BotRecord.funds)
+        .join(TradingContext, TradingContext.id == BotRecord.context_id)
+        .where(
+            BotRecord.user_id == user_id,
+            BotRecord.deleted_at.is_(None),
+            BotRecord.status.in_([BotStatus.RUNNING, BotStatus.PAUSED]),
+            TradingContext.exchange == venue.value,
+            TradingContext.fiat == quote,
+        )
+    )
+    return sum((max(Decimal(funds["free"]), Decimal(0)) for funds in rows), Decimal(0))

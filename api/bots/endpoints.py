@@ -1,0 +1,292 @@
+"""The caller's bots: create, read, configure, command, delete; and each bot's orders.
+
+The bot's workflow (`bot:<id>`) is the single writer of its trading state: commands and config
+changes are Temporal Updates it applies in order, answered with its view; reads prefer its live
+view and fall back to the row it projects (DESIGN "Single writer")."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, Body, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.bot_models import BotProjection, BotRef, ManualOrder, SmartBotInput
+from adapters.contexts import ContextRepository
+from adapters.db.bots import BotStore
+from adapters.db.models import TradingContext
+from adapters.db.models_bots import BotRecord
+from api.bots.creation import active_context, check_funds, check_plan, smart_config
+from api.bots.schemas import BotCreate, BotPublic, FundsPublic, ManualOrderBody
+from api.bots.workflow_calls import bot_update, bot_view, start_smart_bot
+from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep, VaultDep, utcnow
+from api.errors import ApiError, error_responses
+from api.orders.endpoints import OrderList, OrderQueryDep, order_list
+from domain.bots.config import SmartBotConfig
+from domain.bots.funds import BotFunds
+from domain.bots.risk import RiskState
+from domain.bots.state import BotStatus, Decision, PauseReason, SmartBotState
+from domain.market import Venue
+
+router = APIRouter(prefix="/api/bots", tags=["bots"], responses=error_responses(401, 422, 500))
+
+# A command's answers besides 200: not the caller's bot, refused by the bot, Temporal down, the
+# bot busy past the wait.
+COMMAND_RESPONSES = error_responses(404, 409, 503, 504)
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "bot_not_found", "No such bot.")
+
+
+def _ref(bot: BotRecord, venue: Venue) -> BotRef:
+    return BotRef(
+        bot_id=bot.id,
+        user_id=bot.user_id,
+        context_id=bot.context_id,
+        kind=bot.kind,
+        venue=venue,
+        symbol=bot.config["symbol"],
+    )
+
+
+def _from_row(bot: BotRecord, venue: Venue) -> BotPublic:
+    return BotPublic(
+        id=bot.id,
+        context_id=bot.context_id,
+        kind=bot.kind,
+        name=bot.name,
+        venue=venue,
+        symbol=bot.config["symbol"],
+        status=bot.status,
+        pause_reason=PauseReason(bot.pause_reason) if bot.pause_reason else None,
+        pause_detail=bot.pause_detail,
+        config=SmartBotConfig.model_validate(bot.config),
+        funds=FundsPublic.of(BotFunds.model_validate(bot.funds)),
+        risk=RiskState.model_validate(bot.risk),
+        last_decision=Decision.model_validate(bot.last_decision) if bot.last_decision else None,
+        live=False,
+        created_at=bot.created_at,
+        updated_at=bot.updated_at,
+    )
+
+
+def _from_view(bot: BotRecord, view: BotProjection) -> BotPublic:
+    return BotPublic(
+        id=bot.id,
+        context_id=bot.context_id,
+        kind=bot.kind,
+        name=bot.name,
+        venue=view.bot.venue,
+        symbol=view.bot.symbol,
+        status=view.status,
+        pause_reason=view.pause_reason,
+        pause_detail=view.pause_detail,
+        config=SmartBotConfig.model_validate(view.config),
+        funds=FundsPublic.of(view.funds),
+        risk=view.risk,
+        last_decision=view.last_decision,
+        live=True,
+        created_at=bot.created_at,
+        updated_at=max(bot.updated_at, view.at),
+    )
+
+
+async def _owned(
+    session: AsyncSession, user_id: uuid.UUID, bot_id: uuid.UUID, *, include_deleted: bool = False
+) -> tuple[BotRecord, Venue]:
+    bot = await BotStore(session).get_bot(user_id, bot_id, include_deleted=include_deleted)
+    if bot is None:
+        raise _not_found()
+    context = await session.get(TradingContext, bot.context_id)
+    assert context is not None  # a context with bots cannot be deleted (foreign key)
+    return bot, Venue(context.exchange)
+
+
+@router.post(
+    "", status_code=201, response_model=BotPublic, responses=error_responses(403, 404, 409, 503)
+)
+async def create_bot(
+    body: BotCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    vault: VaultDep,
+    exchanges: ExchangesDep,
+) -> BotPublic:
+    """Needs, in this order: an active context of yours (404 context_not_found, 409
+    context_paused), a plan with the bot kind (403 plan_feature) and room under its bot limit
+    (403 plan_limit), a valid config for the context's market (422 invalid_config), and the
+    allocation free on the venue account beyond what your other bots there may still spend
+    (409 credentials_missing, credentials_rejected, insufficient_funds). The bot starts
+    running at once."""
+    context = await active_context(session, user.id, body.context_id)
+    await check_plan(session, user, body.kind)
+    config = smart_config(body.config, context.symbol)
+    venue = Venue(context.exchange)
+    await check_funds(session, vault, exchanges, user.id, venue, config)
+    funds = BotFunds.allocate(config.symbol, config.allocated_balance)
+    bot = await BotStore(session).create_bot(
+        user_id=user.id,
+        context_id=context.id,
+        kind=body.kind,
+        name=body.name,
+        config=config,
+        funds=funds,
+        risk=RiskState(),
+        at=utcnow(),
+    )
+    # Started after the row is written and before it commits: a failed start raises, and the
+    # request's unit of work rolls the row back.
+    smart = SmartBotInput(bot=_ref(bot, venue), state=SmartBotState(config=config, funds=funds))
+    await start_smart_bot(temporal, smart)
+    return _from_row(bot, venue)
+
+
+@router.get("", response_model=list[BotPublic])
+async def list_bots(user: CurrentUser, session: SessionDep) -> list[BotPublic]:
+    """Your bots, oldest first, as last projected (`live` false); deleted bots are gone."""
+    venues = {c.id: Venue(c.exchange) for c in await ContextRepository(session).for_user(user.id)}
+    return [
+        _from_row(bot, venues[bot.context_id]) for bot in await BotStore(session).list_bots(user.id)
+    ]
+
+
+@router.get("/{bot_id}", response_model=BotPublic, responses=error_responses(404))
+async def get_bot(
+    bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+) -> BotPublic:
+    """The bot's live state from its workflow; its last projection when the workflow does not
+    answer quickly (`live` false)."""
+    bot, venue = await _owned(session, user.id, bot_id)
+    view = await bot_view(temporal, _ref(bot, venue))
+    return _from_row(bot, venue) if view is None else _from_view(bot, view)
+
+
+@router.put("/{bot_id}/config", response_model=SmartBotConfig, responses=COMMAND_RESPONSES)
+async def configure_bot(
+    bot_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    config: dict[str, Any] = Body(description="The whole new config (SmartBotConfig)"),
+) -> SmartBotConfig:
+    """Replace the bot's config; answers the config the bot applied. The market stays the
+    bot's (`symbol` may be left out); every invalid field is named (422 invalid_config)."""
+    bot, venue = await _owned(session, user.id, bot_id)
+    checked = smart_config(config, bot.config["symbol"])
+    view = await bot_update(
+        temporal,
+        _ref(bot, venue),
+        "configure",
+        checked.model_dump(mode="json"),
+        invalid_code="invalid_config",
+    )
+    return SmartBotConfig.model_validate(view.config)
+
+
+def _command(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
+    async def command(
+        bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+    ) -> BotPublic:
+        bot, venue = await _owned(session, user.id, bot_id)
+        return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update))
+
+    command.__name__ = f"{update}_bot"
+    command.__doc__ = summary
+    return command
+
+
+def _manual(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
+    async def manual(
+        bot_id: uuid.UUID,
+        user: CurrentUser,
+        session: SessionDep,
+        temporal: TemporalDep,
+        body: ManualOrderBody | None = None,
+    ) -> BotPublic:
+        bot, venue = await _owned(session, user.id, bot_id)
+        order = ManualOrder(amount=body.amount if body else None)
+        return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update, order))
+
+    manual.__name__ = f"{update}_bot"
+    manual.__doc__ = summary
+    return manual
+
+
+for _path, _handler in (
+    ("start", _command("start", "Run a stopped bot again.")),
+    ("pause", _command("pause", "Stop buying and selling; open orders stay.")),
+    ("resume", _command("resume", "Run a bot you paused (or its key paused) again.")),
+    ("stop", _command("stop", "Cancel the bot's open orders and stop; the position stays.")),
+    ("buy", _manual("buy", "Buy now: `amount` of the quote, else the config's order amount.")),
+    ("sell", _manual("sell", "Sell now: `amount` of the base, else the whole position.")),
+    (
+        "emergency-sell",
+        _command("emergency_sell", "Cancel the bot's open orders and market-sell its position."),
+    ),
+    (
+        "reset-circuit-breaker",
+        _command("reset_circuit_breaker", "Resume a bot its circuit breaker paused."),
+    ),
+):
+    router.add_api_route(
+        f"/{{bot_id}}/{_path}",
+        _handler,
+        methods=["POST"],
+        response_model=BotPublic,
+        responses=COMMAND_RESPONSES,
+    )
+
+
+@router.delete("/{bot_id}", status_code=204, responses=error_responses(404, 409, 503, 504))
+async def delete_bot(
+    bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+) -> Response:
+    """A stopped bot only (409 bot_not_stopped): it leaves your lists and its workflow ends;
+    its record and orders stay for history."""
+    bot, venue = await _owned(session, user.id, bot_id)
+    store = BotStore(session)
+    try:
+        view = await bot_update(temporal, _ref(bot, venue), "delete")
+    except ApiError as exc:
+        # Its workflow ended already (a delete whose row was not written): the row decides.
+        if exc.code == "bot_command_refused":
+            raise _not_stopped() from None
+        if exc.code != "bot_ended" or bot.status != BotStatus.STOPPED:
+            raise
+    else:
+        await store.project_bot(
+            bot.id,
+            view.sequence,
+            status=view.status,
+            pause_reason=view.pause_reason,
+            funds=view.funds,
+            risk=view.risk,
+            last_decision=view.last_decision,
+            at=view.at,
+            config=view.config,
+            pause_detail=view.pause_detail,
+            order_sequence=view.order_sequence,
+        )
+    if not await store.delete_bot(user.id, bot.id, utcnow()):
+        raise _not_stopped()
+    return Response(status_code=204)
+
+
+def _not_stopped() -> ApiError:
+    return ApiError(409, "bot_not_stopped", "Stop the bot before deleting it.")
+
+
+@router.get("/{bot_id}/orders", response_model=OrderList, responses=error_responses(404))
+async def bot_orders(
+    bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, query: OrderQueryDep
+) -> OrderList:
+    """The bot's orders, newest first (a deleted bot's too: its history stays)."""
+    bot, _ = await _owned(session, user.id, bot_id, include_deleted=True)
+    return await order_list(
+        session, user.id, replace(query, where=replace(query.where, bot_id=bot.id))
+    )

@@ -1,0 +1,88 @@
+"""What the bots API takes and answers. Amounts are decimal strings (`domain.market.Money`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.validation import PlainName
+from domain.bots.config import SmartBotConfig
+from domain.bots.funds import BotFunds
+from domain.bots.risk import RiskState
+from domain.bots.state import BotKind, BotStatus, Decision, PauseReason
+from domain.market import Money, Venue
+
+CONFIG_DESCRIPTION = (
+    "The whole SmartBot configuration (the `SmartBotConfig` schema). `symbol` may be left out: "
+    "it is the context's market (COIN-FIAT). Every invalid field is named in the 422's "
+    "`details.fields` as `config.<field>`."
+)
+
+
+class BotCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    context_id: uuid.UUID
+    kind: BotKind = Field(
+        default=BotKind.SMART, description="smart (every plan); candle and dca are coming"
+    )
+    name: PlainName = Field(min_length=1, max_length=120, examples=["BTC every 2 minutes"])
+    config: dict[str, Any] = Field(
+        description=CONFIG_DESCRIPTION,
+        examples=[{"mode": "CONTINUOUS", "order_amount": "50", "allocated_balance": "1000"}],
+    )
+
+
+class ManualOrderBody(BaseModel):
+    """A manual buy (quote to spend) or sell (base to sell). Without `amount`: the config's
+    order amount for a buy, the whole position for a sell."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money | None = Field(default=None, gt=0, examples=["100"])
+
+
+class FundsPublic(BaseModel):
+    """The bot's books: free + blocked + invested = allocated_balance + realized_profit."""
+
+    base: str
+    quote: str
+    allocated_balance: Money
+    free: Money = Field(description="quote the bot may still commit")
+    blocked: Money = Field(description="quote held by open buys")
+    invested: Money = Field(description="the position at cost, fees included")
+    proceeds: Money = Field(description="quote received from sales, net of fees")
+    realized_profit: Money
+    position_quantity: Money = Field(description="base held, what open sells block included")
+    blocked_quantity: Money = Field(description="base held by open sells")
+    average_price: Money | None = Field(description="cost per base unit; null without position")
+    fees: dict[str, Money] = Field(description="asset -> total charged")
+
+    @classmethod
+    def of(cls, funds: BotFunds) -> FundsPublic:
+        return cls.model_validate(funds.model_dump(exclude={"orders"}))
+
+
+class BotPublic(BaseModel):
+    id: uuid.UUID
+    context_id: uuid.UUID
+    kind: BotKind
+    name: str
+    venue: Venue
+    symbol: str
+    status: BotStatus
+    pause_reason: PauseReason | None
+    pause_detail: str | None = Field(description="which trigger fired, for the user to read")
+    config: SmartBotConfig
+    funds: FundsPublic
+    risk: RiskState = Field(description="circuit breaker counts, trailing peak, soft stop window")
+    last_decision: Decision | None = Field(description="what the bot last did and why")
+    live: bool = Field(
+        description="true: the bot's running state; false: its last stored projection "
+        "(the bot did not answer in time)"
+    )
+    created_at: datetime
+    updated_at: datetime

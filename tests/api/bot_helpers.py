@@ -1,0 +1,104 @@
+"""What the bots and orders API tests share: a logged-in trader, contexts and bot rows written
+straight to the database (no workflow), and the caller's plan."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.db.bots import BotStore
+from adapters.db.models import ContextStatus, PauseReason, TradingContext
+from adapters.subscriptions import SubscriptionStore
+from domain.bots.funds import BotFunds
+from domain.bots.risk import RiskState
+from domain.bots.state import BotKind, BotStatus
+from domain.plans import Plan
+from domain.subscriptions import SubscriptionState
+from tests.conftest import STRONG_PASSWORD, bearer
+
+MANUAL = {"mode": "MANUAL", "order_amount": "50", "allocated_balance": "1000"}
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass
+class Trader:
+    id: uuid.UUID
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def trader(api: httpx.AsyncClient, register: Callable[..., Any]) -> Callable[[], Awaitable[Trader]]:
+    async def make() -> Trader:
+        body, registered = await register()
+        login = await api.post(
+            "/api/auth/login", json={"email": body["email"], "password": STRONG_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        return Trader(uuid.UUID(registered["id"]), bearer(login.json()))
+
+    return make
+
+
+async def add_context(
+    sessions: Sessions,
+    user_id: uuid.UUID,
+    *,
+    exchange: str = "paper",
+    coin: str = "BTC",
+    fiat: str = "BRL",
+    paused: bool = False,
+) -> uuid.UUID:
+    async with sessions() as session:
+        context = TradingContext(
+            user_id=user_id,
+            coin=coin,
+            fiat=fiat,
+            exchange=exchange,
+            status=ContextStatus.PAUSED if paused else ContextStatus.ACTIVE,
+            paused_reason=PauseReason.USER if paused else None,
+        )
+        session.add(context)
+        await session.commit()
+        return context.id
+
+
+async def add_bot_row(
+    sessions: Sessions,
+    user_id: uuid.UUID,
+    context_id: uuid.UUID,
+    *,
+    allocated: str = "1000",
+    status: BotStatus = BotStatus.RUNNING,
+    deleted: bool = False,
+) -> uuid.UUID:
+    """A bot's row without a workflow (what the plan and funds checks read)."""
+    async with sessions() as session:
+        bot = await BotStore(session).create_bot(
+            user_id=user_id,
+            context_id=context_id,
+            kind=BotKind.SMART,
+            name="row only",
+            config={**MANUAL, "symbol": "BTC-BRL", "allocated_balance": allocated},
+            funds=BotFunds.allocate("BTC-BRL", Decimal(allocated)),
+            risk=RiskState(),
+            at=datetime.now(UTC),
+        )
+        bot.status = status
+        bot.deleted_at = datetime.now(UTC) if deleted else None
+        await session.commit()
+        return bot.id
+
+
+async def set_plan(sessions: Sessions, user_id: uuid.UUID, plan: Plan) -> None:
+    async with sessions() as session:
+        state = SubscriptionState(user_id=user_id, plan=plan, since=datetime.now(UTC))
+        assert await SubscriptionStore(session).save(state)
+        await session.commit()
