@@ -91,6 +91,7 @@ class AuditAction(StrEnum):
     CREDENTIALS_DELETED = "credentials_deleted"
     SUBSCRIPTION_CHANGED = "subscription_changed"
     SUBSCRIPTION_ALERT = "subscription_alert"  # a provider command keeps failing: support acts
+    BOT_NOTICE = "bot_notice"  # a bot tells its user something (circuit breaker, refused key)
 
 
 class CredentialStatus(StrEnum):

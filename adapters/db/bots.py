@@ -369,6 +369,15 @@ class BotStore:
         )
         return result.all()
 
+    async def order_by_client_id(self, client_order_id: str) -> BotOrderRecord | None:
+        """An order by its client order id, for its bot's activities (not owner-scoped: never
+        for the API)."""
+        return await self.session.scalar(
+            select(BotOrderRecord)
+            .where(BotOrderRecord.client_order_id == client_order_id)
+            .execution_options(populate_existing=True)
+        )
+
     async def get_order(self, user_id: uuid.UUID, order_id: uuid.UUID) -> BotOrderRecord | None:
         """One of the owner's orders, with its creation context."""
         return await self.session.scalar(
