@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.bot_orders import OrderActivities
 from activities.credentials import CredentialActivities
 from activities.purge import PurgeActivities
 from activities.subscriptions import SubscriptionActivities
@@ -99,6 +100,11 @@ def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     ]
 
 
+def order_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
+    orders = OrderActivities(deps.sessions, deps.vault, deps.exchanges)
+    return [orders.bot_place_order, orders.bot_cancel_order]
+
+
 @dataclass(frozen=True)
 class QueueRole:
     """What one task queue's worker serves. A queue with nothing registered gets no worker (the
@@ -122,7 +128,10 @@ ROLES = (
     ),
     QueueRole(TaskQueue.BOTS),
     QueueRole(TaskQueue.MARKET_FEEDS),
-    *(QueueRole(TaskQueue.orders(venue), venue=venue) for venue in Venue),
+    *(
+        QueueRole(TaskQueue.orders(venue), activities=order_activities, venue=venue)
+        for venue in Venue
+    ),
 )
 
 
