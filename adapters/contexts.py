@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
+from adapters.db.models_bots import BotRecord
 from domain.plans import Plan, limits
 
 
@@ -60,6 +61,18 @@ class ContextRepository:
         )
         assert isinstance(result, CursorResult)  # a DELETE's result: it has a row count
         return bool(result.rowcount)
+
+
+async def bots_of(session: AsyncSession, context_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The bots (not deleted) of these contexts: those a pause or resume must reach."""
+    if not context_ids:
+        return []
+    result = await session.scalars(
+        select(BotRecord.id).where(
+            BotRecord.context_id.in_(context_ids), BotRecord.deleted_at.is_(None)
+        )
+    )
+    return list(result.all())
 
 
 def pause_context(context: TradingContext, reason: PauseReason, now: datetime) -> bool:

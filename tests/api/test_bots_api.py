@@ -1,0 +1,395 @@
+"""The bots API over HTTP, on the real database, Temporal dev server and production workers:
+every refusal of a new bot with its own code, the bot's reads (live and projected), commands
+as Updates of the real SmartBot workflow, deletion, and owner scoping."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
+
+from activities.subscriptions import PlanChange, SubscriptionActivities
+from adapters.db.models_bots import BotRecord
+from adapters.payments.gateways import PaymentGateways
+from adapters.settings import Settings
+from adapters.temporal import connect
+from api.app import create_app
+from api.deps import Services
+from domain.bots.state import BotStatus
+from domain.plans import PLANS, Plan
+from tests.api.bot_helpers import (
+    MANUAL,
+    Sessions,
+    Trader,
+    add_bot_row,
+    add_context,
+    set_plan,
+    trader,
+)
+from tests.conftest import assert_error, free_port
+from workflows.search_attributes import BOT_STATUS, USER_ID
+
+__all__ = ["trader"]  # the fixture
+
+
+def bot_body(context_id: uuid.UUID, **config: Any) -> dict[str, Any]:
+    return {"context_id": str(context_id), "name": "my bot", "config": {**MANUAL, **config}}
+
+
+async def create(api: httpx.AsyncClient, t: Trader, context_id: uuid.UUID, **config: Any) -> Any:
+    response = await api.post("/api/bots", json=bot_body(context_id, **config), headers=t.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+# -- refusals of a new bot ----------------------------------------------------------------------
+
+
+async def test_a_context_unknown_or_of_another_user_is_404(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t, other = await trader(), await trader()
+    theirs = await add_context(sessions, other.id)
+    for context_id in (uuid.uuid4(), theirs):
+        response = await api.post("/api/bots", json=bot_body(context_id), headers=t.headers)
+        assert_error(response, 404, "context_not_found")
+
+
+async def test_a_paused_context_takes_no_bot(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id, paused=True)
+    response = await api.post("/api/bots", json=bot_body(context), headers=t.headers)
+    assert_error(response, 409, "context_paused")
+
+
+async def test_a_kind_outside_the_plan_is_plan_feature_and_one_not_served_yet_is_422(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    body = {**bot_body(context), "kind": "candle"}
+    error = assert_error(
+        await api.post("/api/bots", json=body, headers=t.headers), 403, "plan_feature"
+    )
+    assert error["details"] == {"plan": "FREE", "feature": "candle_bots"}
+    await set_plan(sessions, t.id, Plan.PRO)
+    response = await api.post("/api/bots", json=body, headers=t.headers)
+    assert_error(response, 422, "kind_not_available")
+
+
+async def test_the_plan_limit_counts_the_users_bots_not_deleted(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    limit = PLANS[Plan.FREE].max_bots
+    assert limit is not None
+    # Spread over two contexts: the limit is per user.
+    contexts = [await add_context(sessions, t.id), await add_context(sessions, t.id, coin="ETH")]
+    bots = [await add_bot_row(sessions, t.id, contexts[i % 2]) for i in range(limit)]
+    error = assert_error(
+        await api.post("/api/bots", json=bot_body(contexts[0]), headers=t.headers),
+        403,
+        "plan_limit",
+    )
+    assert error["details"] == {"plan": "FREE", "limit": limit, "current": limit}
+    async with sessions() as session:
+        await session.execute(
+            update(BotRecord).where(BotRecord.id == bots[0]).values(deleted_at=datetime.now(UTC))
+        )
+        await session.commit()
+    # Room again: the request goes on to the next check (here a config refused).
+    body = bot_body(contexts[0], order_amount="0")
+    response = await api.post("/api/bots", json=body, headers=t.headers)
+    assert_error(response, 422, "invalid_config")
+
+
+async def test_an_invalid_config_names_every_field(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    body = bot_body(context, mode="SCHEDULED", order_amount="-1", allocated_balance="lots", bogus=1)
+    error = assert_error(
+        await api.post("/api/bots", json=body, headers=t.headers), 422, "invalid_config"
+    )
+    fields = {item["field"] for item in error["details"]["fields"]}
+    assert fields == {
+        "config.order_amount",
+        "config.allocated_balance",
+        "config.cron",
+        "config.timezone",
+        "config.bogus",
+    }
+    mismatch = await api.post(
+        "/api/bots", json=bot_body(context, symbol="ETH-BRL"), headers=t.headers
+    )
+    error = assert_error(mismatch, 422, "invalid_config")
+    assert [item["field"] for item in error["details"]["fields"]] == ["config.symbol"]
+    assert "BTC-BRL" in error["details"]["fields"][0]["message"]
+
+
+async def test_a_venue_without_keys_is_credentials_missing(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id, exchange="binance", fiat="USDT")
+    response = await api.post("/api/bots", json=bot_body(context), headers=t.headers)
+    assert_error(response, 409, "credentials_missing")
+
+
+async def test_funds_are_the_free_balance_less_what_other_live_bots_may_spend(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    """A new paper account holds 100,000 BRL free."""
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    too_much = bot_body(context, allocated_balance="100000.01")
+    error = assert_error(
+        await api.post("/api/bots", json=too_much, headers=t.headers), 409, "insufficient_funds"
+    )
+    assert error["details"] == {
+        "asset": "BRL",
+        "free": "100000",
+        "committed_to_bots": "0",
+        "requested": "100000.01",
+    }
+    # Another context's live bot on the same venue and quote may still spend 90,000 of it; a
+    # stopped bot and a deleted one commit nothing.
+    await set_plan(sessions, t.id, Plan.PRO)
+    other = await add_context(sessions, t.id, coin="ETH")
+    await add_bot_row(sessions, t.id, other, allocated="90000")
+    await add_bot_row(sessions, t.id, other, allocated="50000", status=BotStatus.STOPPED)
+    await add_bot_row(sessions, t.id, other, allocated="50000", deleted=True)
+    error = assert_error(
+        await api.post(
+            "/api/bots", json=bot_body(context, allocated_balance="10000.5"), headers=t.headers
+        ),
+        409,
+        "insufficient_funds",
+    )
+    assert error["details"]["committed_to_bots"] == "90000"
+    async with sessions() as session:
+        assert await session.scalar(select(BotRecord.id).where(BotRecord.name == "my bot")) is None
+    await create(api, t, context, allocated_balance="10000")
+
+
+async def test_a_failed_start_leaves_no_bot_behind(
+    trader: Callable[[], Awaitable[Trader]],
+    sessions: Sessions,
+    settings: Settings,
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    changed = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    app = create_app(changed, Services.build(changed, sessions, await connect(changed, lazy=True)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as down:
+        response = await down.post("/api/bots", json=bot_body(context), headers=t.headers)
+        assert_error(response, 503, "temporal_unavailable")
+        bot = await add_bot_row(sessions, t.id, context)
+        # Reads fall back to the stored projection; commands answer 503.
+        read = await down.get(f"/api/bots/{bot}", headers=t.headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["live"] is False
+        assert read.json()["funds"]["allocated_balance"] == "1000"
+        paused = await down.post(f"/api/bots/{bot}/pause", headers=t.headers)
+        assert_error(paused, 503, "temporal_unavailable")
+    async with sessions() as session:
+        names = (await session.scalars(select(BotRecord.name))).all()
+    assert names == ["row only"]
+
+
+# -- a running bot ------------------------------------------------------------------------------
+
+
+async def test_a_new_bot_runs_and_reads_back_with_decimals_as_strings(
+    api: httpx.AsyncClient,
+    trader: Callable[[], Awaitable[Trader]],
+    sessions: Sessions,
+    temporal: Client,
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    bot = await create(api, t, context, allocated_balance="1000.50")
+    assert bot["status"] == "running" and bot["kind"] == "smart" and bot["venue"] == "paper"
+    assert bot["config"]["symbol"] == "BTC-BRL"
+    assert bot["funds"]["allocated_balance"] == "1000.50"
+    assert bot["funds"]["free"] == "1000.50"
+    assert bot["funds"]["average_price"] is None
+    assert bot["risk"]["consecutive_losses"] == 0
+    description = await temporal.get_workflow_handle(f"bot:{bot['id']}").describe()
+    attributes = description.typed_search_attributes
+    assert attributes.get(USER_ID) == str(t.id)
+    assert attributes.get(BOT_STATUS) == "running"
+    live = await api.get(f"/api/bots/{bot['id']}", headers=t.headers)
+    assert live.status_code == 200, live.text
+    assert live.json()["live"] is True
+    assert live.json()["funds"]["allocated_balance"] == "1000.50"
+    listed = await api.get("/api/bots", headers=t.headers)
+    assert [b["id"] for b in listed.json()] == [bot["id"]]
+
+
+async def test_commands_are_applied_or_refused_by_the_bot(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    bot = await create(api, t, await add_context(sessions, t.id))
+    url = f"/api/bots/{bot['id']}"
+    paused = await api.post(f"{url}/pause", headers=t.headers)
+    assert paused.status_code == 200, paused.text
+    assert (paused.json()["status"], paused.json()["pause_reason"]) == ("paused", "user")
+    assert paused.json()["live"] is True
+    again = assert_error(
+        await api.post(f"{url}/pause", headers=t.headers), 409, "bot_command_refused"
+    )
+    assert "only a running bot pauses" in again["message"]
+    resumed = await api.post(f"{url}/resume", headers=t.headers)
+    assert resumed.json()["status"] == "running"
+    assert_error(
+        await api.post(f"{url}/reset-circuit-breaker", headers=t.headers),
+        409,
+        "bot_command_refused",
+    )
+    # Nothing held: a manual sell has nothing to sell.
+    assert_error(
+        await api.post(f"{url}/sell", json={"amount": "0.1"}, headers=t.headers),
+        409,
+        "bot_command_refused",
+    )
+
+
+async def test_a_config_change_answers_the_applied_config_and_names_refused_fields(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    bot = await create(api, t, await add_context(sessions, t.id))
+    url = f"/api/bots/{bot['id']}/config"
+    applied = await api.put(url, json={**MANUAL, "order_amount": "20.5"}, headers=t.headers)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["order_amount"] == "20.5"
+    assert applied.json()["symbol"] == "BTC-BRL"
+    read = await api.get(f"/api/bots/{bot['id']}", headers=t.headers)
+    assert read.json()["config"]["order_amount"] == "20.5"
+    refused = await api.put(url, json={**MANUAL, "interval_seconds": 0}, headers=t.headers)
+    error = assert_error(refused, 422, "invalid_config")
+    assert [f["field"] for f in error["details"]["fields"]] == ["config.interval_seconds"]
+    moved = await api.put(url, json={**MANUAL, "symbol": "ETH-BRL"}, headers=t.headers)
+    assert_error(moved, 422, "invalid_config")
+
+
+async def test_only_a_stopped_bot_is_deleted_and_its_orders_stay(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    bot = await create(api, t, await add_context(sessions, t.id))
+    url = f"/api/bots/{bot['id']}"
+    assert_error(await api.delete(url, headers=t.headers), 409, "bot_not_stopped")
+    stopped = await api.post(f"{url}/stop", headers=t.headers)
+    assert stopped.json()["status"] == "stopped"
+    deleted = await api.delete(url, headers=t.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert_error(await api.get(url, headers=t.headers), 404, "bot_not_found")
+    assert_error(await api.delete(url, headers=t.headers), 404, "bot_not_found")
+    assert (await api.get("/api/bots", headers=t.headers)).json() == []
+    history = await api.get(f"{url}/orders", headers=t.headers)
+    assert history.status_code == 200, history.text
+    async with sessions() as session:
+        row = await session.get(BotRecord, uuid.UUID(bot["id"]))
+        assert row is not None and row.deleted_at is not None
+
+
+async def test_a_manual_buy_on_paper_is_an_order_of_the_bot(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    bot = await create(api, t, await add_context(sessions, t.id))
+    bought = await api.post(f"/api/bots/{bot['id']}/buy", json={"amount": "100"}, headers=t.headers)
+    assert bought.status_code == 200, bought.text
+    funds = bought.json()["funds"]
+    assert Decimal(funds["invested"]) > 0 and Decimal(funds["position_quantity"]) > 0
+    orders = (await api.get(f"/api/bots/{bot['id']}/orders", headers=t.headers)).json()["orders"]
+    assert [(o["side"], o["strategy"]) for o in orders] == [("buy", "manual")]
+    detail = await api.get(f"/api/orders/{orders[0]['id']}", headers=t.headers)
+    assert detail.json()["creation_context"], detail.text
+
+
+# -- owner scoping ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "", None),
+        ("GET", "/orders", None),
+        ("PUT", "/config", MANUAL),
+        ("POST", "/pause", None),
+        ("POST", "/buy", {"amount": "1"}),
+        ("POST", "/emergency-sell", None),
+        ("DELETE", "", None),
+    ],
+)
+async def test_another_users_bot_is_not_found(
+    api: httpx.AsyncClient,
+    trader: Callable[[], Awaitable[Trader]],
+    sessions: Sessions,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    owner, other = await trader(), await trader()
+    bot = await add_bot_row(sessions, owner.id, await add_context(sessions, owner.id))
+    response = await api.request(method, f"/api/bots/{bot}{path}", json=body, headers=other.headers)
+    assert_error(response, 404, "bot_not_found")
+    assert (await api.get("/api/bots", headers=other.headers)).json() == []
+
+
+async def test_a_plan_change_pauses_and_resumes_the_bots_of_the_contexts_it_moves(
+    api: httpx.AsyncClient,
+    trader: Callable[[], Awaitable[Trader]],
+    sessions: Sessions,
+    settings: Settings,
+    temporal: Client,
+) -> None:
+    """The subscription's activity, run on the real Temporal client: the downgrade pauses the
+    newest context, whose bot hears it; the upgrade resumes both."""
+    t = await trader()
+    await set_plan(sessions, t.id, Plan.PRO)
+    await add_context(sessions, t.id)
+    newest = await add_context(sessions, t.id, coin="ETH")
+    bot = await create(api, t, newest, allocated_balance="100")
+    gateways = PaymentGateways.from_settings(settings)  # not called by the plan limits
+    limits = SubscriptionActivities(sessions, gateways)
+    environment = ActivityEnvironment(client=temporal)
+
+    async def bot_reads(status: str, reason: str | None) -> None:
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            read = (await api.get(f"/api/bots/{bot['id']}", headers=t.headers)).json()
+            if (read["status"], read["pause_reason"]) == (status, reason):
+                return
+            assert asyncio.get_running_loop().time() < deadline, read
+            await asyncio.sleep(0.2)
+
+    down = await environment.run(limits.apply_plan_limits, PlanChange(user_id=t.id, plan=Plan.FREE))
+    assert down.paused_contexts == [newest]
+    await bot_reads("paused", "context_paused")
+    assert_error(
+        await api.post(f"/api/bots/{bot['id']}/resume", headers=t.headers),
+        409,
+        "bot_command_refused",
+    )
+    up = await environment.run(limits.apply_plan_limits, PlanChange(user_id=t.id, plan=Plan.PRO))
+    assert up.resumed_contexts == [newest]
+    await bot_reads("running", None)
+    await gateways.aclose()
