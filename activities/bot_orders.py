@@ -67,22 +67,31 @@ class OrderActivities:
         cid = request.client_order_id
         async with self.sessions() as session:
             # Committed before the order leaves: the record of why exists whatever follows.
-            new = await BotStore(session).record_order_intent(
-                bot.bot_id,
-                request,
-                venue=bot.venue.value,
-                strategy=place.strategy,
-                creation_context=place.creation_context,
-                at=datetime.now(UTC),
-            )
+            try:
+                new = await BotStore(session).record_order_intent(
+                    bot.bot_id,
+                    request,
+                    venue=bot.venue.value,
+                    strategy=place.strategy,
+                    creation_context=place.creation_context,
+                    at=datetime.now(UTC),
+                )
+            except (LookupError, ValueError) as error:  # no such bot, or another bot's id
+                raise ApplicationError(
+                    str(error), type="OrderNotRecorded", non_retryable=True
+                ) from None
             await session.commit()
         maybe_sent = place.maybe_sent or activity.info().attempt > 1 or not new
         try:
             async with self._account(bot) as venue:
                 order = await venue.create_order(request, maybe_sent=maybe_sent)
-                if request.type is OrderType.MARKET:
-                    order = await _follow(venue, order)
-                fills = await _fills(venue, order)
+                try:
+                    if request.type is OrderType.MARKET:
+                        order = await _follow(venue, order)
+                    fills = await _fills(venue, order)
+                except ExchangeError as error:
+                    # Placed: never a refusal now. The retry asks for the order by its id.
+                    raise ApplicationError(error.message, type=error.type_name) from None
         except (AuthError, CredentialsMissing) as error:
             message = str(error)
             await self._refused(request, message)
@@ -91,7 +100,6 @@ class OrderActivities:
             if error.retryable:
                 raise exchange_failure(error) from None
             await self._refused(request, error.message)
-            log.info("order refused by the venue", client_order_id=cid, error=error.type_name)
             return OrderOutcome(client_order_id=cid, rejected=error.message)
         await self._record(order, fills)
         return OrderOutcome(client_order_id=cid, order=order, fills=fills)

@@ -248,3 +248,23 @@ async def test_the_intent_is_recorded_before_a_placement_whose_answer_is_lost(
         assert await _fills_stored(db, cid) == len(retried.fills) > 0
     finally:
         await own.aclose()
+
+
+async def test_another_bots_client_order_id_is_refused_before_anything_is_sent(
+    db: AsyncSession,
+    factory: ExchangeFactory,
+    vault: Vault,
+    binance_sim: BinanceSim,
+    orders: OrderActivities,
+) -> None:
+    owner = await open_account(Venue.PAPER, db, factory, vault, binance_sim)
+    intruder = await open_account(Venue.PAPER, db, factory, vault, binance_sim)
+    taken = owner.place(quote_quantity=Decimal("50"))
+    await run(orders.bot_place_order, taken)
+
+    stolen = taken.model_copy(update={"bot": intruder.bot})
+    with pytest.raises(ApplicationError) as failure:
+        await run(orders.bot_place_order, stolen)
+    assert failure.value.non_retryable and failure.value.type == "OrderNotRecorded"
+    assert await intruder.orders_named(taken.request.client_order_id) == 0
+    assert (await _stored(db, taken.request.client_order_id)).bot_id == owner.bot.bot_id
