@@ -129,6 +129,9 @@ class BotActivities:
         account = str(bot.user_id) if bot.venue is Venue.PAPER else ""
 
         async def read() -> MarketView:
+            # Stamped with this clock, as the market feed stamps its reads: the one the bot's
+            # windows and trigger times are on (a venue's ticker time may lag).
+            at = datetime.now(UTC)
             async with self.exchanges.connect(bot.venue, account=account, retry=False) as venue:
                 try:
                     ticker, rules = await asyncio.gather(
@@ -136,7 +139,10 @@ class BotActivities:
                     )
                 except ExchangeError as error:
                     raise exchange_failure(error) from None
-            return MarketView(observation=observation(ticker), rules=rules)
+            if ticker.last <= 0:  # no trade yet: nothing to decide on; the market may wake up
+                raise ApplicationError(f"{bot.symbol} has no last price", type="NoPrice")
+            seen = observation(ticker).model_copy(update={"at": at})
+            return MarketView(observation=seen, rules=rules)
 
         return await self.reads.get((bot.venue, bot.symbol), read)
 

@@ -112,9 +112,11 @@ async def test_bots_of_one_market_share_one_read_per_second(
         await make_bot(db, venue),
         await make_bot(db, venue, "ETH-BRL"),
     ]
+    before = datetime.now(UTC)
     views: list[MarketView] = await asyncio.gather(
         *(run(bots.bot_observe, bot) for bot in (first, second, other))
     )
+    assert before <= views[0].observation.at <= datetime.now(UTC)  # this clock, not the venue's
     assert views[0] is views[1]  # one read served both bots of BTC-BRL
     assert views[2].rules.symbol == "ETH-BRL" and views[0].rules.symbol == "BTC-BRL"
     async with factory.connect(venue) as public:
