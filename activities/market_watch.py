@@ -71,8 +71,13 @@ class MarketBoard:
             if row.version <= self.versions.get(row.bot_id, -1):
                 continue
             self.versions[row.bot_id] = row.version
+            known = self.bots.get(row.bot_id)
             if row.triggers.empty:
                 self.bots.pop(row.bot_id, None)
+            elif known is not None and known.triggers == row.triggers:
+                # Woken, the bot decided to hold and published the same triggers again: it
+                # is not woken again for them before RESIGNAL_AFTER (no wake-up loop).
+                known.version = row.version
             else:
                 self.bots[row.bot_id] = Watched(row.triggers, row.version)
 

@@ -87,6 +87,21 @@ def test_the_board_follows_the_high_and_holds_a_signalled_bot_for_a_while() -> N
     assert {b for b, _ in board.fired(Decimal(89), later)} == {trailing, buyer}
 
 
+def test_the_same_triggers_republished_do_not_wake_the_bot_again() -> None:
+    """Woken, a bot that holds publishes a new version of the same triggers: no wake-up loop;
+    changed triggers are watched afresh at once."""
+    board = MarketBoard()
+    bot = uuid.uuid4()
+    board.update([row(bot, take_profit("100"), 1)])
+    [(_, watched)] = board.fired(Decimal(101), T0)
+    watched.signalled_at = T0
+    board.update([row(bot, take_profit("100"), 2)])
+    assert board.fired(Decimal(101), T0 + timedelta(seconds=1)) == []
+    assert board.bots[bot].version == 2
+    board.update([row(bot, take_profit("99"), 3)])
+    assert [b for b, _ in board.fired(Decimal(101), T0 + timedelta(seconds=1))] == [bot]
+
+
 # -- the activity ------------------------------------------------------------------------------
 
 
