@@ -29,6 +29,8 @@ __all__ = [
     "bot_triggers",
     "buy_blocker",
     "buy_request",
+    "held",
+    "is_dust",
     "next_buy_time",
     "position",
     "resting_order",
@@ -56,6 +58,33 @@ def position(funds: BotFunds) -> Position:
         quantity=funds.sellable_quantity,
         average_price=funds.average_price or Decimal(0),
     )
+
+
+def is_dust(state: SmartBotState, quantity: Decimal, price: Decimal | None = None) -> bool:
+    """Whether `quantity` base is too little for the market to take in a sale: under its lot
+    step, its minimum quantity or, at `price` (else the last price seen), its minimum notional.
+    A venue that charges a buy's fee in base (Binance) leaves such a remainder after every
+    whole sale: it is no position to protect, and selling it closes the trade."""
+    if quantity <= 0:
+        return True
+    rules = state.rules
+    if rules is None:
+        return False
+    sellable = rules.quantise_quantity(quantity)
+    price = price if price is not None else state.last_price
+    return (
+        sellable <= 0
+        or sellable < rules.min_quantity
+        or (price is not None and sellable * price < rules.min_notional)
+    )
+
+
+def held(state: SmartBotState) -> Position:
+    """The position the risk rules protect and sell: none when only dust is left."""
+    current = position(state.funds)
+    if current.quantity > 0 and is_dust(state, current.quantity):
+        return current.model_copy(update={"quantity": Decimal(0)})
+    return current
 
 
 def buy_blocker(state: SmartBotState, amount: Decimal, now: datetime) -> str | None:
@@ -103,7 +132,7 @@ def bot_triggers(state: SmartBotState) -> BotTriggers:
     risk = triggers(
         state.config.risk,
         state.risk,
-        position(state.funds),
+        held(state),
         tuple(state.resting.values()),
         state.volatility_percent,
     )
@@ -209,8 +238,9 @@ def apply_order(
 ) -> SmartBotState:
     """The venue's word on one of the bot's orders (`order` None: refused, never placed): its
     fills move the funds (each trade once), a final status releases what it still blocks, a
-    sale that closes the position counts into the circuit breaker. Facts the ledger cannot
-    take (an order it never placed) are left out; the projection still records them."""
+    sale that closes the position (leaving at most dust) counts into the circuit breaker. Facts
+    the ledger cannot take (an order it never placed) are left out; the projection still
+    records them."""
     funds = state.funds
     if client_order_id not in funds.orders:
         return state
@@ -226,10 +256,11 @@ def apply_order(
     if final:
         resting.pop(client_order_id, None)
     update: dict[str, object] = {"funds": funds, "resting": resting}
-    if fills:
-        update["reference_price"] = max(fills, key=lambda f: (f.at, f.trade_id)).price
+    last_fill = max(fills, key=lambda f: (f.at, f.trade_id)).price if fills else None
+    if last_fill is not None:
+        update["reference_price"] = last_fill
     sold = funds.orders[client_order_id].side is Side.SELL
-    if final and sold and funds.position_quantity <= 0 and fills:
+    if final and sold and fills and is_dust(state, funds.position_quantity, last_fill):
         update.update(_close_trade(state, funds, now))
     if final and order is not None and funds.orders[client_order_id].complete:
         # Fully filled and reported: the database keeps its history, the state need not.

@@ -17,6 +17,8 @@ from domain.bots.smart import (
     bot_triggers,
     buy_blocker,
     buy_request,
+    held,
+    is_dust,
     next_buy_time,
     sell_request,
     timer_due,
@@ -226,3 +228,22 @@ def test_closing_sales_count_into_the_circuit_breaker_and_trip_it() -> None:
 def test_one_cycle_bot_stops_after_its_sale() -> None:
     s = sold(bought(state(config=config(sell={"stop_after_sell": True}))), "101000")
     assert s.status is BotStatus.STOPPED and s.risk.consecutive_losses == 0
+
+
+def test_a_sale_leaving_only_dust_closes_the_trade_and_dust_is_no_position() -> None:
+    """A venue charging the buy's fee in base leaves a remainder under the lot step after the
+    whole sale: the trade is closed (cooldown, one-cycle stop) and nothing wakes the bot for
+    it; a sellable remainder stays a position."""
+    s = state(config=config(sell={"stop_after_sell": True}), last_price=D(100_000))
+    s = bought(s, quantity="0.0012345")
+    request = sell_request(s, "s1", s.funds.sellable_quantity, SEEN, market=True)
+    assert isinstance(request, OrderRequest) and request.quantity == D("0.00123")
+    s = s.model_copy(update={"funds": s.funds.place(request)})
+    done = order(request, OrderStatus.FILLED, D("0.00123"))
+    s = apply_order(s, "s1", done, [fill("t2", Side.SELL, "101000", "0.00123")], T0)
+    assert s.funds.position_quantity == D("0.0000045")
+    assert is_dust(s, s.funds.position_quantity) and held(s).quantity == 0
+    assert s.status is BotStatus.STOPPED
+    running = s.model_copy(update={"status": BotStatus.RUNNING})
+    assert bot_triggers(running).risk == bot_triggers(state()).risk  # nothing to watch
+    assert not is_dust(bought(state(last_price=D(100_000))), D("0.0002"))

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         bot_triggers,
         buy_blocker,
         buy_request,
+        held,
         next_buy_time,
         position,
         resting_order,
@@ -203,7 +204,7 @@ class Trader:
         decision, risk = evaluate(
             state.config.risk,
             state.risk,
-            position(state.funds),
+            held(self.state),
             observation,
             tuple(state.resting.values()),
         )
@@ -400,10 +401,10 @@ class Trader:
         return None
 
     async def emergency_sell(self) -> str | None:
-        decision = emergency_sell(position(self.state.funds), tuple(self.state.resting.values()))
+        decision = emergency_sell(held(self.state), tuple(self.state.resting.values()))
         for cid in decision.cancel_order_ids:
             await self._cancel(cid)
-        if self.state.funds.sellable_quantity <= 0:
+        if held(self.state).quantity <= 0:
             self.decided("emergency_sell", "emergency", "no position to sell")
             return None
         observation = await self._fresh()
