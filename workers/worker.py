@@ -18,8 +18,11 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.account_sync import AccountSyncActivities
 from activities.bot_orders import OrderActivities
+from activities.bots import BotActivities
 from activities.credentials import CredentialActivities
+from activities.market_watch import MarketWatchActivities
 from activities.purge import PurgeActivities
 from activities.subscriptions import SubscriptionActivities
 from adapters.db.engine import create_engine, session_factory
@@ -31,6 +34,8 @@ from adapters.vault import Vault
 from domain.market import Venue
 from workers.schedules import ensure_schedules
 from workflows import TaskQueue
+from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
+from workflows.bots.smart import SmartBotWorkflow
 from workflows.maintenance import CredentialRevalidationWorkflow
 from workflows.purge import LoginRecordsPurgeWorkflow
 from workflows.subscription import SubscriptionWorkflow
@@ -50,6 +55,7 @@ class WorkerDeps:
     exchanges: ExchangeFactory
     payments: PaymentGateways
     client: Client  # Temporal: activities signal bots and start workflows through it
+    settings: Settings
 
     @classmethod
     def build(
@@ -58,6 +64,7 @@ class WorkerDeps:
         return cls(
             sessions=sessions,
             client=client,
+            settings=settings,
             vault=Vault(settings.credential_keys, settings.credentials_key_version),
             # Venue budgets coordinated with the other workers through the database.
             exchanges=ExchangeFactory(settings, sessions=sessions),
@@ -100,9 +107,29 @@ def account_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     ]
 
 
+def bot_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
+    sync = AccountSyncActivities(
+        deps.sessions, deps.vault, deps.exchanges, deps.client, deps.settings
+    )
+    bots = BotActivities(deps.sessions, deps.exchanges, deps.client)
+    return [
+        sync.sync_account,
+        bots.bot_observe,
+        bots.bot_project,
+        bots.bot_notify,
+        bots.bot_ensure_feed,
+        bots.bot_ensure_account_sync,
+    ]
+
+
 def order_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     orders = OrderActivities(deps.sessions, deps.vault, deps.exchanges)
     return [orders.bot_place_order, orders.bot_cancel_order]
+
+
+def market_feed_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
+    watch = MarketWatchActivities(deps.sessions, deps.exchanges, deps.client, deps.settings)
+    return [watch.watch_market]
 
 
 @dataclass(frozen=True)
@@ -126,8 +153,8 @@ ROLES = (
         [CredentialRevalidationWorkflow, LoginRecordsPurgeWorkflow],
         maintenance_activities,
     ),
-    QueueRole(TaskQueue.BOTS),
-    QueueRole(TaskQueue.MARKET_FEEDS),
+    QueueRole(TaskQueue.BOTS, [SmartBotWorkflow, AccountSyncWorkflow], bot_activities),
+    QueueRole(TaskQueue.MARKET_FEEDS, [MarketFeedWorkflow], market_feed_activities),
     *(
         QueueRole(TaskQueue.orders(venue), activities=order_activities, venue=venue)
         for venue in Venue

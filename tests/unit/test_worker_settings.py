@@ -105,9 +105,14 @@ def test_a_bad_value_is_one_line_naming_the_setting(
 
 
 def test_the_pool_has_a_connection_per_activity_slot_up_to_the_bound() -> None:
-    # Served today: accounts and maintenance, each with activities and workflows.
-    small = settings(worker_max_concurrent_activities=3, worker_max_concurrent_local_activities=2)
-    assert database_pool_size(small) == 2 * (3 + 2)
+    # Accounts, maintenance, bots and market feeds run workflows and activities; the three
+    # order queues only activities.
+    small = settings(
+        worker_max_concurrent_activities=3,
+        worker_max_concurrent_local_activities=2,
+        database_pool_max=100,
+    )
+    assert database_pool_size(small) == 4 * (3 + 2) + 3 * 3
     assert database_pool_size(settings(database_pool_max=7)) == 7
     only_activities = [QueueRole(TaskQueue.ORDERS_PAPER, activities=lambda _deps: [])]
     assert database_pool_size(small, only_activities) == 3
@@ -134,11 +139,7 @@ async def test_build_workers_gives_each_served_queue_the_configured_options(
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never connected
     deps = WorkerDeps.build(tuned, session_factory(engine), temporal)
     try:
-        roles = [
-            *ROLES,
-            # An order queue as the order helpers will fill it: its venue's rate is its limit.
-            QueueRole(TaskQueue.ORDERS_PAPER, activities=lambda _deps: [noop], venue="paper"),
-        ]
+        roles = ROLES
         # A client of its own: the SDK refuses a second worker for a queue on one client, and
         # the session's client may already run the production workers.
         client = await Client.connect(
@@ -148,8 +149,7 @@ async def test_build_workers_gives_each_served_queue_the_configured_options(
     finally:
         await deps.exchanges.aclose()
         await engine.dispose()
-    # Queues with nothing registered yet get no worker: the SDK would refuse one.
-    assert set(workers) == {TaskQueue.ACCOUNTS, TaskQueue.MAINTENANCE, TaskQueue.ORDERS_PAPER}
+    assert set(workers) == set(TaskQueue)  # every role now has something registered
     accounts = workers[TaskQueue.ACCOUNTS]
     assert accounts.get("workflows") == [SubscriptionWorkflow]
     assert accounts.get("max_cached_workflows") == 300
@@ -157,9 +157,13 @@ async def test_build_workers_gives_each_served_queue_the_configured_options(
     assert accounts.get("max_concurrent_activities") == 25
     assert accounts.get("max_concurrent_local_activities") == 15
     assert accounts.get("max_task_queue_activities_per_second") is None
+    # An order queue: its venue's rate is its limit, and with no workflows nothing to cache.
     orders = workers[TaskQueue.ORDERS_PAPER]
     assert orders.get("max_task_queue_activities_per_second") == 40.0
-    assert orders.get("max_cached_workflows") == 0  # no workflows: nothing to cache
+    assert orders.get("max_cached_workflows") == 0
+    binance = workers[TaskQueue.ORDERS_BINANCE]
+    assert binance.get("max_task_queue_activities_per_second") == tuned.orders_per_second_binance
+    assert workers[TaskQueue.BOTS].get("max_cached_workflows") == 300
 
 
 @activity.defn
