@@ -246,9 +246,9 @@ class Trader:
     # -- orders ---------------------------------------------------------------------------
 
     def _next_id(self) -> str:
-        cid = client_order_id(self.bot.workflow_id, self.state.order_sequence)
-        self.state = self.state.model_copy(update={"order_sequence": self.state.order_sequence + 1})
-        return cid
+        """The next order's client order id; the sequence moves only when an order is sent
+        (`_place`), so a decision that makes no order spends no id."""
+        return client_order_id(self.bot.workflow_id, self.state.order_sequence)
 
     async def _buy(
         self, amount: Decimal, observation: Observation, strategy: Strategy, why: str
@@ -284,10 +284,12 @@ class Trader:
     ) -> None:
         """Block the funds, record why, send; then apply the venue's answer."""
         try:
-            self.state = self.state.model_copy(update={"funds": self.state.funds.place(request)})
+            funds = self.state.funds.place(request)
         except FundsError as error:
             self.decided("refuse", "funds", str(error))
             return
+        sequence = self.state.order_sequence + 1
+        self.state = self.state.model_copy(update={"funds": funds, "order_sequence": sequence})
         action = "buy" if request.side is Side.BUY else "sell"
         self.decided(action, reason or strategy.value, why)
         outcome = await actions.place(
