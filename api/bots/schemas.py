@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from api.validation import PlainName
 from domain.bots.config import SmartBotConfig
@@ -14,6 +16,26 @@ from domain.bots.funds import BotFunds
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus, Decision, PauseReason
 from domain.market import Money, Venue
+
+# A positive amount as decimal text, at most 20 integer and 18 fractional digits (what the order
+# tables store exactly): the first significant digit before the point, or k zeros after it.
+_FRACTION = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{17 - k}}}" for k in range(18))
+POSITIVE_DECIMAL = rf"^(?:0*[1-9][0-9]{{0,19}}(?:\.[0-9]{{1,18}})?|0*\.(?:{_FRACTION}))$"
+
+
+def _decimal_text(value: object) -> object:
+    if value is None:
+        return value
+    if not isinstance(value, str) or not re.fullmatch(POSITIVE_DECIMAL, value):
+        raise ValueError('must be a positive decimal string such as "100.5"')
+    return Decimal(value)
+
+
+PositiveAmount = Annotated[
+    Money,
+    BeforeValidator(_decimal_text),
+    WithJsonSchema({"type": "string", "pattern": POSITIVE_DECIMAL, "examples": ["100"]}),
+]
 
 CONFIG_DESCRIPTION = (
     "The whole SmartBot configuration (the `SmartBotConfig` schema). `symbol` may be left out: "
@@ -42,7 +64,7 @@ class ManualOrderBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: Money | None = Field(default=None, gt=0, examples=["100"])
+    amount: PositiveAmount | None = None
 
 
 class FundsPublic(BaseModel):

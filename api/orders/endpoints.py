@@ -3,6 +3,7 @@ made (its creation context) and its fills. Another user's order is simply not fo
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -10,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.bots import MAX_PAGE, BotStore, OrderFilter, order_status
@@ -90,6 +91,16 @@ class OrderList(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
 
 
+def _iso_datetime(value: object) -> object:
+    """ISO 8601 text only: pydantic would also read a number as a Unix time."""
+    if isinstance(value, str) and not re.fullmatch(r"\s*[-+]?[0-9.eE+-]*\s*", value):
+        return value
+    raise ValueError("must be an ISO 8601 date-time with its offset, e.g. 2026-12-01T00:00:00Z")
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
 @dataclass(frozen=True)
 class OrderQuery:
     """The filters and the page every order list takes."""
@@ -103,10 +114,8 @@ async def order_query(
     strategy: Strategy | None = None,
     status: VenueOrderStatus | None = None,
     side: Side | None = None,
-    since: Annotated[
-        AwareDatetime | None, Query(alias="from", description="created at or after")
-    ] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to", description="created before")] = None,
+    since: Annotated[Moment | None, Query(alias="from", description="created at or after")] = None,
+    until: Annotated[Moment | None, Query(alias="to", description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor")

@@ -261,6 +261,9 @@ async def test_commands_are_applied_or_refused_by_the_bot(
         409,
         "bot_command_refused",
     )
+    for amount in ("", "0", "-1", "1e3", "0.0000000000000000001", 5):
+        malformed = await api.post(f"{url}/buy", json={"amount": amount}, headers=t.headers)
+        assert_error(malformed, 422, "validation_error")
     # Nothing held: a manual sell has nothing to sell.
     assert_error(
         await api.post(f"{url}/sell", json={"amount": "0.1"}, headers=t.headers),

@@ -145,6 +145,9 @@ async def test_orders_filter_by_context_bot_strategy_status_side_and_period(
     assert cids(await orders(api, t, f"/api/bots/{first}/orders", side="buy")) == [a]
     refused = await api.get("/api/orders?status=filled", headers=t.headers)
     assert refused.status_code == 422  # the venues' vocabulary: FILLED
+    for moment in ("0.5", "2026-11-02T12:00:00"):  # no Unix times, no naive times
+        refused = await api.get("/api/orders", params={"to": moment}, headers=t.headers)
+        assert_error(refused, 422, "validation_error")
 
 
 async def test_an_order_shows_its_creation_context_and_fills_with_decimals_as_strings(
