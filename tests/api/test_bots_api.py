@@ -137,6 +137,15 @@ async def test_an_invalid_config_names_every_field(
     error = assert_error(mismatch, 422, "invalid_config")
     assert [item["field"] for item in error["details"]["fields"]] == ["config.symbol"]
     assert "BTC-BRL" in error["details"]["fields"][0]["message"]
+    # Finer than the order tables store: such an order could never be recorded.
+    fine = bot_body(context, order_amount="0.0000000000000000001", allocated_balance="1e20")
+    error = assert_error(
+        await api.post("/api/bots", json=fine, headers=t.headers), 422, "invalid_config"
+    )
+    assert {f["field"] for f in error["details"]["fields"]} == {
+        "config.order_amount",
+        "config.allocated_balance",
+    }
 
 
 async def test_a_venue_without_keys_is_credentials_missing(
