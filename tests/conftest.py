@@ -281,6 +281,10 @@ def settings(
         binance_base_url=binance_sim.base_url,
         binance_testnet_url=binance_sim.base_url,  # no network here: the testnet is simulated too
         mercadobitcoin_base_url=mb_sim_session.api_url,
+        # Bot tests await their feeds and account syncs: read every second, runs of 20 s.
+        market_feed_seconds=1,
+        account_sync_seconds=1,
+        watch_run_seconds=20,
     )
 
 

@@ -1,0 +1,138 @@
+"""A SmartBot's protections end to end: the emergency sell, and the circuit breaker that trips
+after losing trades, tells the user, refuses to resume and resumes only by its reset."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from activities.bot_models import ManualOrder
+from adapters.db.models import AuditEvent, MailOutbox, User
+from domain.accounts import AuditAction
+from domain.bots.state import BotStatus, PauseReason
+from domain.market import Venue
+from tests.workflows.conftest import (
+    BotLab,
+    RunningBot,
+    Tally,
+    assert_funds_match,
+    until,
+    venue_fills,
+    venue_orders,
+)
+
+SYMBOL, SIM_SYMBOL = "BTC-BRL", "BTCBRL"
+START = Decimal("350000")
+
+
+def manual(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "symbol": SYMBOL,
+        "mode": "MANUAL",
+        "order_amount": "100",
+        "allocated_balance": "500",
+    }
+    config.update(overrides)
+    return config
+
+
+async def refused(bot: RunningBot, command: str, arg: Any = None) -> str:
+    """The command's refusal message (BotCommandRefused)."""
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await bot.command(command, arg)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "BotCommandRefused", cause
+    return cause.message
+
+
+async def test_emergency_sell_cancels_open_orders_and_sells_the_whole_position(
+    lab: BotLab,
+) -> None:
+    """Limit buys rest 2 % under the bid: the first fills when the price falls to it (the
+    account sync reports it), the second still rests when the user pulls the plug."""
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    key = await lab.binance_key(user, BRL="1000")
+    bot = await lab.start(user, Venue.BINANCE, manual(order_type="limit", limit_offset_percent="2"))
+    first = await bot.command("buy", ManualOrder())
+    assert Decimal("99") < first.funds.blocked <= Decimal("100")
+    [resting] = await bot.orders()
+    assert resting.status == "NEW" and resting.price is not None
+    await lab.binance.set_price(SIM_SYMBOL, resting.price)  # the venue fills it
+    await bot.until(lambda v: v.funds.position_quantity > 0 and v.funds.blocked == 0)
+    await bot.command("buy", ManualOrder())  # rests under the new, lower bid
+    waiting = [o for o in await bot.orders() if o.status == "NEW"]
+    assert len(waiting) == 1
+
+    done = await bot.command("emergency_sell")
+    assert done.funds.blocked == 0 and done.funds.blocked_quantity == 0
+    assert done.funds.sellable_quantity < Decimal("0.00001")  # at most dust under the lot step
+    assert done.last_decision is not None and done.last_decision.action == "sell"
+    orders = {o.client_order_id: o for o in await bot.orders()}
+    assert orders[waiting[0].client_order_id].status == "CANCELED"
+    [sale] = [o for o in orders.values() if o.side == "sell"]
+    assert (sale.status, sale.type, sale.strategy) == ("FILLED", "market", "manual")
+    assert sale.creation_context["reason"] == "emergency"
+    async with lab.venue(bot, key) as venue:
+        at_venue = await venue_orders(venue, SYMBOL)
+        assert await venue.open_orders(SYMBOL) == []
+        fills = await venue_fills(venue, SYMBOL, {o.order_id for o in at_venue.values()})
+    assert set(at_venue) == set(orders)
+    assert_funds_match(done.funds, Tally.of(fills, "BTC", "BRL"))
+
+
+async def _losing_trade(lab: BotLab, bot: RunningBot, price: Decimal) -> None:
+    """Buy at `price`, sell after a 0.2 % fall (under every stop): a loss."""
+    await lab.binance.set_price(SIM_SYMBOL, price)
+    await bot.command("buy", ManualOrder())
+    await lab.binance.set_price(SIM_SYMBOL, (price * Decimal("0.998")).quantize(Decimal("0.01")))
+    await bot.command("sell", ManualOrder())
+
+
+async def test_circuit_breaker_trips_after_losing_trades_and_only_a_reset_resumes(
+    lab: BotLab,
+) -> None:
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    breaker = {"preset": "custom", "max_consecutive_losses": 2, "max_daily_loss_percent": "50"}
+    bot = await lab.start(user, Venue.BINANCE, manual(risk={"circuit_breaker": breaker}))
+
+    await _losing_trade(lab, bot, START)
+    one = await bot.view()
+    assert one.risk.consecutive_losses == 1 and one.status is BotStatus.RUNNING
+    await _losing_trade(lab, bot, START - 1000)
+    tripped = await bot.until(lambda v: v.status is BotStatus.PAUSED)
+    assert tripped.pause_reason is PauseReason.CIRCUIT_BREAKER
+    assert tripped.risk.tripped is not None and "2" in (tripped.pause_detail or "")
+    assert tripped.triggers.empty  # a paused bot has nothing for its feed to watch
+
+    async def notified() -> tuple[AuditEvent, MailOutbox] | None:
+        async with lab.sessions() as session:
+            audit = await session.scalar(
+                select(AuditEvent).where(
+                    AuditEvent.user_id == user, AuditEvent.action == AuditAction.BOT_NOTICE
+                )
+            )
+            email = await session.scalar(select(User.email).where(User.id == user))
+            mail = await session.scalar(select(MailOutbox).where(MailOutbox.to == email))
+        return (audit, mail) if audit is not None and mail is not None else None
+
+    audit, mail = await until(notified)
+    assert audit.details["kind"] == "circuit_breaker_tripped"
+    assert audit.details["bot_id"] == str(bot.ref.bot_id)
+    assert "circuit breaker" in mail.subject
+
+    assert "reset" in await refused(bot, "resume")
+    assert "circuit breaker" in await refused(bot, "buy", ManualOrder())
+    assert len(await bot.orders()) == 4
+
+    reset = await bot.command("reset_circuit_breaker")
+    assert reset.status is BotStatus.RUNNING and reset.pause_reason is None
+    assert reset.risk.tripped is None and reset.risk.consecutive_losses == 0
+    again = await bot.command("buy", ManualOrder())
+    assert again.funds.invested > 0 and len(await bot.orders()) == 5
