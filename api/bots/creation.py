@@ -16,7 +16,7 @@ from adapters.contexts import ContextRepository
 from adapters.credentials import CredentialService
 from adapters.db.bots import BotStore
 from adapters.db.models import ContextStatus, TradingContext, User
-from adapters.db.models_bots import AMOUNT_PRECISION, AMOUNT_SCALE, BotRecord
+from adapters.db.models_bots import AMOUNT_PRECISION, AMOUNT_SCALE, BotRecord, plain
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.errors import AuthError, ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
@@ -145,7 +145,8 @@ async def check_funds(
     committed = await _committed_elsewhere(session, user_id, venue, quote)
     if available - committed < config.allocated_balance:
         free, held, asked = (
-            format(amount, "f") for amount in (available, committed, config.allocated_balance)
+            format(plain(amount), "f")
+            for amount in (available, committed, config.allocated_balance)
         )
         raise ApiError(
             409,

@@ -3,8 +3,9 @@ straight to the database (no workflow), and the caller's plan."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,10 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
 
+from activities.bot_models import bot_workflow_id
 from adapters.db.bots import BotStore
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
+from adapters.db.models_bots import BotRecord
 from adapters.subscriptions import SubscriptionStore
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RiskState
@@ -102,3 +108,17 @@ async def set_plan(sessions: Sessions, user_id: uuid.UUID, plan: Plan) -> None:
         state = SubscriptionState(user_id=user_id, plan=plan, since=datetime.now(UTC))
         assert await SubscriptionStore(session).save(state)
         await session.commit()
+
+
+@pytest.fixture
+async def end_bots(
+    api: httpx.AsyncClient, sessions: Sessions, temporal: Client
+) -> AsyncIterator[None]:
+    """Terminates, after the test, the workflows of the bots it made (before the `db` fixture
+    empties their tables under them)."""
+    yield
+    async with sessions() as session:
+        bots = (await session.scalars(select(BotRecord.id))).all()
+    for bot_id in bots:
+        with contextlib.suppress(RPCError):  # never started, or already ended
+            await temporal.get_workflow_handle(bot_workflow_id(bot_id)).terminate("test ended")

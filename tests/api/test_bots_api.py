@@ -18,13 +18,18 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.subscriptions import PlanChange, SubscriptionActivities
+from adapters.credentials import CredentialService, Keys
+from adapters.db.models import ExchangeCredential
 from adapters.db.models_bots import BotRecord
+from adapters.exchanges.factory import ExchangeFactory
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
 from adapters.temporal import connect
+from adapters.vault import Vault
 from api.app import create_app
 from api.deps import Services
 from domain.bots.state import BotStatus
+from domain.market import Venue
 from domain.plans import PLANS, Plan
 from tests.api.bot_helpers import (
     MANUAL,
@@ -32,13 +37,17 @@ from tests.api.bot_helpers import (
     Trader,
     add_bot_row,
     add_context,
+    end_bots,
     set_plan,
     trader,
 )
 from tests.conftest import assert_error, free_port
+from tests.exchanges.conftest_binance import BinanceSim
 from workflows.search_attributes import BOT_STATUS, USER_ID
 
-__all__ = ["trader"]  # the fixture
+__all__ = ["end_bots", "trader"]  # fixtures
+
+pytestmark = pytest.mark.usefixtures("end_bots")
 
 
 def bot_body(context_id: uuid.UUID, **config: Any) -> dict[str, Any]:
@@ -405,3 +414,46 @@ async def test_a_plan_change_pauses_and_resumes_the_bots_of_the_contexts_it_move
     assert up.resumed_contexts == [newest]
     await bot_reads("running", None)
     await gateways.aclose()
+
+
+async def test_a_binance_bot_is_funded_from_the_users_key(
+    api: httpx.AsyncClient,
+    trader: Callable[[], Awaitable[Trader]],
+    sessions: Sessions,
+    settings: Settings,
+    binance_sim: BinanceSim,
+) -> None:
+    """The Binance simulator's account behind the user's saved key holds 500 BRL."""
+    t = await trader()
+    context = await add_context(sessions, t.id, exchange="binance")
+    key, secret = await binance_sim.account(BRL="500")
+    vault = Vault(settings.credential_keys, settings.credentials_key_version)
+    async with sessions() as session:
+        exchanges = ExchangeFactory(settings)
+        credential = await CredentialService(session, vault, exchanges).save(
+            t.id, Venue.BINANCE, Keys(key, secret), datetime.now(UTC)
+        )
+        await session.commit()
+        await exchanges.aclose()
+    error = assert_error(
+        await api.post("/api/bots", json=bot_body(context), headers=t.headers),
+        409,
+        "insufficient_funds",
+    )
+    assert (error["details"]["free"], error["details"]["requested"]) == ("500", "1000")
+    bot = await create(api, t, context, allocated_balance="400")
+    assert (bot["venue"], bot["funds"]["allocated_balance"]) == ("binance", "400")
+    # A key the venue refuses (here: its secret no longer the account's).
+    async with sessions() as session:
+        stored = await session.get(ExchangeCredential, credential.id)
+        assert stored is not None
+        context_label = f"exchange-credential:{t.id}:binance:api_secret"
+        stored.api_secret_sealed = vault.seal("not-the-secret", context_label)
+        await session.commit()
+    await set_plan(sessions, t.id, Plan.PRO)
+    response = await api.post(
+        "/api/bots",
+        json=bot_body(context, order_amount="1", allocated_balance="1"),
+        headers=t.headers,
+    )
+    assert_error(response, 409, "credentials_rejected")
