@@ -36,6 +36,7 @@ from adapters.db.migrate import upgrade
 from adapters.db.models import Base
 from adapters.logging import configure_logging
 from adapters.settings import Environment, LogFormat, Settings
+from adapters.temporal import ensure_search_attributes
 from api.app import create_app
 from api.deps import Services
 from simulators.mercadopago import RunningSim
@@ -46,6 +47,7 @@ from simulators.stripe import ThreadedServer
 from simulators.stripe import create_app as create_stripe_app
 from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, build_workers
+from workflows.search_attributes import dev_server_args
 
 # Simulator fixtures, usable by any test (the API tests validate keys against them too).
 pytest_plugins = [
@@ -173,6 +175,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_extra_args=[
             "--dynamic-config-value",
             "frontend.WorkflowTimeSkippingEnabled=true",
+            *dev_server_args(),
         ],
         data_converter=pydantic_data_converter,
         port=free_port(),
@@ -184,6 +187,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 async def temporal(temporal_env: WorkflowEnvironment) -> Client:
+    await ensure_search_attributes(temporal_env.client)  # as a production worker does at start
     return temporal_env.client
 
 

@@ -34,6 +34,7 @@ from adapters.market_data import check_files, data_dir
 from adapters.settings import async_database_url
 from adapters.vault import new_key
 from workers.supervisor import START_TIMEOUT_SECONDS, Service, Supervisor
+from workflows.search_attributes import dev_server_args
 
 CLI = [sys.executable, "-m", "workers.cli"]
 
@@ -228,6 +229,7 @@ class Stack:
                     *("server", "start-dev", "--log-level", "warn"),
                     *("--db-filename", str(o.state_dir / "temporal.db"), "--ip", o.host),
                     *("--port", str(o.temporal_port), "--ui-port", str(o.ui_port)),
+                    *dev_server_args(),
                 ],
                 log_file=o.state_dir / "temporal.log",
             )

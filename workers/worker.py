@@ -29,7 +29,7 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
-from adapters.temporal import connect
+from adapters.temporal import connect, ensure_search_attributes
 from adapters.vault import Vault
 from domain.market import Venue
 from workers.schedules import ensure_schedules
@@ -215,6 +215,7 @@ async def run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=pool_size)
     deps = WorkerDeps.build(settings, session_factory(engine), client)
     workers = build_workers(client, deps, settings)
+    await ensure_search_attributes(client)
     await ensure_schedules(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
