@@ -138,15 +138,27 @@ class Supervisor:
                 return
             quick = time.monotonic() - service.started_at < STABLE_SECONDS
             service.crashes = service.crashes + 1 if quick else 1
-            delay = service.backoff()
-            say(f"{service.name} exited with code {code}; restarting it in {delay:g} s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            say(f"{service.name} exited with code {code}; restarting it in {service.backoff():g} s")
+            if not await self._restart(service, stop):
                 return
-            await self._spawn(service)
+
+    async def _restart(self, service: Service, stop: asyncio.Event) -> bool:
+        """Start it again after its backoff; a start that fails (its program gone, no memory
+        to fork) is one more crash, retried after a longer backoff. False: `stop` came first."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), service.backoff())
+                return False
+            try:
+                await self._spawn(service)
+            except OSError as exc:
+                service.crashes += 1
+                say(f"{service.name} could not start ({exc}); retrying in {service.backoff():g} s")
+                continue
             service.restarts += 1
             assert service.process is not None
             say(f"{service.name} restarted (pid {service.process.pid}, restart {service.restarts})")
+            return True
 
     async def stop(self) -> None:
         """Newest first, each given STOP_TIMEOUT_SECONDS after SIGTERM before a SIGKILL."""
