@@ -54,7 +54,11 @@ async def active_context(
 
 
 async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
-    """The plan's feature for `kind`, then its bot limit (per user: every bot not deleted)."""
+    """The plan's feature for `kind`, then its bot limit (per user: every bot not deleted).
+
+    The caller's row stays locked until the request commits: two bots created at once are
+    counted (and funded) one after the other, never both against the same room."""
+    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
     state = await stored_subscription(session, user)
     plan = PLANS[state.plan]
     feature = KIND_FEATURES[kind]

@@ -123,6 +123,18 @@ async def test_the_plan_limit_counts_the_users_bots_not_deleted(
     assert_error(response, 422, "invalid_config")
 
 
+async def test_two_bots_created_at_once_never_both_take_the_last_room(
+    api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    await add_bot_row(sessions, t.id, context)  # the FREE plan has room for one more
+    responses = await asyncio.gather(
+        *(api.post("/api/bots", json=bot_body(context), headers=t.headers) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 403], [r.text for r in responses]
+
+
 async def test_an_invalid_config_names_every_field(
     api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
 ) -> None:
