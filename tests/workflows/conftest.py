@@ -277,19 +277,10 @@ def assert_funds_match(funds: BotFunds, tally: Tally) -> None:
     assert funds.free + funds.blocked == funds.allocated_balance - tally.spent + tally.received
 
 
-@pytest.fixture
-async def partial_lab(
-    temporal: Client,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    binance_sim_factory: SimFactory,
-    db: AsyncSession,
-) -> AsyncIterator[BotLab]:
-    """A lab whose Binance fills resting orders half at a time: a simulator of its own, served
-    by production workers in a namespace of their own (the task queues keep their names, so
-    the session's workers, on the shared simulator, never take these bots' tasks)."""
-    sim = binance_sim_factory(symbols=[BTC_BRL], partial_fill_ratio=Decimal("0.5"))
-    namespace = f"partial-{uuid.uuid4().hex[:8]}"
+async def new_namespace(temporal: Client, prefix: str) -> Client:
+    """A client of a new namespace on `temporal`'s server, with our search attributes: workers
+    there poll the production queue names without meeting the session's workers."""
+    namespace = f"{prefix}-{uuid.uuid4().hex[:8]}"
     await temporal.workflow_service.register_namespace(
         RegisterNamespaceRequest(
             namespace=namespace, workflow_execution_retention_period=Duration(seconds=86_400)
@@ -309,6 +300,22 @@ async def partial_lab(
         return True
 
     await until(registered)
+    return client
+
+
+@pytest.fixture
+async def partial_lab(
+    temporal: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    binance_sim_factory: SimFactory,
+    db: AsyncSession,
+) -> AsyncIterator[BotLab]:
+    """A lab whose Binance fills resting orders half at a time: a simulator of its own, served
+    by production workers in a namespace of their own (the task queues keep their names, so
+    the session's workers, on the shared simulator, never take these bots' tasks)."""
+    sim = binance_sim_factory(symbols=[BTC_BRL], partial_fill_ratio=Decimal("0.5"))
+    client = await new_namespace(temporal, "partial")
     local = settings.model_copy(
         update={"binance_base_url": sim.base_url, "binance_testnet_url": sim.base_url}
     )
