@@ -25,6 +25,7 @@ def _up(args: argparse.Namespace) -> int:
         ui_port=args.ui_port,
         worker_metrics_port=args.worker_metrics_port,
         workers=args.workers or get_settings().worker_processes,
+        demo=args.demo,
     )
     try:
         return asyncio.run(run_stack(options))
@@ -149,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="worker processes, each serving metrics on the next port (default: WORKER_PROCESSES"
         ", else 1)",
+    )
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="make (once per state folder) a demo user with a paper bot trading ETH-BTC, and "
+        "print its e-mail and password",
     )
     up.set_defaults(handler=_up)
 

@@ -33,6 +33,7 @@ from adapters.db.migrate import upgrade
 from adapters.market_data import check_files, data_dir
 from adapters.settings import async_database_url
 from adapters.vault import new_key
+from workers.demo import DemoError, provision_demo
 from workers.supervisor import START_TIMEOUT_SECONDS, Service, Supervisor
 from workflows.search_attributes import dev_server_args
 
@@ -61,6 +62,7 @@ class StackOptions:
     ui_port: int = 8233
     worker_metrics_port: int | None = None  # default: API port + 1
     workers: int = 1  # worker processes; worker i (from 0) serves metrics on the port + i
+    demo: bool = False  # a demo user with a running paper bot (workers.demo)
 
     @property
     def metrics_port(self) -> int:
@@ -286,6 +288,25 @@ class Stack:
                 await asyncio.sleep(0.2)
         raise StackError(f"the API did not become healthy within {START_TIMEOUT_SECONDS:.0f} s")
 
+    async def demo(self) -> str:
+        """The demo made (or found) through the API, as lines to print."""
+        o = self.options
+        api = f"http://{o.host}:{o.api_port}"
+        try:
+            account = await provision_demo(api, o.state_dir)
+        except DemoError as exc:
+            raise StackError(f"the demo could not be made: {exc}") from None
+        return "\n".join(
+            [
+                "Demo (paper trading, ETH-BTC replayed from real candles):",
+                f"  E-mail         {account.email}",
+                f"  Password       {account.password}",
+                f"  Bot            {api}/api/bots/{account.bot_id}  (buys every 10 s; "
+                f"orders: /api/bots/{account.bot_id}/orders)",
+                f"  Kept in        {(o.state_dir / 'demo.json').resolve()}",
+            ]
+        )
+
     def banner(self) -> str:
         o = self.options
         database = self.env["DATABASE_URL"]
@@ -323,8 +344,15 @@ async def run_stack(options: StackOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    async def start_up() -> None:
+        await stack.start()
+        print(stack.banner(), flush=True)
+        if options.demo:
+            print(await stack.demo(), flush=True)
+
     try:
-        start = asyncio.ensure_future(stack.start())
+        start = asyncio.ensure_future(start_up())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait([start, stopper], return_when=asyncio.FIRST_COMPLETED)
         if not start.done():  # stopped while starting
@@ -332,7 +360,6 @@ async def run_stack(options: StackOptions) -> int:
             return 0
         stopper.cancel()
         start.result()
-        print(stack.banner(), flush=True)
         await stack.supervisor.run(stop)
         return 0
     finally:
