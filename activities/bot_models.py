@@ -24,6 +24,7 @@ from domain.bots.state import (
     Decision,
     PauseReason,
     SmartBotState,
+    bot_workflow_id,
 )
 from domain.market import Fill, MarketRules, Money, Order, OrderRequest, Venue
 
@@ -46,10 +47,6 @@ __all__ = [
     "bot_workflow_id",
     "feed_workflow_id",
 ]
-
-
-def bot_workflow_id(bot_id: uuid.UUID) -> str:
-    return f"bot:{bot_id}"
 
 
 def feed_workflow_id(venue: Venue, symbol: str) -> str:

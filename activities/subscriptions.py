@@ -3,7 +3,6 @@ reconciliation."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -12,10 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from activities.bot_models import bot_workflow_id
-from adapters.contexts import bots_of, fit_contexts_to_plan
+from adapters.contexts import fit_contexts_to_plan, tell_bots
 from adapters.db.models import User
 from adapters.db.repositories import AuditRepository
 from adapters.payments.events import (
@@ -105,15 +102,6 @@ def _activity_error(exc: PaymentProviderError) -> ApplicationError:
     )
 
 
-async def _context_paused(bot_id: uuid.UUID, paused: bool) -> None:
-    handle = activity.client().get_workflow_handle(bot_workflow_id(bot_id))
-    try:
-        await handle.signal("context_paused", paused)
-    except RPCError as exc:
-        if exc.status is not RPCStatusCode.NOT_FOUND:  # not found: the bot was deleted
-            raise
-
-
 class SubscriptionActivities:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], gateways: PaymentGateways
@@ -196,8 +184,7 @@ class SubscriptionActivities:
             # The bots hear of it before the commit: a retry after a failed signal (or a failed
             # commit) fits the contexts again and tells them again; a bot takes it twice alike.
             for contexts, paused in ((outcome.paused, True), (outcome.resumed, False)):
-                bots = await bots_of(session, contexts)
-                await asyncio.gather(*(_context_paused(bot, paused) for bot in bots))
+                await tell_bots(activity.client(), session, contexts, paused)
             await session.commit()
         return PlanChangeResult(paused_contexts=outcome.paused, resumed_contexts=outcome.resumed)
 

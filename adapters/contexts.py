@@ -7,6 +7,7 @@ on: a downgrade, an upgrade and the user all go through them, and the bot engine
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,9 +15,12 @@ from datetime import datetime
 
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.models_bots import BotRecord
+from domain.bots.state import bot_workflow_id
 from domain.plans import Plan, limits
 
 
@@ -61,6 +65,30 @@ class ContextRepository:
         )
         assert isinstance(result, CursorResult)  # a DELETE's result: it has a row count
         return bool(result.rowcount)
+
+
+async def tell_bots(
+    client: Client, session: AsyncSession, context_ids: Sequence[uuid.UUID], paused: bool
+) -> None:
+    """Signal `context_paused` to the bots of these contexts. Called before the change commits,
+    so a failed signal leaves the context as it was (the caller retries and tells again; a bot
+    takes the same news twice alike). A bot whose workflow is gone is skipped."""
+    bots = await bots_of(session, context_ids)
+    await asyncio.gather(*(_context_paused(client, bot, paused) for bot in bots))
+
+
+async def _context_paused(client: Client, bot_id: uuid.UUID, paused: bool) -> None:
+    try:
+        await client.get_workflow_handle(bot_workflow_id(bot_id)).signal("context_paused", paused)
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+
+
+async def has_bots(session: AsyncSession, context_id: uuid.UUID) -> bool:
+    """Whether any bot, deleted ones included (their orders are history), trades in it."""
+    found = await session.scalar(select(BotRecord.id).where(BotRecord.context_id == context_id))
+    return found is not None
 
 
 async def bots_of(session: AsyncSession, context_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:

@@ -12,11 +12,25 @@ from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from adapters.contexts import ContextRepository, pause_context, resume_context
+from adapters.contexts import (
+    ContextRepository,
+    has_bots,
+    pause_context,
+    resume_context,
+    tell_bots,
+)
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.catalogue import CatalogueUnavailable
-from api.deps import BEARER_SECURITY, CatalogueDep, CurrentUser, SessionDep, utcnow
+from adapters.temporal import TEMPORAL_CALL_ERRORS
+from api.deps import (
+    BEARER_SECURITY,
+    CatalogueDep,
+    CurrentUser,
+    SessionDep,
+    TemporalDep,
+    utcnow,
+)
 from api.errors import ApiError, error_responses
 from api.reads import CallerReadsDep, owned_by_caller
 from api.subscriptions.endpoints import stored_subscription
@@ -213,17 +227,41 @@ async def get_context(
     return context_public(await _owned(session, user.id, context_id))
 
 
-@router.post("/{context_id}/pause", response_model=ContextPublic, responses=error_responses(404))
-async def pause(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ContextPublic:
-    context = await _owned(session, user.id, context_id)
-    pause_context(context, PauseReason.USER, utcnow())
-    return await _written(session, context)
+async def _tell_bots(
+    temporal: TemporalDep, session: SessionDep, context: TradingContext, paused: bool
+) -> None:
+    """The context's bots hear of the change once it is written, before it commits: when they
+    cannot be told, the change is rolled back (503) and the user tries again."""
+    try:
+        await tell_bots(temporal, session, [context.id], paused)
+    except TEMPORAL_CALL_ERRORS:
+        raise ApiError(
+            503, "temporal_unavailable", "The bot service cannot be reached; try again shortly."
+        ) from None
 
 
 @router.post(
-    "/{context_id}/resume", response_model=ContextPublic, responses=error_responses(403, 404)
+    "/{context_id}/pause", response_model=ContextPublic, responses=error_responses(404, 503)
 )
-async def resume(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ContextPublic:
+async def pause(
+    context_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+) -> ContextPublic:
+    context = await _owned(session, user.id, context_id)
+    changed = pause_context(context, PauseReason.USER, utcnow())
+    public = await _written(session, context)
+    if changed:
+        await _tell_bots(temporal, session, context, paused=True)
+    return public
+
+
+@router.post(
+    "/{context_id}/resume",
+    response_model=ContextPublic,
+    responses=error_responses(403, 404, 503),
+)
+async def resume(
+    context_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+) -> ContextPublic:
     """Active contexts must fit the plan: a context a downgrade paused resumes on upgrade."""
     repository = ContextRepository(session)
     context = await _owned(session, user.id, context_id)
@@ -240,11 +278,19 @@ async def resume(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) 
             {"plan": state.plan.value, "limit": limit, "active": active},
         )
     resume_context(context, utcnow())
-    return await _written(session, context)
+    public = await _written(session, context)
+    await _tell_bots(temporal, session, context, paused=False)
+    return public
 
 
-@router.delete("/{context_id}", status_code=204, responses=error_responses(404))
+@router.delete("/{context_id}", status_code=204, responses=error_responses(404, 409))
 async def delete_context(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """A context with bots (deleted ones too: their orders are its history) stays; pause it."""
+    if await has_bots(session, context_id):
+        await _owned(session, user.id, context_id)  # another user's context stays a 404
+        raise ApiError(
+            409, "context_has_bots", "This context has bots and their history; pause it instead."
+        )
     # One conditional DELETE: of two racing deletes, one answers 204 and the other 404.
     if not await ContextRepository(session).delete(user.id, context_id):
         raise _not_found()

@@ -9,6 +9,7 @@ evaluates them on every price it reads and wakes only the bots whose triggers fi
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -29,7 +30,13 @@ __all__ = [
     "Decision",
     "PauseReason",
     "SmartBotState",
+    "bot_workflow_id",
 ]
+
+
+def bot_workflow_id(bot_id: uuid.UUID) -> str:
+    """A bot's workflow id, from its business key: support finds it by the bot's id."""
+    return f"bot:{bot_id}"
 
 
 class BotKind(StrEnum):

@@ -469,3 +469,40 @@ async def test_a_binance_bot_is_funded_from_the_users_key(
         headers=t.headers,
     )
     assert_error(response, 409, "credentials_rejected")
+
+
+async def test_a_context_the_user_pauses_pauses_its_bots_and_keeps_them_on_delete(
+    api: httpx.AsyncClient,
+    sessions: Sessions,
+    trader: Callable[[], Awaitable[Trader]],
+) -> None:
+    """Pausing a context tells its bots (they pause with the context's reason and resume with
+    it); a context with bots cannot be deleted (409), another user's stays a 404."""
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    bot = await create(api, t, context, allocated_balance="100")
+
+    async def bot_reads(status: str, reason: str | None) -> None:
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            read = (await api.get(f"/api/bots/{bot['id']}", headers=t.headers)).json()
+            if (read["status"], read["pause_reason"]) == (status, reason):
+                return
+            assert asyncio.get_running_loop().time() < deadline, read
+            await asyncio.sleep(0.2)
+
+    paused = await api.post(f"/api/contexts/{context}/pause", headers=t.headers)
+    assert paused.status_code == 200, paused.text
+    await bot_reads("paused", "context_paused")
+    resumed = await api.post(f"/api/contexts/{context}/resume", headers=t.headers)
+    assert resumed.status_code == 200, resumed.text
+    await bot_reads("running", None)
+    assert_error(
+        await api.delete(f"/api/contexts/{context}", headers=t.headers), 409, "context_has_bots"
+    )
+    stranger = await trader()
+    assert_error(
+        await api.delete(f"/api/contexts/{context}", headers=stranger.headers),
+        404,
+        "context_not_found",
+    )
