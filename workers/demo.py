@@ -6,7 +6,7 @@ Made once per state folder: `demo.json` there keeps the e-mail, the password and
 later `up --demo` reuses them, making again only what is gone (a database emptied, a bot
 deleted). The market is ETH-BTC on the paper venue, which replays real candles
 (`adapters.exchanges.paper`); the paper account starts with 1 BTC
-(`adapters.exchanges.factory.PAPER_STARTING_BALANCES`), of which the bot is allocated 0.05.
+(`adapters.exchanges.factory.PAPER_STARTING_BALANCES`), of which the bot is allocated 0.2.
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ DEMO_FILE = "demo.json"
 DEMO_COIN, DEMO_FIAT = "ETH", "BTC"
 DEMO_SYMBOL = f"{DEMO_COIN}-{DEMO_FIAT}"
 DEMO_BOT_NAME = "Demo: ETH-BTC every 10 s"
-# A buy of 0.001 BTC every 10 s (the market's minimum order is 0.0001 BTC), 50 buys at most.
-DEMO_BOT_CONFIG = {
+# A buy of 0.001 BTC every 10 s (the market's minimum order is 0.0001 BTC): half an hour of
+# buys before the allocation is spent, and a take profit near enough for the replayed 5-minute
+# candles to reach, so sells show too.
+DEMO_BOT_CONFIG: dict[str, Any] = {
     "mode": "CONTINUOUS",
     "interval_seconds": 10,
     "order_amount": "0.001",
-    "allocated_balance": "0.05",
+    "allocated_balance": "0.2",
+    "risk": {"take_profit": {"percent": "1"}},
 }
 HTTP_TIMEOUT_SECONDS = 30.0
 
