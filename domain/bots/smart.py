@@ -22,7 +22,7 @@ from domain.bots.state import (
     PauseReason,
     SmartBotState,
 )
-from domain.market import Fill, MarketRules, Order, OrderRequest, OrderType, Side
+from domain.market import Fill, Order, OrderRequest, OrderType, Side
 
 __all__ = [
     "apply_order",
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 _HUNDRED = Decimal(100)
+# The market has not been read yet (its first read failed): no order can be shaped.
+NO_RULES = "the market's rules are not known yet"
 
 
 def next_buy_time(config: SmartBotConfig, now: datetime) -> datetime | None:
@@ -153,7 +155,9 @@ def buy_request(
 ) -> OrderRequest | str:
     """The buy of `amount` quote the config asks for, on the market's rules; a str says why
     none can be made (below the market's minimum, no price to rest at)."""
-    rules = _rules(state)
+    rules = state.rules
+    if rules is None:
+        return NO_RULES
     config = state.config
     if config.order_type is BotOrderType.MARKET:
         if amount < rules.min_notional:
@@ -193,7 +197,9 @@ def sell_request(
 ) -> OrderRequest | str:
     """A sale of `quantity` base (at most what is not already on sale), at market or resting
     over the best ask by the config's offset; a str says why none can be made (dust)."""
-    rules = _rules(state)
+    rules = state.rules
+    if rules is None:
+        return NO_RULES
     quantity = rules.quantise_quantity(min(quantity, state.funds.sellable_quantity))
     reference = observation.ask or observation.price
     if market:
@@ -221,12 +227,6 @@ def sell_request(
         quantity=quantity,
         price=price,
     )
-
-
-def _rules(state: SmartBotState) -> MarketRules:
-    if state.rules is None:
-        raise ValueError("the market's rules are not known yet")
-    return state.rules
 
 
 def apply_order(

@@ -247,3 +247,11 @@ def test_a_sale_leaving_only_dust_closes_the_trade_and_dust_is_no_position() -> 
     running = s.model_copy(update={"status": BotStatus.RUNNING})
     assert bot_triggers(running).risk == bot_triggers(state()).risk  # nothing to watch
     assert not is_dust(bought(state(last_price=D(100_000))), D("0.0002"))
+
+
+def test_no_order_is_shaped_before_the_market_was_read() -> None:
+    unread = state(rules=None)
+    assert buy_request(unread, "c", D(100), SEEN) == "the market's rules are not known yet"
+    assert sell_request(unread, "c", D(1), SEEN, market=True) == (
+        "the market's rules are not known yet"
+    )
