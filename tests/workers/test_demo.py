@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import stat
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,9 +26,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.bot_models import bot_workflow_id
+from tests.e2e.conftest import CRYPTERAS, port_of, stack_ports
 from workers.demo import DEMO_BOT_CONFIG, DEMO_FILE, DEMO_SYMBOL, DemoAccount, provision_demo
 
 FILLED_WITHIN_SECONDS = 60  # the issue's promise
+UP_DEADLINE_SECONDS = 120
 
 
 @pytest.fixture
@@ -129,3 +134,71 @@ async def test_what_is_gone_is_made_again_and_the_rest_reused(
     assert other.email == stranger.email and other.password == stranger.password
     assert other.user_id != first.user_id
     assert other.context_id != first.context_id and other.bot_id != first.bot_id
+
+
+def said(log: Path, label: str) -> str | None:
+    """The value `up` printed after `label` (a line of the demo's block), once printed."""
+    for line in log.read_text(errors="replace").splitlines():
+        if line.strip().startswith(label + " "):
+            return line.strip().removeprefix(label).strip()
+    return None
+
+
+async def up_demo(tmp_path: Path, env: dict[str, str], run: str) -> tuple[Any, Path, str]:
+    """`crypteras up --demo` on the test's state folder, once it printed the demo."""
+    ports = stack_ports()
+    log = tmp_path / f"up-{run}.log"
+    with log.open("wb") as output:
+        up = subprocess.Popen(
+            [*CRYPTERAS, "up", "--demo", "--state-dir", str(tmp_path / "state"), *ports],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + UP_DEADLINE_SECONDS
+    while said(log, "Password") is None:
+        if up.poll() is not None or time.monotonic() > deadline:
+            up.kill()
+            raise AssertionError(f"no demo printed:\n{log.read_text(errors='replace')}")
+        await asyncio.sleep(0.5)
+    return up, log, f"http://127.0.0.1:{port_of(ports, '--api-port')}"
+
+
+async def stopped(up: Any) -> int:
+    up.send_signal(signal.SIGTERM)
+    return int(await asyncio.to_thread(up.wait, 60))
+
+
+@pytest.mark.e2e
+async def test_up_demo_prints_a_login_whose_bot_trades_and_a_second_up_reuses_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    # The stack on this run's database, as tests/e2e's `stack_env` does.
+    stack_env = {**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json"}
+    stack_env.pop("JWT_SECRET", None)
+    up, log, api = await up_demo(tmp_path, stack_env, "first")
+    try:
+        email, password = said(log, "E-mail"), said(log, "Password")
+        assert email and password
+        demo = DemoAccount(email=email, password=password)
+        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            auth = await logged_in(http, demo)
+            (bot,) = (await http.get("/api/bots", headers=auth)).json()
+            assert await filled_orders(http, auth, bot["id"], 1), "no filled order in a minute"
+        assert await stopped(up) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+
+    up, log, api = await up_demo(tmp_path, stack_env, "second")
+    try:
+        assert (said(log, "E-mail"), said(log, "Password")) == (email, password)
+        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            auth = await logged_in(http, demo)
+            assert [b["id"] for b in (await http.get("/api/bots", headers=auth)).json()] == [
+                bot["id"]
+            ]
+        assert await stopped(up) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
