@@ -8,7 +8,9 @@ that dies is started again after a backoff, and `up` says so; the others carry o
 keeps the work, the payment simulators keep their undelivered webhooks in the state folder).
 Children live in their own sessions so a terminal Ctrl-C reaches only this supervisor, which
 stops them in order (API, workers, simulators, Temporal); on Linux each child is also told to
-die with its parent, so even a SIGKILL of `up` leaves no orphan.
+die with its parent, so even a SIGKILL of `up` leaves no orphan. With `--demo`, once the API
+is healthy, the state folder's demo user and its running paper bot are made through the API (or
+found again) and their login printed (workers.demo).
 """
 
 from __future__ import annotations
