@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bot_models import BotProjection, BotRef, SmartBotInput
-from adapters.temporal import TEMPORAL_CALL_ERRORS
+from adapters.temporal import TEMPORAL_CALL_ERRORS, ensure_search_attributes
 from api.errors import ApiError
 from domain.bots.state import BotStatus
 from workflows import TaskQueue
@@ -49,6 +49,11 @@ def temporal_unavailable() -> ApiError:
     )
 
 
+# Namespaces whose search attributes this process has made sure of: a start with an undefined
+# attribute is refused, and the API may start a bot before any worker registered them.
+_ATTRIBUTES_READY: set[str] = set()
+
+
 async def start_smart_bot(temporal: Client, smart: SmartBotInput) -> None:
     """Start the new bot's workflow. When the answer is lost (a time-out after the server may
     have started it), the workflow is terminated, best effort: the caller rolls its row back,
@@ -56,6 +61,9 @@ async def start_smart_bot(temporal: Client, smart: SmartBotInput) -> None:
     bot = smart.bot
     try:
         async with asyncio.timeout(TEMPORAL_RPC_TIMEOUT.total_seconds()):
+            if temporal.namespace not in _ATTRIBUTES_READY:
+                await ensure_search_attributes(temporal)
+                _ATTRIBUTES_READY.add(temporal.namespace)
             await temporal.start_workflow(
                 SMART_BOT_WORKFLOW,
                 smart,
