@@ -182,3 +182,29 @@ async def test_scheduled_bot_buys_at_its_cron_fires(
     fired = _local(view, zone)
     assert (fired.hour, fired.minute) == (9, 0)
     assert fired.date() > began.astimezone(ZoneInfo(zone)).date()
+
+
+async def test_a_paused_bot_buys_again_once_resumed_and_a_larger_allocation_is_spent(
+    lab: BotLab,
+) -> None:
+    """A command that makes a buy due (resume, more allocation) sets the bot's timer again:
+    the bot was asleep with no timer at all."""
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    bot = await lab.start(user, Venue.BINANCE, smart())
+    await bot.filled(Side.BUY, 1)
+    paused = await bot.command("pause")
+    assert paused.status is BotStatus.PAUSED and paused.triggers.empty
+    bought = len(await bot.orders())
+    await feed_has_read(lab.binance, 3)  # its next buy was due a second after the first
+    assert len(await bot.orders()) == bought
+    resumed = await bot.command("resume")
+    assert resumed.status is BotStatus.RUNNING
+    await bot.filled(Side.BUY, 3)  # the rest of its allocation, one a second
+    spent = await bot.until(lambda v: v.funds.free < Decimal(100))
+    assert bought < 3 and spent.funds.blocked == 0
+    config = {**spent.config, "allocated_balance": "400"}
+    more = await bot.command("configure", config)
+    assert more.funds.allocated_balance == Decimal(400) and more.funds.free >= Decimal(100)
+    await bot.filled(Side.BUY, 4)

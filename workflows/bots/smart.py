@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -66,7 +68,7 @@ class SmartBotWorkflow:
             due = timer_due(trader.state)
             timeout = None if due is None else max((due - workflow.now()).total_seconds(), 0)
             with contextlib.suppress(TimeoutError):  # the timer: a buy is due
-                await workflow.wait_condition(self._has_work, timeout=timeout)
+                await workflow.wait_condition(functools.partial(self._ready, due), timeout=timeout)
             async with self._lock:
                 await self._work()
             if self._deleted:
@@ -80,6 +82,11 @@ class SmartBotWorkflow:
                 # between the check and the hand-over, so none is left behind.
                 if not self._has_work():
                     workflow.continue_as_new(SmartBotInput(bot=trader.bot, state=trader.state))
+
+    def _ready(self, due: datetime | None) -> bool:
+        """Work arrived, or a command moved the timer (start, resume, a reset breaker or a
+        config with more funds make a buy due): the wait ends and the new timer is set."""
+        return self._has_work() or timer_due(self._trader.state) != due
 
     def _has_work(self) -> bool:
         return bool(
