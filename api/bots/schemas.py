@@ -8,7 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from api.validation import PlainName
 from domain.bots.config import SmartBotConfig
@@ -67,21 +74,30 @@ class ManualOrderBody(BaseModel):
     amount: PositiveAmount | None = None
 
 
+def _plain(value: Decimal) -> str:
+    """Exact, without the trailing zeros the ledger's sums carry ("0", not "0.00000000000")."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+# The books' amounts as a trader reads them: the same exact values, in their shortest form.
+Amount = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
+
+
 class FundsPublic(BaseModel):
     """The bot's books: free + blocked + invested = allocated_balance + realized_profit."""
 
     base: str
     quote: str
-    allocated_balance: Money
-    free: Money = Field(description="quote the bot may still commit")
-    blocked: Money = Field(description="quote held by open buys")
-    invested: Money = Field(description="the position at cost, fees included")
-    proceeds: Money = Field(description="quote received from sales, net of fees")
-    realized_profit: Money
-    position_quantity: Money = Field(description="base held, what open sells block included")
-    blocked_quantity: Money = Field(description="base held by open sells")
-    average_price: Money | None = Field(description="cost per base unit; null without position")
-    fees: dict[str, Money] = Field(description="asset -> total charged")
+    allocated_balance: Amount
+    free: Amount = Field(description="quote the bot may still commit")
+    blocked: Amount = Field(description="quote held by open buys")
+    invested: Amount = Field(description="the position at cost, fees included")
+    proceeds: Amount = Field(description="quote received from sales, net of fees")
+    realized_profit: Amount
+    position_quantity: Amount = Field(description="base held, what open sells block included")
+    blocked_quantity: Amount = Field(description="base held by open sells")
+    average_price: Amount | None = Field(description="cost per base unit; null without position")
+    fees: dict[str, Amount] = Field(description="asset -> total charged")
 
     @classmethod
     def of(cls, funds: BotFunds) -> FundsPublic:

@@ -254,8 +254,10 @@ async def test_a_new_bot_runs_and_reads_back_with_decimals_as_strings(
     bot = await create(api, t, context, allocated_balance="1000.50")
     assert bot["status"] == "running" and bot["kind"] == "smart" and bot["venue"] == "paper"
     assert bot["config"]["symbol"] == "BTC-BRL"
-    assert bot["funds"]["allocated_balance"] == "1000.50"
-    assert bot["funds"]["free"] == "1000.50"
+    assert bot["config"]["allocated_balance"] == "1000.50"  # the user's figure, as given
+    # The books in their shortest exact form (a sum of 0.001 - 0.001 reads "0").
+    assert bot["funds"]["allocated_balance"] == "1000.5"
+    assert bot["funds"]["free"] == "1000.5" and bot["funds"]["blocked"] == "0"
     assert bot["funds"]["average_price"] is None
     assert bot["risk"]["consecutive_losses"] == 0
     description = await temporal.get_workflow_handle(f"bot:{bot['id']}").describe()
@@ -265,7 +267,7 @@ async def test_a_new_bot_runs_and_reads_back_with_decimals_as_strings(
     live = await api.get(f"/api/bots/{bot['id']}", headers=t.headers)
     assert live.status_code == 200, live.text
     assert live.json()["live"] is True
-    assert live.json()["funds"]["allocated_balance"] == "1000.50"
+    assert live.json()["funds"]["allocated_balance"] == "1000.5"
     listed = await api.get("/api/bots", headers=t.headers)
     assert [b["id"] for b in listed.json()] == [bot["id"]]
 
