@@ -10,12 +10,16 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
+from workflows.bots.smart import SmartBotWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 FOLDER = Path(__file__).parent / "histories"
 HISTORIES = sorted(FOLDER.glob("*.json"))
 # Releases whose histories must stay (record.py never deletes; this catches a hand removal).
-RELEASES = ("0.1.0", "0.2.0")
+RELEASES = ("0.1.0", "0.2.0", "0.3.0")
+# The replayer runs each history with the workflow its events name.
+WORKFLOWS = [SubscriptionWorkflow, SmartBotWorkflow, MarketFeedWorkflow, AccountSyncWorkflow]
 
 
 @pytest.mark.parametrize("version", RELEASES)
@@ -25,7 +29,7 @@ def test_every_release_keeps_its_history(version: str) -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=[SubscriptionWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None

@@ -1,0 +1,320 @@
+"""Records the bot engine's histories replayed by test_replay.py, named by their release:
+
+    .venv/bin/python -m tests.replay.record_bots 0.3.0
+
+It starts its own dev server (the server suggests continue-as-new at 200 events, so a run
+hands over within a minute), a SQLite database, a Binance simulator with a pinned BTC-BRL
+and the production workers, and runs a CONTINUOUS SmartBot with limit buys: three buys rest at
+the bid and fill when the price comes down (the account sync reports them), the user raises the
+allocation (a `configure` Update: one more buy), the price rises over the take profit (the
+market feed wakes the bot: a market sale), the bot buys again until its run continues as new;
+in the next run the user stops and deletes it. It writes the bot's two runs, a market feed's
+run and an account sync's run to `histories/<name>-v<version>.json`, and never replaces a
+history (docs/workflow-versioning.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+
+from activities.bot_models import (
+    BotProjection,
+    BotRef,
+    SmartBotInput,
+    account_sync_id,
+    feed_workflow_id,
+)
+from adapters.credentials import CredentialService, Keys
+from adapters.db.bots import BotStore
+from adapters.db.engine import create_engine, session_factory
+from adapters.db.migrate import upgrade
+from adapters.db.models import TradingContext, User
+from adapters.exchanges.factory import ExchangeFactory
+from adapters.settings import Settings
+from adapters.temporal import ensure_search_attributes
+from adapters.vault import Vault
+from domain.bots.config import SmartBotConfig
+from domain.bots.funds import BotFunds
+from domain.bots.risk import RiskState
+from domain.bots.state import BotKind, BotStatus, SmartBotState
+from domain.market import Venue
+from simulators.binance import SimConfig, ThreadedServer, create_app
+from tests.exchanges.conftest_binance import BTC_BRL
+from workers.stack import temporal_binary
+from workers.worker import WorkerDeps, build_workers
+from workflows import TaskQueue
+from workflows.search_attributes import bot_search_attributes, dev_server_args
+
+HISTORIES = Path(__file__).parent / "histories"
+NAMES = ("smart_bot_limit_cycle", "smart_bot_stop_delete", "market_feed", "account_sync")
+PRICE = Decimal("350000")
+WAIT = 120.0
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    print(f"waiting: {check.__name__}", flush=True)
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise SystemExit(f"not reached within {WAIT} s: {check.__name__}")
+        await asyncio.sleep(0.2)
+
+
+async def runs(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of `workflow_id`, oldest first (followed through continue-as-new)."""
+    histories = []
+    async for listed in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        handle = client.get_workflow_handle(workflow_id, run_id=listed.run_id)
+        histories.append((listed.start_time, await handle.fetch_history()))
+    return [history for _, history in sorted(histories, key=lambda pair: pair[0])]
+
+
+def has(history: WorkflowHistory, kind: EventType.ValueType) -> bool:
+    return any(event.event_type == kind for event in history.events)
+
+
+Control = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@asynccontextmanager
+async def sim_control(base_url: str) -> AsyncIterator[Control]:
+    """The simulator's /_sim/ control API."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+
+        async def post(path: str, body: dict[str, Any]) -> None:
+            (await http.post(path, json=body)).raise_for_status()
+
+        yield post
+
+
+async def new_bot(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    exchanges: ExchangeFactory,
+    user_id: uuid.UUID,
+) -> SmartBotInput:
+    """The user, their Binance key and context, and a bot's row, as the API makes them."""
+    config = SmartBotConfig.model_validate(
+        {
+            "symbol": "BTC-BRL",
+            "mode": "CONTINUOUS",
+            "interval_seconds": 1,
+            "order_type": "limit",
+            "order_amount": "100",
+            "allocated_balance": "300",
+            "risk": {"take_profit": {"percent": "1"}},
+        }
+    )
+    funds = BotFunds.allocate(config.symbol, config.allocated_balance)
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        session.add(User(id=user_id, email="record-bots@example.com", name="R", password_hash="x"))
+        await session.flush()
+        context = TradingContext(user_id=user_id, coin="BTC", fiat="BRL", exchange="binance")
+        session.add(context)
+        await session.commit()
+    # Committed first: on SQLite, the key's check (which writes the venue's budget) would
+    # wait for this session's write lock.
+    async with sessions() as session:
+        vault = Vault(settings.credential_keys, settings.credentials_key_version)
+        await CredentialService(session, vault, exchanges).save(
+            user_id, Venue.BINANCE, Keys("record-key", "record-secret"), now
+        )
+        await session.commit()
+    async with sessions() as session:
+        record = await BotStore(session).create_bot(
+            user_id=user_id,
+            context_id=context.id,
+            kind=BotKind.SMART,
+            name="record",
+            config=config,
+            funds=funds,
+            risk=RiskState(),
+            at=now,
+            bot_id=uuid.UUID("00000000-0000-4000-8000-0000000000b1"),
+        )
+        await session.commit()
+    ref = BotRef(
+        bot_id=record.id,
+        user_id=user_id,
+        context_id=context.id,
+        kind=BotKind.SMART,
+        venue=Venue.BINANCE,
+        symbol=config.symbol,
+    )
+    return SmartBotInput(bot=ref, state=SmartBotState(config=config, funds=funds))
+
+
+async def scenario(
+    client: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    exchanges: ExchangeFactory,
+    sim_url: str,
+) -> dict[str, WorkflowHistory]:
+    """Run the bot, its feed and its account sync; the runs to keep, by name."""
+    async with sim_control(sim_url) as control:
+        await control("/_sim/price", {"symbol": "BTCBRL", "price": str(PRICE)})
+        await control(
+            "/_sim/accounts",
+            {"api_key": "record-key", "secret": "record-secret", "balances": {"BRL": "10000"}},
+        )
+        user_id = uuid.UUID("00000000-0000-4000-8000-000000000003")
+        bot = await new_bot(settings, sessions, exchanges, user_id)
+        handle = await client.start_workflow(
+            "SmartBot",
+            bot,
+            id=bot.bot.workflow_id,
+            task_queue=TaskQueue.BOTS,
+            search_attributes=bot_search_attributes(bot.bot, BotStatus.RUNNING),
+        )
+
+        async def view() -> BotProjection:
+            result: BotProjection = await handle.query("view", result_type=BotProjection)
+            return result
+
+        async def three_buys_resting() -> bool:
+            return (await view()).funds.free < Decimal(100)
+
+        await until(three_buys_resting)
+        await control("/_sim/price", {"symbol": "BTCBRL", "price": str(PRICE - Decimal("0.01"))})
+
+        async def filled_by_the_sync() -> bool:
+            funds = (await view()).funds
+            return funds.blocked == 0 and funds.position_quantity > 0
+
+        await until(filled_by_the_sync)
+        config = (await view()).config
+        await handle.execute_update(
+            "configure", {**config, "allocated_balance": "400"}, result_type=BotProjection
+        )
+
+        async def fourth_buy_resting() -> bool:
+            return (await view()).funds.blocked > 0
+
+        await until(fourth_buy_resting)
+        await control("/_sim/price", {"symbol": "BTCBRL", "price": str(PRICE - Decimal("0.02"))})
+        await until(filled_by_the_sync)
+        await control("/_sim/price", {"symbol": "BTCBRL", "price": str(PRICE * Decimal("1.02"))})
+
+        async def sold() -> bool:
+            return (await view()).funds.proceeds > 0
+
+        await until(sold)
+
+        async def continued_as_new() -> bool:
+            return len(await runs(client, handle.id)) >= 2
+
+        await until(continued_as_new)
+        latest = client.get_workflow_handle(handle.id)
+        await latest.execute_update("stop", result_type=BotProjection)
+        await latest.execute_update("delete", result_type=BotProjection)
+        await latest.result()
+        feed = client.get_workflow_handle(feed_workflow_id(Venue.BINANCE, "BTC-BRL"))
+        await feed.result()  # no bot watches the market any more: the feed ends
+
+        async def sync_ended() -> bool:
+            described = await client.get_workflow_handle(
+                account_sync_id(user_id, Venue.BINANCE)
+            ).describe()
+            return described.status == WorkflowExecutionStatus.COMPLETED
+
+        await until(sync_ended)
+    bot_runs = await runs(client, handle.id)
+    feed_runs = await runs(client, feed_workflow_id(Venue.BINANCE, "BTC-BRL"))
+    sync_runs = await runs(client, account_sync_id(user_id, Venue.BINANCE))
+    chosen = {
+        "smart_bot_limit_cycle": bot_runs[0],
+        "smart_bot_stop_delete": bot_runs[-1],
+        "market_feed": feed_runs[0],
+        "account_sync": next(
+            run
+            for run in sync_runs
+            if has(run, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+            and has(run, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+        ),
+    }
+    first = chosen["smart_bot_limit_cycle"]
+    for kind in (
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,  # the configure command
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,  # fills reported, the feed's wake
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    ):
+        assert has(first, kind), f"the first run has no {EventType.Name(kind)}"
+    return chosen
+
+
+async def record(version: str) -> None:
+    targets = {name: HISTORIES / f"{name}-v{version}.json" for name in NAMES}
+    for target in targets.values():
+        if target.exists():
+            raise SystemExit(f"{target} exists: a release's history is never replaced")
+    folder = Path(tempfile.mkdtemp(prefix="crypteras-record-bots-"))
+    database = f"sqlite+aiosqlite:///{folder / 'record.db'}"
+    await asyncio.to_thread(upgrade, database)
+    sim = ThreadedServer(create_app(SimConfig(symbols=[BTC_BRL]))).start()
+    settings = Settings(
+        _env_file=None,
+        database_url=database,
+        binance_base_url=sim.base_url,
+        binance_testnet_url=sim.base_url,
+        worker_metrics_address="",
+        market_feed_seconds=1,
+        account_sync_seconds=1,
+        watch_run_seconds=5,
+    )
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=str(temporal_binary()),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=200",
+            *dev_server_args(),
+        ],
+        data_converter=pydantic_data_converter,
+    )
+    client = env.client
+    await ensure_search_attributes(client)
+    deps = WorkerDeps.build(settings, sessions, client)
+    workers = build_workers(client, deps, settings)
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    exchanges = ExchangeFactory(settings, sessions=sessions)
+    try:
+        chosen = await scenario(client, settings, sessions, exchanges, sim.base_url)
+    finally:
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+        await asyncio.gather(*tasks)
+        await env.shutdown()
+        await exchanges.aclose()
+        sim.stop()
+        await engine.dispose()
+    HISTORIES.mkdir(exist_ok=True)
+    for name, history in chosen.items():
+        targets[name].write_text(history.to_json())
+        print(f"wrote {targets[name]} ({len(history.events)} events)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("version", help="the release these histories belong to, e.g. 0.3.0")
+    asyncio.run(record(parser.parse_args().version))
