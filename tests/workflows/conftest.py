@@ -130,6 +130,10 @@ class BotLab:
     exchanges: ExchangeFactory
     started: list[RunningBot] = field(default_factory=list)
 
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
     async def user(self) -> uuid.UUID:
         async with self.sessions() as session:
             email = f"bot-{uuid.uuid4().hex[:10]}@example.com"
