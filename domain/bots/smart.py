@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from domain.bots.config import BotMode, BotOrderType, SmartBotConfig
 from domain.bots.funds import BotFunds, FundsError
+from domain.bots.orders import Strategy
 from domain.bots.risk import Observation, Position, RestingOrder
 from domain.bots.risk_rules import record_trade_result, triggers
 from domain.bots.schedule import next_fire
@@ -29,6 +31,8 @@ __all__ = [
     "bot_triggers",
     "buy_blocker",
     "buy_request",
+    "buy_rule",
+    "creation_context",
     "held",
     "is_dust",
     "next_buy_time",
@@ -299,3 +303,43 @@ def resting_order(request: OrderRequest) -> RestingOrder | None:
     return RestingOrder(
         client_order_id=request.client_order_id, side=request.side, price=request.price
     )
+
+
+def buy_rule(config: SmartBotConfig, dip_level: Decimal | None) -> str:
+    """Why the buy rule bought, in words, for the order's creation context."""
+    amount = f"{config.order_amount} of the quote"
+    if config.mode is BotMode.SCHEDULED:
+        rule = f"buy {amount} at each fire of {config.cron} ({config.timezone})"
+    else:
+        rule = f"buy {amount} every {config.interval_seconds}s"
+    if dip_level is not None:
+        rule += f", at or under the dip level {dip_level}"
+    return rule
+
+
+_SPREAD_QUANTUM = Decimal("0.0001")
+
+
+def creation_context(
+    state: SmartBotState, observation: Observation, source: Strategy, reason: str, detail: str
+) -> dict[str, Any]:
+    """Why an order was made, recorded with it before it leaves: the strategy and its rule,
+    the config in force, the market as the bot saw it (best bid and ask, spread) and the
+    position; `indicators` is where Candle bots add theirs."""
+    bid, ask = observation.bid, observation.ask
+    spread = None
+    if bid is not None and ask is not None:
+        spread = format(((ask - bid) / ((ask + bid) / 2) * _HUNDRED).quantize(_SPREAD_QUANTUM), "f")
+    return {
+        "source": source.value,
+        "reason": reason,
+        "detail": detail,
+        "mode": state.config.mode.value,
+        "parameters": state.config.model_dump(mode="json"),
+        "observation": observation.model_dump(mode="json"),
+        "best_bid": None if bid is None else format(bid, "f"),
+        "best_ask": None if ask is None else format(ask, "f"),
+        "spread_percent": spread,
+        "position": position(state.funds).model_dump(mode="json"),
+        "indicators": {},
+    }

@@ -11,12 +11,15 @@ import pytest
 
 from domain.bots.config import SmartBotConfig
 from domain.bots.funds import BotFunds
+from domain.bots.orders import Strategy
 from domain.bots.risk import Observation
 from domain.bots.smart import (
     apply_order,
     bot_triggers,
     buy_blocker,
     buy_request,
+    buy_rule,
+    creation_context,
     held,
     is_dust,
     next_buy_time,
@@ -254,4 +257,19 @@ def test_no_order_is_shaped_before_the_market_was_read() -> None:
     assert buy_request(unread, "c", D(100), SEEN) == "the market's rules are not known yet"
     assert sell_request(unread, "c", D(1), SEEN, market=True) == (
         "the market's rules are not known yet"
+    )
+
+
+def test_the_creation_context_says_why_and_what_the_bot_saw() -> None:
+    s = state(config=config(dip_percent="2"))
+    why = buy_rule(s.config, D(98_000))
+    assert why == "buy 100 of the quote every 60s, at or under the dip level 98000"
+    context = creation_context(s, SEEN, Strategy.SMART, "buy rule", why)
+    assert context["source"] == "smart" and context["detail"] == why
+    assert (context["best_bid"], context["best_ask"]) == ("99990", "100010")
+    assert context["spread_percent"] == "0.0200"  # 20 over a mid of 100000
+    assert context["parameters"]["dip_percent"] == "2"
+    scheduled = config(mode="SCHEDULED", cron="0 9 * * *", timezone="America/Sao_Paulo")
+    assert buy_rule(scheduled, None) == (
+        "buy 100 of the quote at each fire of 0 9 * * * (America/Sao_Paulo)"
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
 
@@ -27,9 +26,10 @@ with workflow.unsafe.imports_passed_through():
         bot_triggers,
         buy_blocker,
         buy_request,
+        buy_rule,
+        creation_context,
         held,
         next_buy_time,
-        position,
         resting_order,
         sell_request,
     )
@@ -241,7 +241,7 @@ class Trader:
         if blocker is not None:
             self.decided("hold", "buy_rule", blocker)
             return
-        await self._buy(config.order_amount, observation, Strategy.SMART, "buy rule")
+        await self._buy(config.order_amount, observation, Strategy.SMART, buy_rule(config, level))
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -297,7 +297,9 @@ class Trader:
                 bot=self.bot,
                 request=request,
                 strategy=strategy,
-                creation_context=self._creation_context(observation, strategy, why, reason),
+                creation_context=creation_context(
+                    self.state, observation, strategy, reason or why, why
+                ),
             )
         )
         cid = request.client_order_id
@@ -329,28 +331,6 @@ class Trader:
         notices, self._notices = self._notices, []
         for notice in notices:
             await actions.notify(notice)
-
-    def _creation_context(
-        self, observation: Observation, strategy: Strategy, why: str, reason: str | None
-    ) -> dict[str, Any]:
-        bid, ask = observation.bid, observation.ask
-        spread = None
-        if bid is not None and ask is not None:
-            spread = str((ask - bid) / ((ask + bid) / 2) * 100)
-        state = self.state
-        return {
-            "source": strategy.value,
-            "reason": reason or why,
-            "detail": why,
-            "mode": state.config.mode.value,
-            "parameters": state.config.model_dump(mode="json"),
-            "observation": observation.model_dump(mode="json"),
-            "best_bid": None if bid is None else str(bid),
-            "best_ask": None if ask is None else str(ask),
-            "spread_percent": spread,
-            "position": position(state.funds).model_dump(mode="json"),
-            "indicators": {},
-        }
 
     async def _cancel(self, cid: str) -> None:
         outcome = await actions.cancel(self.bot, cid)
