@@ -136,3 +136,66 @@ async def test_circuit_breaker_trips_after_losing_trades_and_only_a_reset_resume
     assert reset.risk.tripped is None and reset.risk.consecutive_losses == 0
     again = await bot.command("buy", ManualOrder())
     assert again.funds.invested > 0 and len(await bot.orders()) == 5
+
+
+async def projected(bot: RunningBot, text: str) -> bool:
+    """Whether one of the bot's projections (its activities' inputs) carried `text`."""
+    history = await bot.handle.fetch_history()
+    return any(
+        text.encode() in payload.data
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "bot_project"
+        for payload in event.activity_task_scheduled_event_attributes.input.payloads
+    )
+
+
+async def test_a_resting_buy_that_drifted_from_the_market_is_canceled(lab: BotLab) -> None:
+    """Nothing but the feed wakes a MANUAL bot: the price leaving the orders' band does."""
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    bot = await lab.start(user, Venue.BINANCE, manual(order_type="limit"))
+    placed = await bot.command("buy", ManualOrder())
+    assert placed.funds.blocked > 0 and placed.triggers.risk.orders_band_high is not None
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("1.06"))  # 6 % over its bid
+    released = await bot.until(lambda v: v.funds.blocked == 0)
+    assert released.funds.free == Decimal(500)
+    assert released.last_decision is not None and released.last_decision.action == "cancel"
+    [order] = await bot.orders()
+    assert order.status == "CANCELED"
+
+
+async def test_a_price_jump_is_refused_and_recorded_and_the_next_look_sells(
+    lab: BotLab,
+) -> None:
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    bot = await lab.start(user, Venue.BINANCE, manual())
+    await bot.command("buy", ManualOrder())
+    # The sanity check compares with the bot's previous look at the market: a fall under its
+    # soft stop wakes it (the window starts, nothing sold), then a jump of 17 %.
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("0.94"))
+    await bot.until(lambda v: v.risk.soft_stop_since is not None)
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("1.10"))
+    sold = await bot.until(lambda v: v.funds.proceeds > 0)
+    assert sold.last_decision is not None and sold.last_decision.reason == "take_profit"
+    assert await projected(bot, '"reason":"price_jump"')  # the refusal came first
+    orders = await bot.orders()
+    assert [o.side for o in orders] == ["buy", "sell"]
+
+
+async def test_a_soft_stop_sells_once_its_confirmation_window_has_held(lab: BotLab) -> None:
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    stop = {"soft_percent": "5", "hard_percent": "20", "confirmation_seconds": 2}
+    bot = await lab.start(user, Venue.BINANCE, manual(risk={"stop_loss": stop}))
+    await bot.command("buy", ManualOrder())
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("0.94"))  # under the soft stop
+    holding = await bot.until(lambda v: v.risk.soft_stop_since is not None)
+    assert holding.funds.proceeds == 0  # the window holds first
+    sold = await bot.until(lambda v: v.funds.proceeds > 0)
+    assert sold.last_decision is not None and sold.last_decision.reason == "stop_loss_soft"
+    assert sold.risk.consecutive_losses == 1

@@ -219,9 +219,11 @@ class Trader:
         if decision.action is Action.SELL:
             await self._sell_all(decision, observation)
             return
+        detail = decision.detail
         if decision.action is Action.CANCEL:
-            self.decided("cancel", "auto_cancel", decision.detail)
-        await self._maybe_buy(observation, timer=timer, risk_detail=decision.detail)
+            self.decided("cancel", "auto_cancel", detail)
+            detail = ""  # the cancel is the decision, unless a buy follows
+        await self._maybe_buy(observation, timer=timer, risk_detail=detail)
 
     async def _maybe_buy(self, observation: Observation, *, timer: bool, risk_detail: str) -> None:
         state = self.state
