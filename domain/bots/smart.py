@@ -274,10 +274,14 @@ def apply_order(
 
 def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[str, object]:
     """A sale closed the position: its result goes to the circuit breaker, the cooldown
-    starts, and a one-cycle bot stops."""
+    starts, and a one-cycle bot stops. The position's trailing peak and soft-stop window end
+    with it: the next position (a manual buy takes no look at the market first) starts
+    afresh."""
     pnl = funds.realized_profit - state.realized_at_last_trade
     breaker = state.config.risk.circuit_breaker
-    risk = record_trade_result(breaker, state.risk, pnl, now, state.config.allocated_balance)
+    risk = record_trade_result(
+        breaker, state.risk, pnl, now, state.config.allocated_balance
+    ).model_copy(update={"peak_price": None, "soft_stop_since": None})
     update: dict[str, object] = {"risk": risk, "realized_at_last_trade": funds.realized_profit}
     cooldown = state.config.sell.cooldown_seconds
     if cooldown:

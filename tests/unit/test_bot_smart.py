@@ -273,3 +273,12 @@ def test_the_creation_context_says_why_and_what_the_bot_saw() -> None:
     assert buy_rule(scheduled, None) == (
         "buy 100 of the quote at each fire of 0 9 * * * (America/Sao_Paulo)"
     )
+
+
+def test_a_closed_trade_forgets_its_trailing_peak_and_soft_stop_window() -> None:
+    s = bought(state(config=config(risk={"trailing_stop": {"enabled": True}})))
+    followed = s.risk.model_copy(update={"peak_price": D(120_000), "soft_stop_since": T0})
+    s = sold(s.model_copy(update={"risk": followed}), "110000")
+    assert s.risk.peak_price is None and s.risk.soft_stop_since is None
+    again = bought(s, price="100000")  # a manual buy: no look at the market in between
+    assert bot_triggers(again).risk.trailing_peak != D(120_000)

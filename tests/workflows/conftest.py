@@ -62,6 +62,22 @@ async def until(check: Callable[[], Awaitable[T | None]], timeout: float = WAIT)
         await asyncio.sleep(0.2)
 
 
+async def feed_has_read(sim: BinanceSim, reads: int = 2) -> None:
+    """Wait until the market's readers (its feed, the bots' own reads) have asked for tickers
+    `reads` more times: whatever price is pinned now has been seen."""
+
+    async def tickers() -> int:
+        stats = await sim.stats()
+        return sum(n for route, n in stats["requests"].items() if "ticker" in route)
+
+    before = await tickers()
+
+    async def read_since() -> bool:
+        return await tickers() >= before + reads
+
+    await until(read_since)
+
+
 @dataclass
 class RunningBot:
     ref: BotRef

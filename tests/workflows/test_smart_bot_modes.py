@@ -19,12 +19,11 @@ from activities.bot_models import BotProjection, ManualOrder
 from adapters.market_data import OHLCV_DIR, read_candles
 from domain.bots.state import BotStatus
 from domain.market import Side, Venue
-from tests.exchanges.conftest_binance import BinanceSim
 from tests.workflows.conftest import (
     BotLab,
     Tally,
     assert_funds_match,
-    until,
+    feed_has_read,
     venue_fills,
     venue_orders,
 )
@@ -54,22 +53,6 @@ def real_path() -> Iterator[Decimal]:
     scale = START / closes[0]
     for close in closes:
         yield (close * scale).quantize(Decimal("0.01"))
-
-
-async def feed_has_read(sim: BinanceSim, reads: int = 2) -> None:
-    """Wait until the market's readers (its feed, the bots' own reads) have asked for tickers
-    `reads` more times: whatever price is pinned now has been seen."""
-
-    async def tickers() -> int:
-        stats = await sim.stats()
-        return sum(n for route, n in stats["requests"].items() if "ticker" in route)
-
-    before = await tickers()
-
-    async def read_since() -> bool:
-        return await tickers() >= before + reads
-
-    await until(read_since)
 
 
 async def test_continuous_bot_buys_and_sells_over_a_real_price_path_and_its_funds_match(

@@ -21,6 +21,7 @@ from tests.workflows.conftest import (
     RunningBot,
     Tally,
     assert_funds_match,
+    feed_has_read,
     until,
     venue_fills,
     venue_orders,
@@ -199,3 +200,29 @@ async def test_a_soft_stop_sells_once_its_confirmation_window_has_held(lab: BotL
     sold = await bot.until(lambda v: v.funds.proceeds > 0)
     assert sold.last_decision is not None and sold.last_decision.reason == "stop_loss_soft"
     assert sold.risk.consecutive_losses == 1
+
+
+async def test_a_trailing_stop_follows_the_peak_the_feed_saw_and_sells_on_the_pullback(
+    lab: BotLab,
+) -> None:
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    risk = {
+        "take_profit": {"enabled": False},
+        "trailing_stop": {"enabled": True, "activation_percent": "1", "trail_percent": "0.5"},
+    }
+    bot = await lab.start(user, Venue.BINANCE, manual(risk=risk))
+    await bot.command("buy", ManualOrder())
+    # The feed follows the peak itself (the bot sleeps) and wakes it on the pullback.
+    for rise in ("1.02", "1.025"):  # armed at 1 %, then a new peak: no sale
+        await lab.binance.set_price(SIM_SYMBOL, START * Decimal(rise))
+        await feed_has_read(lab.binance)
+    assert (await bot.view()).funds.proceeds == 0
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("1.015"))  # 1 % under the peak
+    sold = await bot.until(lambda v: v.funds.proceeds > 0)
+    assert sold.last_decision is not None and sold.last_decision.reason == "trailing_stop"
+    assert sold.funds.realized_profit > 0
+    assert sold.risk.peak_price is None  # the position is closed: no peak to follow
+    [_, sale] = await bot.orders()
+    assert Decimal(sale.creation_context["best_bid"]) < START * Decimal("1.02")
