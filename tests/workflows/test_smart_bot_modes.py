@@ -191,3 +191,28 @@ async def test_a_paused_bot_buys_again_once_resumed_and_a_larger_allocation_is_s
     more = await bot.command("configure", config)
     assert more.funds.allocated_balance == Decimal(400) and more.funds.free >= Decimal(100)
     await bot.filled(Side.BUY, 4)
+
+
+async def test_the_dip_rule_buys_only_when_the_feed_sees_the_price_fall_under_its_level(
+    lab: BotLab,
+) -> None:
+    """Dip 1 % under the reference (the first price seen, then each fill's): no timer, the
+    feed watches the level and wakes the bot; each buy lowers the next level."""
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    bot = await lab.start(user, Venue.BINANCE, smart(dip_percent="1"))
+    waiting = await bot.until(lambda v: v.triggers.buy is not None)
+    assert waiting.triggers.buy is not None
+    assert waiting.triggers.buy.at_or_below == START * Decimal("0.99")
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("0.995"))  # not deep enough
+    await feed_has_read(lab.binance, 3)
+    assert await bot.orders() == []
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("0.985"))
+    [buy] = await bot.filled(Side.BUY, 1)
+    assert buy.creation_context["source"] == "smart" and "dip" in buy.creation_context["reason"]
+    after = await bot.until(lambda v: v.funds.invested > 0)
+    level = after.triggers.buy.at_or_below if after.triggers.buy else None
+    assert level is not None and level < START * Decimal("0.985")  # 1 % under the fill
+    await feed_has_read(lab.binance, 3)  # the same price again buys nothing
+    assert len(await bot.orders()) == 1
