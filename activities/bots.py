@@ -59,9 +59,10 @@ def exchange_failure(error: ExchangeError) -> ApplicationError:
     return ApplicationError(error.message, type=error.type_name, non_retryable=not error.retryable)
 
 
-def observation(ticker: Ticker) -> Observation:
+def observation(ticker: Ticker, previous: Observation | None = None) -> Observation:
     """What a bot sees of a ticker: its last price, the best bid and ask (None for an empty
-    side) and the day's range as a percentage of the price (the adaptive sell's volatility)."""
+    side), the day's range as a percentage of the price (the adaptive sell's volatility) and
+    the reader's `previous` look (the sanity check's reference for a jump)."""
     volatility = None
     if ticker.high_24h is not None and ticker.low_24h is not None and ticker.last > 0:
         volatility = (ticker.high_24h - ticker.low_24h) / ticker.last * 100
@@ -71,6 +72,8 @@ def observation(ticker: Ticker) -> Observation:
         bid=ticker.bid if ticker.bid > 0 else None,
         ask=ticker.ask if ticker.ask > 0 else None,
         volatility_percent=volatility,
+        previous_price=previous.price if previous else None,
+        previous_at=previous.at if previous else None,
     )
 
 
@@ -122,6 +125,8 @@ class BotActivities:
         self.exchanges = exchanges
         self.client = client
         self.reads = reads or MarketReads(MARKET_READ_SECONDS)
+        # This process's previous read of each market (one per market, the reads are shared).
+        self._previous: dict[_MarketKey, Observation] = {}
 
     @activity.defn
     async def bot_observe(self, bot: BotRef) -> MarketView:
@@ -141,7 +146,9 @@ class BotActivities:
                     raise exchange_failure(error) from None
             if ticker.last <= 0:  # no trade yet: nothing to decide on; the market may wake up
                 raise ApplicationError(f"{bot.symbol} has no last price", type="NoPrice")
-            seen = observation(ticker).model_copy(update={"at": at})
+            key = (bot.venue, bot.symbol)
+            seen = observation(ticker, self._previous.get(key)).model_copy(update={"at": at})
+            self._previous[key] = seen
             return MarketView(observation=seen, rules=rules)
 
         return await self.reads.get((bot.venue, bot.symbol), read)

@@ -126,13 +126,15 @@ class MarketWatchActivities:
         started = clock()
         since: datetime | None = None
         reads = woken = 0
+        previous: Observation | None = None
         exchange = self.exchanges.connect(feed.venue, retry=False)
         try:
             while True:
                 activity.heartbeat()
                 since = await self._refresh(board, feed, since)
-                observation = await self._read(exchange, feed)
+                observation = await self._read(exchange, feed, previous)
                 if observation is not None:
+                    previous = observation
                     reads += 1
                     woken += await self._wake(board, observation)
                 elapsed = clock() - started
@@ -163,10 +165,13 @@ class MarketWatchActivities:
         board.update(rows)
         return read_at
 
-    async def _read(self, exchange: Exchange, feed: FeedRef) -> Observation | None:
+    async def _read(
+        self, exchange: Exchange, feed: FeedRef, previous: Observation | None
+    ) -> Observation | None:
         """One look at the market, as a bot's own read sees it (`activities.bots.observation`,
         the volatility from the same ticker), stamped with this clock, the one the bots'
-        trigger times are on; None when the venue could not be read."""
+        trigger times are on, carrying the `previous` read (the sanity check's reference);
+        None when the venue could not be read."""
         try:
             ticker = await exchange.ticker(feed.symbol)
         except ExchangeError as exc:
@@ -175,7 +180,7 @@ class MarketWatchActivities:
         if ticker.last <= 0:
             log.warning("market feed: no last price", feed=feed.workflow_id)
             return None
-        return ticker_observation(ticker).model_copy(update={"at": datetime.now(UTC)})
+        return ticker_observation(ticker, previous).model_copy(update={"at": datetime.now(UTC)})
 
     async def _wake(self, board: MarketBoard, observation: Observation) -> int:
         """Signal the bots whose triggers fire on this observation; returns how many were."""

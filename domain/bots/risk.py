@@ -216,6 +216,11 @@ class Observation(_Data):
     # so a peak or a recovery the bot slept through still counts.
     high: Money | None = None
     volatility_percent: Money | None = None  # recent daily volatility, for adaptive sell
+    # The reader's previous look at the market (a feed reads every few seconds): the sanity
+    # check's reference for a jump when it is more recent than the bot's own last look, which
+    # may be long ago for a bot that sleeps until a trigger fires.
+    previous_price: Money | None = Field(default=None, gt=0)
+    previous_at: datetime | None = None
 
 
 class RestingOrder(_Data):

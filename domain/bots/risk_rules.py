@@ -85,11 +85,19 @@ def sanity_refusal(
     settings: SanityCheck, state: RiskState, observation: Observation
 ) -> tuple[RefusalReason, str] | None:
     """Why the market looks too abnormal to trade on, or None. The reference of a jump is the
-    previous observation (when recent enough), so a spike and its return are both refused and
-    a lasting move is accepted from its second observation on."""
+    previous observation (when recent enough): the bot's own last look or the reader's previous
+    read, whichever is newer; so a spike and its return are both refused and a lasting move is
+    accepted from its second observation on."""
     if not settings.enabled:
         return None
     previous, previous_at = state.last_price, state.last_price_at
+    seen_before, seen_at = observation.previous_price, observation.previous_at
+    if (
+        seen_before is not None
+        and seen_at is not None
+        and (previous_at is None or seen_at > previous_at)
+    ):
+        previous, previous_at = seen_before, seen_at
     window = timedelta(seconds=settings.jump_window_seconds)
     if previous and previous_at and observation.at - previous_at <= window:
         jump = abs(observation.price - previous) / previous * _HUNDRED

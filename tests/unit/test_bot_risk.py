@@ -364,6 +364,20 @@ def test_sanity_check_refuses_price_jumps_and_wide_spreads(
     assert run(settings(**SANE), sequence, position=FLAT) == expected
 
 
+def test_a_jump_is_measured_from_the_readers_previous_look_when_it_is_newer() -> None:
+    """A bot that slept since its last look (beyond the window) is woken by its feed on a spike:
+    the feed's previous read, seconds old, is the reference; an older one is not."""
+    slept = RiskState(last_price=D(100), last_price_at=T0)
+    spike = obs("120", 3600).model_copy(update={"previous_price": D(100), "previous_at": at(3598)})
+    decision, _ = evaluate(settings(**SANE), slept, FLAT, spike)
+    assert (decision.action, decision.refusal) == JUMP
+    lasting = spike.model_copy(update={"previous_price": D(119), "previous_at": at(3598)})
+    assert evaluate(settings(**SANE), slept, FLAT, lasting)[0].action is Action.HOLD
+    # The bot's own look is newer than the reader's: it stays the reference.
+    recent = RiskState(last_price=D(120), last_price_at=at(3599))
+    assert evaluate(settings(**SANE), recent, FLAT, spike)[0].action is Action.HOLD
+
+
 @pytest.mark.parametrize("given", [{"price": "0"}, {"price": "1", "bid": "0"}])
 def test_an_observation_has_positive_prices(given: dict[str, str]) -> None:
     with pytest.raises(ValidationError):

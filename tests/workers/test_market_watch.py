@@ -185,11 +185,12 @@ async def test_a_bot_is_signalled_again_only_when_its_triggers_change(
     await binance_sim.set_price("BTCBRL", PRICE)
     bot = await new_bot(db)
     await publish(sessions, bot, take_profit("300000"), version=1)
-    watch = watcher(settings, sessions, factory, temporal, run_seconds=1.0)
+    # Runs long enough for several reads and a republication even on a loaded machine.
+    watch = watcher(settings, sessions, factory, temporal, run_seconds=2.0)
     async with bot_targets(temporal, [bot.bot_id]) as targets:
         unchanged = await ActivityEnvironment().run(watch.watch_market, FEED)
         assert unchanged.reads >= 2 and unchanged.woken == 1  # once, though it fired each read
-        watch = watcher(settings, sessions, factory, temporal, run_seconds=4.0)
+        watch = watcher(settings, sessions, factory, temporal, run_seconds=10.0)
         running = asyncio.create_task(ActivityEnvironment().run(watch.watch_market, FEED))
         async with asyncio.timeout(30):
             await arrived(targets[bot.bot_id], wakes=2)
@@ -198,6 +199,10 @@ async def test_a_bot_is_signalled_again_only_when_its_triggers_change(
             changed: WatchResult = await running
         assert changed.woken == 2
         assert len((await seen(targets[bot.bot_id])).wakes) == 3 == len(received.wakes)
+        # Each wake carries the feed's previous read: the sanity check's reference for a jump.
+        last = received.wakes[-1]
+        assert last.previous_price == PRICE and last.previous_at is not None
+        assert last.previous_at < last.at
 
 
 async def test_the_trailing_stop_fires_on_the_high_the_feed_kept(
