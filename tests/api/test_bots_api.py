@@ -496,6 +496,10 @@ async def test_a_context_the_user_pauses_pauses_its_bots_and_keeps_them_on_delet
     paused = await api.post(f"/api/contexts/{context}/pause", headers=t.headers)
     assert paused.status_code == 200, paused.text
     await bot_reads("paused", "context_paused")
+    refused = assert_error(
+        await api.post(f"/api/bots/{bot['id']}/buy", headers=t.headers), 409, "bot_command_refused"
+    )
+    assert "paused" in refused["message"]
     resumed = await api.post(f"/api/contexts/{context}/resume", headers=t.headers)
     assert resumed.status_code == 200, resumed.text
     await bot_reads("running", None)

@@ -361,6 +361,10 @@ class Trader:
         amount = amount or self.state.config.order_amount
         if self.state.status is BotStatus.STOPPED:
             return "the bot is stopped"
+        # Paused by the user, the bot still takes the user's own buys; not while its context is
+        # off or its key refused.
+        if self.state.pause_reason in (PauseReason.CONTEXT_PAUSED, PauseReason.CREDENTIALS):
+            return f"the bot is paused: {self.state.pause_detail}"
         if self.state.risk.tripped is not None:
             return f"circuit breaker tripped: {self.state.risk.tripped.detail}"
         if self.state.funds.free < amount:
