@@ -76,7 +76,12 @@ class OrderActivities:
                     creation_context=place.creation_context,
                     at=datetime.now(UTC),
                 )
-            except (LookupError, ValueError) as error:  # no such bot, or another bot's id
+            except LookupError as error:
+                # No such bot yet: the API starts a bot's workflow before its row commits, so a
+                # first order may come first. Retried (nothing was sent); a bot whose creation
+                # rolled back has its workflow terminated.
+                raise ApplicationError(str(error), type="BotNotRecorded") from None
+            except ValueError as error:  # another bot's client order id: never to be sent
                 raise ApplicationError(
                     str(error), type="OrderNotRecorded", non_retryable=True
                 ) from None

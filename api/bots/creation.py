@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.contexts import ContextRepository
@@ -53,12 +53,23 @@ async def active_context(
     return context
 
 
-async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
-    """The plan's feature for `kind`, then its bot limit (per user: every bot not deleted).
+async def lock_caller(session: AsyncSession, user: User) -> None:
+    """Hold the caller's row until the request commits: two bots created at once are counted
+    and funded one after the other, never both against the same room. An UPDATE, not SELECT
+    ... FOR UPDATE: the row lock on PostgreSQL, the write lock on SQLite (whose driver opens the
+    transaction at the first write) — so nothing that writes through another connection (the
+    paper venue's balance read) may run while it is held."""
+    await session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(updated_at=User.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
-    The caller's row stays locked until the request commits: two bots created at once are
-    counted (and funded) one after the other, never both against the same room."""
-    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
+
+async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
+    """The plan's feature for `kind`, then its bot limit (per user: every bot not deleted);
+    checked again under `lock_caller` for the count to hold."""
     state = await stored_subscription(session, user)
     plan = PLANS[state.plan]
     feature = KIND_FEATURES[kind]
@@ -130,22 +141,34 @@ def invalid_config(fields: list[dict[str, str]]) -> ApiError:
     return ApiError(422, "invalid_config", "The bot's config is not valid.", {"fields": fields})
 
 
-async def check_funds(
+async def venue_free_balance(
     session: AsyncSession,
     vault: Vault,
     exchanges: ExchangeFactory,
     user_id: uuid.UUID,
     venue: Venue,
     config: SmartBotConfig,
+) -> Decimal:
+    """The account's free quote at the venue (read before `lock_caller`: creating a bot moves
+    no money at the venue, so the read stays true under the lock)."""
+    quote = config.symbol.split("-", 1)[1]
+    return await _free_balance(session, vault, exchanges, user_id, venue, quote)
+
+
+async def check_funds(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    venue: Venue,
+    config: SmartBotConfig,
+    available: Decimal,
 ) -> None:
-    """The account's free quote, less what the caller's other live bots on the venue may still
-    spend of it, must cover the new allocation.
+    """The account's free quote (`available`), less what the caller's other live bots on the
+    venue may still spend of it, must cover the new allocation.
 
     What another bot may still spend is its own `free`: what it has invested is no longer
     quote, and what its open orders block is the venue's `locked`, neither in the account's
     free balance; subtracting its whole allocation would count those twice."""
     quote = config.symbol.split("-", 1)[1]
-    available = await _free_balance(session, vault, exchanges, user_id, venue, quote)
     committed = await _committed_elsewhere(session, user_id, venue, quote)
     if available - committed < config.allocated_balance:
         free, held, asked = (

@@ -19,7 +19,14 @@ from adapters.contexts import ContextRepository
 from adapters.db.bots import BotStore
 from adapters.db.models import TradingContext
 from adapters.db.models_bots import BotRecord
-from api.bots.creation import active_context, check_funds, check_plan, smart_config
+from api.bots.creation import (
+    active_context,
+    check_funds,
+    check_plan,
+    lock_caller,
+    smart_config,
+    venue_free_balance,
+)
 from api.bots.schemas import BotCreate, BotPublic, FundsPublic, ManualOrderBody
 from api.bots.workflow_calls import bot_update, bot_view, start_smart_bot
 from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep, VaultDep, utcnow
@@ -127,7 +134,10 @@ async def create_bot(
     await check_plan(session, user, body.kind)
     config = smart_config(body.config, context.symbol)
     venue = Venue(context.exchange)
-    await check_funds(session, vault, exchanges, user.id, venue, config)
+    available = await venue_free_balance(session, vault, exchanges, user.id, venue, config)
+    await lock_caller(session, user)
+    await check_plan(session, user, body.kind)  # again: a bot created meanwhile counts
+    await check_funds(session, user.id, venue, config, available)
     funds = BotFunds.allocate(config.symbol, config.allocated_balance)
     bot = await BotStore(session).create_bot(
         user_id=user.id,

@@ -5,6 +5,7 @@ cancel of an order already final answers its state."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -268,3 +269,22 @@ async def test_another_bots_client_order_id_is_refused_before_anything_is_sent(
     assert failure.value.non_retryable and failure.value.type == "OrderNotRecorded"
     assert await intruder.orders_named(taken.request.client_order_id) == 0
     assert (await _stored(db, taken.request.client_order_id)).bot_id == owner.bot.bot_id
+
+
+async def test_an_order_of_a_bot_not_yet_recorded_is_retried_and_nothing_is_sent(
+    db: AsyncSession,
+    factory: ExchangeFactory,
+    vault: Vault,
+    binance_sim: BinanceSim,
+    orders: OrderActivities,
+) -> None:
+    """The API starts a bot's workflow before its row commits: a first order that comes
+    sooner fails retryably (Temporal tries again once the row is there), having sent nothing."""
+    account = await open_account(Venue.PAPER, db, factory, vault, binance_sim)
+    early = account.place(quote_quantity=Decimal("50"))
+    unknown = early.bot.model_copy(update={"bot_id": uuid.uuid4()})
+    early = early.model_copy(update={"bot": unknown})
+    with pytest.raises(ApplicationError) as failure:
+        await run(orders.bot_place_order, early)
+    assert not failure.value.non_retryable and failure.value.type == "BotNotRecorded"
+    assert await account.orders_named(early.request.client_order_id) == 0
