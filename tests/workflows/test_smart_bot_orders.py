@@ -100,5 +100,9 @@ async def test_an_order_canceled_on_the_venue_is_noticed_and_its_funds_released(
     released = await bot.until(lambda v: v.funds.blocked == 0)
     assert released.funds.free == Decimal("500") and released.funds.invested == 0
     assert released.status is BotStatus.RUNNING
-    [order] = await bot.orders()
-    assert order.status == "CANCELED"
+
+    async def recorded_canceled() -> BotOrderRecord | None:
+        [order] = await bot.orders()  # recorded right after the bot is told
+        return order if order.status == "CANCELED" else None
+
+    await until(recorded_canceled)
