@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +21,6 @@ from adapters.db.bot_triggers import TriggerStore
 from adapters.db.models import AuditEvent, MailOutbox, User
 from adapters.db.models_bots import BotRecord
 from adapters.exchanges.factory import ExchangeFactory
-from adapters.settings import Settings
 from domain.accounts import AuditAction
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RiskState, RiskTriggers
@@ -42,15 +40,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def factory(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[ExchangeFactory]:
-    exchanges = ExchangeFactory(settings, sessions=sessions)
-    yield exchanges
-    await exchanges.aclose()
 
 
 @pytest.fixture

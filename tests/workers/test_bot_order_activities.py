@@ -6,7 +6,6 @@ cancel of an order already final answers its state."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,15 +37,6 @@ VENUES = [Venue.PAPER, Venue.BINANCE]
 @pytest.fixture
 def vault(settings: Settings) -> Vault:
     return Vault(settings.credential_keys, settings.credentials_key_version)
-
-
-@pytest.fixture
-async def factory(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[ExchangeFactory]:
-    exchanges = ExchangeFactory(settings, sessions=sessions)
-    yield exchanges
-    await exchanges.aclose()
 
 
 def placement(bot: BotRef, sequence: int, type_: OrderType, **fields: Any) -> PlaceOrder:

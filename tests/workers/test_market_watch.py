@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -103,15 +102,6 @@ def test_the_same_triggers_republished_do_not_wake_the_bot_again() -> None:
 
 
 # -- the activity ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def factory(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[ExchangeFactory]:
-    exchanges = ExchangeFactory(settings, sessions=sessions)
-    yield exchanges
-    await exchanges.aclose()
 
 
 def watcher(

@@ -12,7 +12,9 @@ never left with no feed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -39,49 +41,46 @@ class _Watcher:
         """A bot needs this watcher: it must not end on the run in progress."""
         self._ensured = True
 
-    def _idle(self, still_needed: int) -> bool:
-        """Nothing needs the watcher, and no bot asked for it since the run began."""
-        ensured, self._ensured = self._ensured, False
-        return still_needed == 0 and not ensured
+    async def _watch(
+        self,
+        activity: str,
+        ref: FeedRef | AccountRef,
+        queue: TaskQueue,
+        needed: Callable[[Any], int],
+        result_type: type[Any],
+    ) -> None:
+        """Run `activity` again and again until `needed(result)` is 0 and no bot asked for the
+        watcher meanwhile; a long history hands over to a new run."""
+        for _ in range(RUNS_PER_HISTORY):
+            self._ensured = False
+            result = await workflow.execute_activity(
+                activity,
+                ref,
+                task_queue=queue,
+                start_to_close_timeout=RUN_LIMIT,
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=RETRY,
+                result_type=result_type,
+            )
+            if needed(result) == 0 and not self._ensured:
+                return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(ref)
 
 
 @workflow.defn(name="MarketFeed")
 class MarketFeedWorkflow(_Watcher):
     @workflow.run
     async def run(self, feed: FeedRef) -> None:
-        for _ in range(RUNS_PER_HISTORY):
-            self._ensured = False
-            result = await workflow.execute_activity(
-                "watch_market",
-                feed,
-                task_queue=TaskQueue.MARKET_FEEDS,
-                start_to_close_timeout=RUN_LIMIT,
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=RETRY,
-                result_type=WatchResult,
-            )
-            if self._idle(result.watching):
-                return
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(feed)
+        await self._watch(
+            "watch_market", feed, TaskQueue.MARKET_FEEDS, lambda r: r.watching, WatchResult
+        )
 
 
 @workflow.defn(name="AccountSync")
 class AccountSyncWorkflow(_Watcher):
     @workflow.run
     async def run(self, account: AccountRef) -> None:
-        for _ in range(RUNS_PER_HISTORY):
-            self._ensured = False
-            result = await workflow.execute_activity(
-                "sync_account",
-                account,
-                task_queue=TaskQueue.BOTS,
-                start_to_close_timeout=RUN_LIMIT,
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=RETRY,
-                result_type=SyncResult,
-            )
-            if self._idle(result.open_orders):
-                return
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(account)
+        await self._watch(
+            "sync_account", account, TaskQueue.BOTS, lambda r: r.open_orders, SyncResult
+        )
