@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -80,6 +81,7 @@ class Options:
     interval_share: float = 0.03
     interval_seconds: int = INTERVAL_SECONDS
     cache: int = 5000
+    temporal_memory: bool = False  # the dev server's data in memory instead of a file
     market_feed_seconds: float = 2.0
     watch_run_seconds: float = 60.0
     startup_timeout: float = 3600.0
@@ -103,8 +105,11 @@ class Report:
 
 @contextmanager
 def _process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    # Bytecode written and read: the workflow sandbox imports the workflow modules again for
+    # every new workflow instance, and without .pyc files it compiles them each time.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     try:
         yield process
     finally:
@@ -142,7 +147,8 @@ def run(options: Options) -> Report:
         temporal = [
             str(temporal_binary()),
             *("server", "start-dev", "--headless", "--log-level", "warn", "--ip", HOST),
-            *("--port", str(port), "--db-filename", f"{workdir}/temporal.db"),
+            *("--port", str(port)),
+            *([] if options.temporal_memory else ["--db-filename", f"{workdir}/temporal.db"]),
             *dev_server_args(),
         ]
         with _process(temporal, Path(workdir) / "temporal.log") as server:
@@ -207,6 +213,7 @@ async def _measure(
                     tag=str(options.bots),
                 )
             )
+            _say(f"ceiling: {report.ceiling[-1]}")
     if options.bots == 0:
         return report
     engine = create_engine(url, pool_size=5)
@@ -215,12 +222,19 @@ async def _measure(
     seeded = await seed(sessions, mix)
     loop = asyncio.get_running_loop()
     began = loop.time()
+    _say(f"{options.bots} bots written; starting their workflows")
     report.start_seconds = await start_bots(client, seeded.inputs)
-    while await projected(sessions) < options.bots:
+    _say(f"started in {report.start_seconds:.0f} s")
+    said = began
+    while (up := await projected(sessions)) < options.bots:
         if loop.time() - began > options.startup_timeout:
             break
+        if loop.time() - said >= 10:
+            said = loop.time()
+            _say(f"{up} projected after {said - began:.0f} s")
         await asyncio.sleep(1)
     report.startup_seconds = loop.time() - began
+    _say(f"start-up took {report.startup_seconds:.0f} s; measuring")
     await asyncio.sleep(options.warmup)
     report.up = await projected(sessions)
 
@@ -289,6 +303,10 @@ async def _measure(
     return report
 
 
+def _say(message: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {message}", file=sys.stderr, flush=True)
+
+
 def _busy(before: object, after: object) -> float:
     """Cores busy over the window, from the machine's CPU times."""
     spent = {k: getattr(after, k) - getattr(before, k) for k in after._fields}  # type: ignore[attr-defined]
@@ -304,18 +322,19 @@ def _profile(
     if options.profile is None:
         return []
     options.profile.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
     return [
         subprocess.Popen(
             [
-                "py-spy", "record", "--pid", str(w.pid), "--duration", str(int(options.steady)),
-                "--format", "raw", "--output", str(options.profile / f"worker-{i}.txt"),
-                "--nonblocking",
+                *(spy, "record", "--pid", str(w.pid), "--duration", str(int(options.steady))),
+                *("--format", "raw", "--nonblocking"),
+                *("--output", str(options.profile / f"worker-{i}.txt")),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for i, w in enumerate(workers)
-    ]  # fmt: skip
+    ]
 
 
 def main() -> int:
@@ -339,6 +358,7 @@ def main() -> int:
         default = getattr(defaults, name)
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     parser.add_argument("--no-ceiling", dest="ceiling", action="store_false")
+    parser.add_argument("--temporal-memory", action="store_true")
     parser.add_argument("--profile", type=Path, default=None)
     options = Options(**vars(parser.parse_args()))
     report = run(options)

@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 GOAL_BOTS, GOAL_P99 = 20_000, 5.0
 
 HEADER = (
-    "| date | bots (interval) | workers | starts/s | start-up | workflow tasks/min "
+    "| date | bots (interval) | dev server data | workers, cache | starts/s | start-up "
+    "| workflow tasks/min "
     "| feed evaluations/min | bot wake-ups/min | orders/min | acting bots/2 min "
     "| delay p50 / p99 (feed) | delay p50 / p99 (timer) | worker CPU | worker RSS "
     "| dev server CPU | PostgreSQL CPU | ceiling: timer+activity / timer+local (ticks/min) |\n"
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
     "| --- | --- | --- |"
 )
 
@@ -62,7 +63,8 @@ def row(report: Report) -> str:
     acting = f["acting_bots"]
     acting_2min = None if acting is None else acting / o.bots * 100
     return (
-        f"| {datetime.now(UTC):%Y-%m-%d} | {o.bots:,} ({o.interval_share:.0%}) | {o.workers} "
+        f"| {datetime.now(UTC):%Y-%m-%d} | {o.bots:,} ({o.interval_share:.0%}) "
+        f"| {'memory' if o.temporal_memory else 'file'} | {o.workers}, {o.cache:,} "
         f"| {_n(starts, 1)} | {report.startup_seconds:.0f} s | {_n(report.rate('workflow_tasks'))} "
         f"| {_n(report.rate('evaluations'))} | {_n(woken)} | {_n(report.rate('orders'))} "
         f"| {_n(acting_2min, 1)} % "
