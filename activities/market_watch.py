@@ -37,8 +37,11 @@ from domain.bots.state import BotTriggers
 log = structlog.get_logger(__name__)
 
 # A bot signalled and not republished since may have missed the signal (a worker lost it in
-# a restart): it is signalled again after this long while its triggers still fire.
+# a restart): it is signalled again after this long while its triggers still fire, and each
+# further time after twice as long, up to RESIGNAL_MAX: a bot that is only slow (a backlog
+# of wake-ups) is not buried under more of them.
 RESIGNAL_AFTER = timedelta(seconds=30)
+RESIGNAL_MAX = timedelta(minutes=4)
 # Rows written by transactions still committing when the previous refresh read: re-read
 # them (a row seen twice carries the same version and changes nothing).
 SINCE_OVERLAP = timedelta(seconds=5)
@@ -48,13 +51,19 @@ SIGNALS_AT_ONCE = 100  # in flight to the server; a heartbeat after each batch
 @dataclass(slots=True)
 class Watched:
     """One bot as its feed knows it: its triggers, their version, the highest price seen
-    since that version (the trailing stop's peak between wake-ups), and when it was last
-    signalled under that version."""
+    since that version (the trailing stop's peak between wake-ups), when it was last
+    signalled under those triggers and how long it is left alone after that."""
 
     triggers: BotTriggers
     version: int
     high: Decimal | None = None
     signalled_at: datetime | None = None
+    quiet: timedelta = RESIGNAL_AFTER
+
+    def signalled(self, at: datetime) -> None:
+        if self.signalled_at is not None:  # signalled again for the same triggers
+            self.quiet = min(self.quiet * 2, RESIGNAL_MAX)
+        self.signalled_at = at
 
 
 @dataclass
@@ -87,15 +96,14 @@ class MarketBoard:
 
     def fired(self, price: Decimal, at: datetime) -> list[tuple[uuid.UUID, Watched]]:
         """Record `price` in every bot's high and return the bots whose triggers fire on it,
-        except those signalled under their current version less than RESIGNAL_AFTER ago."""
-        quiet_since = at - RESIGNAL_AFTER
+        except those signalled for their current triggers less than their quiet time ago."""
         woken = []
         for bot_id, watched in self.bots.items():
             high = watched.high
             if high is None or price > high:
                 watched.high = high = price
             signalled = watched.signalled_at
-            if signalled is not None and signalled > quiet_since:
+            if signalled is not None and at - signalled < watched.quiet:
                 continue
             if watched.triggers.fired(price, at, high):
                 woken.append((bot_id, watched))
@@ -208,5 +216,5 @@ class MarketWatchActivities:
             else:  # not marked signalled: tried again on the next read
                 log.warning("market feed: wake not sent", bot_id=str(bot_id), error=exc.message)
             return False
-        watched.signalled_at = observation.at
+        watched.signalled(observation.at)
         return True

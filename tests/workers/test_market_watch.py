@@ -80,10 +80,30 @@ def test_the_board_follows_the_high_and_holds_a_signalled_bot_for_a_while() -> N
     assert board.fired(Decimal(110), T0) == []
     [(bot_id, watched)] = board.fired(Decimal(104), T0)  # 5.5 % under the high it kept
     assert (bot_id, watched.high) == (trailing, Decimal(110))
-    watched.signalled_at = T0
+    watched.signalled(T0)
     assert [b for b, _ in board.fired(Decimal(89), T0 + timedelta(seconds=1))] == [buyer]
     later = T0 + RESIGNAL_AFTER + timedelta(seconds=1)
     assert {b for b, _ in board.fired(Decimal(89), later)} == {trailing, buyer}
+
+
+def test_a_bot_that_stays_fired_is_signalled_again_less_and_less_often() -> None:
+    """Not republished after a wake-up (a lost signal, or a bot behind on its work), the bot
+    is signalled again after 30 s, then 60 s, ... up to 4 minutes; new triggers start over."""
+    board = MarketBoard()
+    bot = uuid.uuid4()
+    board.update([row(bot, take_profit("100"), 1)])
+    at, gaps = T0, []
+    for _ in range(6):
+        [(_, watched)] = board.fired(Decimal(101), at)
+        watched.signalled(at)
+        gap = timedelta(seconds=1)
+        while not board.fired(Decimal(101), at + gap):
+            gap += timedelta(seconds=1)
+        gaps.append(gap.total_seconds())
+        at += gap
+    assert gaps == [30, 60, 120, 240, 240, 240]
+    board.update([row(bot, take_profit("99"), 2)])
+    assert board.bots[bot].signalled_at is None and board.bots[bot].quiet == RESIGNAL_AFTER
 
 
 def test_the_same_triggers_republished_do_not_wake_the_bot_again() -> None:
@@ -93,7 +113,7 @@ def test_the_same_triggers_republished_do_not_wake_the_bot_again() -> None:
     bot = uuid.uuid4()
     board.update([row(bot, take_profit("100"), 1)])
     [(_, watched)] = board.fired(Decimal(101), T0)
-    watched.signalled_at = T0
+    watched.signalled(T0)
     board.update([row(bot, take_profit("100"), 2)])
     assert board.fired(Decimal(101), T0 + timedelta(seconds=1)) == []
     assert board.bots[bot].version == 2
