@@ -138,10 +138,17 @@ class SmartBotWorkflow:
         return self._trader.projection()
 
     async def _command(self, name: str, change: Any) -> BotProjection:
-        """Apply one command after whatever came before it; a refusal changes nothing."""
+        """Apply one command after whatever came before it."""
         async with self._lock:
             before = self._trader.state
-            await change()
+            try:
+                await change()
+            except ApplicationError:
+                # Refused after acting (an emergency sell that canceled orders, then found no
+                # market to sell on): what it did is still the bot's state to project.
+                if self._trader.state != before:
+                    await self._trader.publish()
+                raise
             if self._trader.state.last_decision == before.last_decision:
                 self._trader.decided(name, "command")
             await self._trader.publish()
