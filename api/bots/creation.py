@@ -47,7 +47,7 @@ async def active_context(
         raise ApiError(
             409,
             "context_paused",
-            "The trading context is paused; resume it before adding bots.",
+            "The trading context is paused; resume it first.",
             {"context_id": str(context.id), "reason": context.paused_reason},
         )
     return context

@@ -198,11 +198,18 @@ async def configure_bot(
     return SmartBotConfig.model_validate(view.config)
 
 
+# Commands that set a bot trading: refused while its context is paused (the bot resumes with
+# its context; the user resumes the context first).
+_RUNS_THE_BOT = {"start", "resume", "reset_circuit_breaker"}
+
+
 def _command(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
     async def command(
         bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
     ) -> BotPublic:
         bot, venue = await _owned(session, user.id, bot_id)
+        if update in _RUNS_THE_BOT:
+            await active_context(session, user.id, bot.context_id)
         return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update))
 
     command.__name__ = f"{update}_bot"

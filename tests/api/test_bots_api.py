@@ -422,7 +422,7 @@ async def test_a_plan_change_pauses_and_resumes_the_bots_of_the_contexts_it_move
     assert_error(
         await api.post(f"/api/bots/{bot['id']}/resume", headers=t.headers),
         409,
-        "bot_command_refused",
+        "context_paused",
     )
     up = await environment.run(limits.apply_plan_limits, PlanChange(user_id=t.id, plan=Plan.PRO))
     assert up.resumed_contexts == [newest]
@@ -500,6 +500,9 @@ async def test_a_context_the_user_pauses_pauses_its_bots_and_keeps_them_on_delet
         await api.post(f"/api/bots/{bot['id']}/buy", headers=t.headers), 409, "bot_command_refused"
     )
     assert "paused" in refused["message"]
+    assert_error(  # the bot resumes with its context, not before
+        await api.post(f"/api/bots/{bot['id']}/resume", headers=t.headers), 409, "context_paused"
+    )
     resumed = await api.post(f"/api/contexts/{context}/resume", headers=t.headers)
     assert resumed.status_code == 200, resumed.text
     await bot_reads("running", None)
