@@ -25,6 +25,8 @@ def test_the_openapi_document_is_the_one_include_router_gives() -> None:
         api_app.subscriptions_router,
         api_app.webhooks_router,
         api_app.contexts_router,
+        api_app.bots_router,
+        api_app.orders_router,
         api_app.pages_router(settings.docs_enabled),
     ):
         reference.include_router(router)
