@@ -151,6 +151,8 @@ class BotProjection(BaseModel):
     order_sequence: int
     triggers: BotTriggers
     at: datetime
+    # The triggers went from none to some: the market's feed may have ended and must run.
+    start_feed: bool = False
 
 
 class BotNotice(BaseModel):

@@ -155,8 +155,10 @@ class BotActivities:
 
     @activity.defn
     async def bot_project(self, projection: BotProjection) -> None:
-        """The bot's row and its triggers, in one transaction. Both are keyed by the
-        projection's sequence, so a repeated or late projection changes nothing."""
+        """The bot's row and its triggers, in one transaction, then its market's feed made
+        sure to run when `start_feed`. Row and triggers are keyed by the projection's
+        sequence, so a repeated or late projection changes nothing (and `ensure` twice is
+        one running feed)."""
         bot = projection.bot
         async with self.sessions() as session:
             await BotStore(session).project_bot(
@@ -178,6 +180,8 @@ class BotActivities:
                 bot, projection.triggers, projection.sequence, datetime.now(UTC)
             )
             await session.commit()
+        if projection.start_feed:
+            await self.bot_ensure_feed(FeedRef(venue=bot.venue, symbol=bot.symbol))
 
     @activity.defn
     async def bot_notify(self, notice: BotNotice) -> None:

@@ -16,7 +16,7 @@ import random
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,17 @@ import pytest
 import uvicorn
 from sqlalchemy import delete, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
 
 from adapters.db.engine import create_engine, session_factory
 from adapters.db.migrate import upgrade
@@ -191,12 +198,49 @@ async def temporal(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
 
 
+class ActivityInputs(ClientInterceptor, Interceptor):
+    """The inputs of the activities named `names` that the session's workers ran, local ones
+    included (a local activity's input is not in the history): what a workflow asked. A
+    client's interceptor that is also a worker's reaches every worker of that client."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.calls: list[tuple[str, Sequence[Any]]] = []
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _RecordingActivities(next, self)
+
+
+class _RecordingActivities(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, log: ActivityInputs) -> None:
+        super().__init__(next)
+        self._log = log
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        name = activity.info().activity_type
+        if name in self._log.names:
+            self._log.calls.append((name, input.args))
+        return await super().execute_activity(input)
+
+
+@pytest.fixture(scope="session")
+def activity_inputs() -> ActivityInputs:
+    return ActivityInputs({"bot_project"})
+
+
 @pytest.fixture(scope="session")
 async def workers(
-    temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    temporal: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    activity_inputs: ActivityInputs,
 ) -> AsyncIterator[list[Worker]]:
-    """The production workers, polling the dev server for the whole session."""
-    running = build_workers(temporal, WorkerDeps.build(settings, sessions, temporal), settings)
+    """The production workers, polling the dev server for the whole session (through a client
+    that records some activities' inputs)."""
+    config = temporal.config()
+    config["interceptors"] = [activity_inputs]
+    recording = Client(**config)
+    running = build_workers(recording, WorkerDeps.build(settings, sessions, temporal), settings)
     tasks = [asyncio.create_task(worker.run()) for worker in running]
     yield running
     await asyncio.gather(*(worker.shutdown() for worker in running))

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.replay.record_bots 0.3.0
 
-It starts its own dev server (the server suggests continue-as-new at 200 events, so a run
+It starts its own dev server (the server suggests continue-as-new at 100 events, so a run
 hands over within a minute), a SQLite database, a Binance simulator with a pinned BTC-BRL
 and the production workers, and runs a CONTINUOUS SmartBot with limit buys: three buys rest at
 the bid and fill when the price comes down (the account sync reports them), the user raises the
@@ -288,7 +288,7 @@ async def record(version: str) -> None:
             "--dynamic-config-value",
             "frontend.WorkflowTimeSkippingEnabled=true",
             "--dynamic-config-value",
-            "limit.historyCount.suggestContinueAsNew=200",
+            "limit.historyCount.suggestContinueAsNew=100",
             *dev_server_args(),
         ],
         data_converter=pydantic_data_converter,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bot_models import AccountRef, BotNotice, BotProjection, BotRef, FeedRef, MarketView
 from activities.bots import BotActivities, MarketReads, observation
@@ -169,6 +170,27 @@ async def test_a_projection_writes_the_bot_and_its_triggers_and_a_late_one_nothi
     assert record.config == {"symbol": "BTC-BRL", "order_amount": "50"}
     [row] = await TriggerStore(db).changed_since(Venue.PAPER, "BTC-BRL", None)
     assert (row.bot_id, row.version, row.triggers) == (bot.bot_id, 4, newer.triggers)
+
+
+async def test_a_projection_whose_triggers_were_empty_starts_its_market_feed(
+    db: AsyncSession, bots: BotActivities, temporal: Client
+) -> None:
+    # A market of this test alone: a feed other tests run is never touched.
+    bot = (await make_bot(db, Venue.PAPER)).model_copy(
+        update={"symbol": f"T{uuid.uuid4().hex[:8].upper()}-BRL"}
+    )
+    feed = temporal.get_workflow_handle(FeedRef(venue=bot.venue, symbol=bot.symbol).workflow_id)
+    await run(bots.bot_project, _projection(bot, 1, BotStatus.RUNNING, "360000"))
+    with pytest.raises(RPCError) as missing:  # triggers already published: no feed asked for
+        await feed.describe()
+    assert missing.value.status is RPCStatusCode.NOT_FOUND
+
+    first = _projection(bot, 2, BotStatus.RUNNING, "360000")
+    await run(bots.bot_project, first.model_copy(update={"start_feed": True}))
+    try:
+        assert (await feed.describe()).status is WorkflowExecutionStatus.RUNNING
+    finally:
+        await feed.terminate("test over")
 
 
 async def test_a_notice_is_audited_and_mailed_once(db: AsyncSession, bots: BotActivities) -> None:

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities.bot_models import ManualOrder
+from activities.bot_models import BotProjection, ManualOrder
 from adapters.db.models import AuditEvent, MailOutbox, User
 from domain.accounts import AuditAction
 from domain.bots.state import BotStatus, PauseReason
 from domain.market import Venue
+from tests.conftest import ActivityInputs
 from tests.workflows.conftest import (
     BotLab,
     RunningBot,
@@ -139,15 +140,14 @@ async def test_circuit_breaker_trips_after_losing_trades_and_only_a_reset_resume
     assert again.funds.invested > 0 and len(await bot.orders()) == 5
 
 
-async def projected(bot: RunningBot, text: str) -> bool:
-    """Whether one of the bot's projections (its activities' inputs) carried `text`."""
-    history = await bot.handle.fetch_history()
+def projected(inputs: ActivityInputs, bot: RunningBot, reason: str) -> bool:
+    """Whether one of the bot's projections carried a last decision for `reason`."""
     return any(
-        text.encode() in payload.data
-        for event in history.events
-        if event.HasField("activity_task_scheduled_event_attributes")
-        and event.activity_task_scheduled_event_attributes.activity_type.name == "bot_project"
-        for payload in event.activity_task_scheduled_event_attributes.input.payloads
+        projection.bot.bot_id == bot.ref.bot_id
+        and projection.last_decision is not None
+        and projection.last_decision.reason == reason
+        for name, (projection, *_) in inputs.calls
+        if name == "bot_project" and isinstance(projection, BotProjection)
     )
 
 
@@ -168,7 +168,7 @@ async def test_a_resting_buy_that_drifted_from_the_market_is_canceled(lab: BotLa
 
 
 async def test_a_price_jump_is_refused_and_recorded_and_the_next_look_sells(
-    lab: BotLab,
+    lab: BotLab, activity_inputs: ActivityInputs
 ) -> None:
     await lab.binance.set_price(SIM_SYMBOL, START)
     user = await lab.user()
@@ -182,7 +182,7 @@ async def test_a_price_jump_is_refused_and_recorded_and_the_next_look_sells(
     await lab.binance.set_price(SIM_SYMBOL, START * Decimal("1.10"))
     sold = await bot.until(lambda v: v.funds.proceeds > 0)
     assert sold.last_decision is not None and sold.last_decision.reason == "take_profit"
-    assert await projected(bot, '"reason":"price_jump"')  # the refusal came first
+    assert projected(activity_inputs, bot, "price_jump")  # the refusal came first
     orders = await bot.orders()
     assert [o.side for o in orders] == ["buy", "sell"]
 

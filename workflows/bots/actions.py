@@ -75,21 +75,31 @@ async def _call(
     return result
 
 
-async def observe(bot: BotRef) -> MarketView | None:
-    """The market now (ticker and rules), as a local activity: no extra task round trip."""
+async def _call_locally(
+    name: str, arg: Any, result_type: type[T] | None, *, attempt: timedelta, give_up: timedelta
+) -> T | None:
+    """A call run by this worker inside the workflow task that makes it: no task round trip
+    (the result is recorded as a marker)."""
     try:
-        view: MarketView = await workflow.execute_local_activity(
-            "bot_observe",
-            bot,
-            start_to_close_timeout=OBSERVE_ATTEMPT,
-            schedule_to_close_timeout=OBSERVE_GIVE_UP,
+        result: T | None = await workflow.execute_local_activity(
+            name,
+            arg,
+            start_to_close_timeout=attempt,
+            schedule_to_close_timeout=give_up,
             retry_policy=_RETRY,
-            result_type=MarketView,
+            result_type=result_type,
         )
     except ActivityError as error:
-        workflow.logger.warning("the market could not be read: %s", error.cause or error)
+        workflow.logger.warning("local activity %s gave up: %s", name, error.cause or error)
         return None
-    return view
+    return result
+
+
+async def observe(bot: BotRef) -> MarketView | None:
+    """The market now (ticker and rules)."""
+    return await _call_locally(
+        "bot_observe", bot, MarketView, attempt=OBSERVE_ATTEMPT, give_up=OBSERVE_GIVE_UP
+    )
 
 
 async def place(order: PlaceOrder) -> OrderOutcome | None:
@@ -121,6 +131,15 @@ async def _state_call(name: str, arg: Any) -> None:
 
 
 async def project(projection: BotProjection) -> None:
+    """The bot's row and triggers, and its feed started when `projection.start_feed`, in the
+    task that changed the state (one task per wake-up that orders, not two)."""
+    await _call_locally(
+        "bot_project", projection, None, attempt=STATE_ATTEMPT, give_up=STATE_GIVE_UP
+    )
+
+
+async def project_as_task(projection: BotProjection) -> None:
+    """Before PROJECT_LOCALLY: the projection as an activity task of its own."""
     await _state_call("bot_project", projection)
 
 
@@ -129,6 +148,7 @@ async def notify(notice: BotNotice) -> None:
 
 
 async def ensure_feed(bot: BotRef) -> None:
+    """Before PROJECT_LOCALLY (now `BotProjection.start_feed`)."""
     await _state_call("bot_ensure_feed", FeedRef(venue=bot.venue, symbol=bot.symbol))
 
 

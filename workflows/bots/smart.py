@@ -179,7 +179,7 @@ class SmartBotWorkflow:
     async def start(self) -> BotProjection:
         async def change() -> None:
             self._require(BotStatus.STOPPED, "only a stopped bot starts")
-            await self._trader.set_status(BotStatus.RUNNING)
+            self._trader.set_status(BotStatus.RUNNING)
             self._trader.state = self._trader.state.model_copy(
                 update={"next_buy_at": next_buy_time(self._trader.state.config, workflow.now())}
             )
@@ -190,7 +190,7 @@ class SmartBotWorkflow:
     async def pause(self) -> BotProjection:
         async def change() -> None:
             self._require(BotStatus.RUNNING, "only a running bot pauses")
-            await self._trader.set_status(BotStatus.PAUSED, PauseReason.USER, "paused by the user")
+            self._trader.set_status(BotStatus.PAUSED, PauseReason.USER, "paused by the user")
 
         return await self._command("pause", change)
 
@@ -203,7 +203,7 @@ class SmartBotWorkflow:
                 raise _refuse("the circuit breaker paused this bot: reset it to resume")
             if state.pause_reason is PauseReason.CONTEXT_PAUSED:
                 raise _refuse("the bot's context is paused: it resumes with the context")
-            await self._trader.set_status(BotStatus.RUNNING)
+            self._trader.set_status(BotStatus.RUNNING)
 
         return await self._command("resume", change)
 
@@ -213,7 +213,7 @@ class SmartBotWorkflow:
             if self._trader.state.status is BotStatus.STOPPED:
                 raise _refuse("the bot is already stopped")
             await self._trader.cancel_all()
-            await self._trader.set_status(BotStatus.STOPPED)
+            self._trader.set_status(BotStatus.STOPPED)
 
         return await self._command("stop", change)
 
@@ -254,7 +254,7 @@ class SmartBotWorkflow:
                 update={"risk": reset_circuit_breaker(state.risk)}
             )
             if state.pause_reason is PauseReason.CIRCUIT_BREAKER:
-                await self._trader.set_status(BotStatus.RUNNING)
+                self._trader.set_status(BotStatus.RUNNING)
 
         return await self._command("reset_circuit_breaker", change)
 
