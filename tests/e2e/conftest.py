@@ -56,3 +56,13 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
                 pass
             await asyncio.sleep(0.25)
     raise AssertionError("the stack did not become healthy")
+
+
+async def wait_started(log: Path, up: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    """Until `up` says it is started (its banner): a child that dies before is a failed start
+    (the stack stops), not a crash to restart, and `up` may see the API healthy after we do."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while "Crypteras is up." not in log.read_text():
+        assert up.poll() is None, f"crypteras up exited with {up.returncode}:\n{log.read_text()}"
+        assert asyncio.get_running_loop().time() < deadline, log.read_text()
+        await asyncio.sleep(0.25)

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tests.conftest import free_port, registration
-from tests.e2e.conftest import CRYPTERAS, port_of, stack_ports, wait_healthy
+from tests.e2e.conftest import CRYPTERAS, port_of, stack_ports, wait_healthy, wait_started
 
 USERS_PER_BATCH = 2
 LANDING_DEADLINE_SECONDS = 180  # activity timeouts of a killed worker (30 s) plus backoffs
@@ -55,7 +55,7 @@ async def test_every_paid_upgrade_lands_through_kill_9_of_worker_api_and_stripe_
         )
     api = f"http://127.0.0.1:{port_of(ports, '--api-port')}"
     try:
-        await wait_healthy(f"{api}/api/health", up)
+        await wait_started(log, up)
         async with httpx.AsyncClient(base_url=api, timeout=30) as client:
             users = []
             for _ in range(3 * USERS_PER_BATCH):  # three batches, one per kill

@@ -20,7 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from tests.conftest import registration
-from tests.e2e.conftest import CRYPTERAS, port_of, stack_ports, wait_healthy
+from tests.e2e.conftest import CRYPTERAS, port_of, stack_ports, wait_started
 from tests.e2e.test_supervision import child, until_restarted
 from workflows import TaskQueue
 
@@ -73,13 +73,7 @@ async def test_two_workers_poll_and_a_killed_one_is_replaced_while_work_complete
         return child(up, "worker", "--metrics-address", f"127.0.0.1:{metrics + index}")
 
     try:
-        await wait_healthy(f"{api}/api/health", up)
-        # `up` is started once it says so: a child that dies before is a failed start (the
-        # stack stops), not a crash to restart, and `up` may see the API healthy after we do.
-        deadline = time.monotonic() + 60
-        while "Crypteras is up." not in log.read_text():
-            assert up.poll() is None and time.monotonic() < deadline, log.read_text()
-            await asyncio.sleep(0.2)
+        await wait_started(log, up)
         temporal = await Client.connect(f"127.0.0.1:{port_of(ports, '--temporal-port')}")
         first, second = worker(0), worker(1)
         await until_polled_by(temporal, {first.pid, second.pid})
