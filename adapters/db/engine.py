@@ -31,19 +31,22 @@ _SQLITE_READERS = 1
 
 
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
-    """The write engine. On PostgreSQL a ping at checkout finds a connection the server
-    dropped (restart, failover) before a transaction starts on it: a unit of work that failed
-    halfway could not simply be retried.
+    """The write engine. On PostgreSQL the API's pings at checkout, to find a connection the
+    server dropped (restart, failover) before a request's transaction starts on it: a request
+    that failed halfway could not simply be retried.
 
     `pool_size` (a worker process: its activity slots, bounded) is then every connection the
     pool opens: an activity beyond it waits for one (up to the pool's 30 s timeout) instead of
-    opening more, so the database sees at most `pool_size` per worker process."""
+    opening more, so the database sees at most `pool_size` per worker process. A worker does
+    not ping: its activities are retried whole, so a dropped connection costs one attempt
+    (and the pool replaces it), where a ping costs three round trips at every checkout (8 %
+    of a worker's time at 20,000 bots, benchmarks/README.md)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        pool = _WRITE_POOL
-        if pool_size is not None:
-            pool = {**_WRITE_POOL, "pool_size": pool_size, "max_overflow": 0}
-        return create_async_engine(url, pool_pre_ping=True, **pool)
+        if pool_size is None:
+            return create_async_engine(url, pool_pre_ping=True, **_WRITE_POOL)
+        pool = {**_WRITE_POOL, "pool_size": pool_size, "max_overflow": 0}
+        return create_async_engine(url, pool_pre_ping=False, **pool)
     return _sqlite_engine(url)
 
 
