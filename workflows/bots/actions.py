@@ -132,7 +132,7 @@ async def _state_call(name: str, arg: Any) -> None:
 
 async def project(projection: BotProjection) -> None:
     """The bot's row and triggers, and its feed started when `projection.start_feed`, in the
-    task that changed the state (one task per wake-up that orders, not two)."""
+    workflow task that changed the state: no activity task and no extra workflow task."""
     await _call_locally(
         "bot_project", projection, None, attempt=STATE_ATTEMPT, give_up=STATE_GIVE_UP
     )
