@@ -113,6 +113,13 @@ async def _owned(
     return bot, Venue(context.exchange)
 
 
+async def _release(session: AsyncSession) -> None:
+    """End the request's reads before it waits on the bot's workflow (a query up to 2 s, an
+    Update up to 20 s): it holds no pooled connection meanwhile, so slow bots never starve the
+    API's pool. Nothing was written yet; the rows read stay loaded (expire_on_commit is off)."""
+    await session.commit()
+
+
 @router.post(
     "", status_code=201, response_model=BotPublic, responses=error_responses(403, 404, 409, 503)
 )
@@ -172,6 +179,7 @@ async def get_bot(
     """The bot's live state from its workflow; its last projection when the workflow does not
     answer quickly (`live` false)."""
     bot, venue = await _owned(session, user.id, bot_id)
+    await _release(session)
     view = await bot_view(temporal, _ref(bot, venue))
     return _from_row(bot, venue) if view is None else _from_view(bot, view)
 
@@ -188,6 +196,7 @@ async def configure_bot(
     bot's (`symbol` may be left out); every invalid field is named (422 invalid_config)."""
     bot, venue = await _owned(session, user.id, bot_id)
     checked = smart_config(config, bot.config["symbol"])
+    await _release(session)
     view = await bot_update(
         temporal,
         _ref(bot, venue),
@@ -210,6 +219,7 @@ def _command(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
         bot, venue = await _owned(session, user.id, bot_id)
         if update in _RUNS_THE_BOT:
             await active_context(session, user.id, bot.context_id)
+        await _release(session)
         return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update))
 
     command.__name__ = f"{update}_bot"
@@ -227,6 +237,7 @@ def _manual(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
     ) -> BotPublic:
         bot, venue = await _owned(session, user.id, bot_id)
         order = ManualOrder(amount=body.amount if body else None)
+        await _release(session)
         return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update, order))
 
     manual.__name__ = f"{update}_bot"
@@ -267,6 +278,7 @@ async def delete_bot(
     its record and orders stay for history."""
     bot, venue = await _owned(session, user.id, bot_id)
     store = BotStore(session)
+    await _release(session)
     try:
         view = await bot_update(temporal, _ref(bot, venue), "delete")
     except ApiError as exc:
