@@ -27,14 +27,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from adapters.db.models import Base, utcnow
+from domain.bots.config import AMOUNT_PRECISION, AMOUNT_SCALE
 from domain.bots.orders import Strategy
 from domain.bots.state import BotKind as BotKind  # re-exported: the columns' types
 from domain.bots.state import BotStatus as BotStatus
 
-# 20 integer and 18 fractional digits: Binance quantities (8 decimals), token amounts to the
-# wei-like 18, notionals past a billion. A value finer than the scale is refused, never rounded.
-AMOUNT_PRECISION = 38
-AMOUNT_SCALE = 18
+# 20 integer and 18 fractional digits (domain.bots.config, where a bot's amounts are refused
+# beyond them): Binance quantities (8 decimals), token amounts to the wei-like 18, notionals
+# past a billion. A value finer than the scale is refused, never rounded.
 _WIDE = Context(prec=AMOUNT_PRECISION + 10)
 
 

@@ -16,7 +16,7 @@ from adapters.contexts import ContextRepository
 from adapters.credentials import CredentialService
 from adapters.db.bots import BotStore
 from adapters.db.models import ContextStatus, TradingContext, User
-from adapters.db.models_bots import AMOUNT_PRECISION, AMOUNT_SCALE, BotRecord, plain
+from adapters.db.models_bots import BotRecord, plain
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.errors import AuthError, ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
@@ -111,30 +111,12 @@ def smart_config(raw: dict[str, Any], symbol: str) -> SmartBotConfig:
                 for error in exc.errors()
             ]
         ) from None
-    fields = [
-        {"field": f"config.{name}", "message": message, "type": kind}
-        for name, message, kind in _beyond_rules(config, symbol)
-    ]
-    if fields:
-        raise invalid_config(fields)
-    return config
-
-
-def _beyond_rules(config: SmartBotConfig, symbol: str) -> list[tuple[str, str, str]]:
-    """What the config model leaves to us: the context's market, and amounts the order tables
-    store exactly (an order of a finer amount could never be recorded, nor sent)."""
-    refused = []
     if config.symbol != symbol:
-        refused.append(("symbol", f"must be the context's market {symbol}", "symbol_mismatch"))
-    for name in ("order_amount", "allocated_balance"):
-        amount: Decimal = getattr(config, name)
-        exponent = amount.normalize().as_tuple().exponent
-        assert isinstance(exponent, int)  # finite: the model refuses NaN and infinities
-        if -exponent > AMOUNT_SCALE or amount.adjusted() >= AMOUNT_PRECISION - AMOUNT_SCALE:
-            digits = AMOUNT_PRECISION - AMOUNT_SCALE
-            message = f"at most {digits} digits before the point and {AMOUNT_SCALE} after"
-            refused.append((name, message, "amount_precision"))
-    return refused
+        message = f"must be the context's market {symbol}"
+        raise invalid_config(
+            [{"field": "config.symbol", "message": message, "type": "symbol_mismatch"}]
+        )
+    return config
 
 
 def invalid_config(fields: list[dict[str, str]]) -> ApiError:

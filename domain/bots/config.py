@@ -24,7 +24,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from domain.bots.risk import Percent, RiskSettings
 from domain.bots.schedule import validate_cron, validate_timezone
@@ -32,7 +33,25 @@ from domain.market import Money, OrderType, Symbol
 
 __all__ = ["BotMode", "BotOrderType", "SellRule", "SmartBotConfig"]
 
-PositiveMoney = Annotated[Money, Field(gt=0)]
+# What the order tables store exactly, NUMERIC(38, 18) (adapters/db/models_bots.py): an
+# amount finer or larger could never be recorded, nor sent. Refused, never rounded.
+AMOUNT_PRECISION = 38
+AMOUNT_SCALE = 18
+
+
+def _storable(amount: Decimal) -> Decimal:
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: NaN and infinities are refused before
+    if -exponent > AMOUNT_SCALE or amount.adjusted() >= AMOUNT_PRECISION - AMOUNT_SCALE:
+        raise PydanticCustomError(
+            "amount_precision",
+            "at most {digits} digits before the point and {scale} after",
+            {"digits": AMOUNT_PRECISION - AMOUNT_SCALE, "scale": AMOUNT_SCALE},
+        )
+    return amount
+
+
+PositiveMoney = Annotated[Money, Field(gt=0), AfterValidator(_storable)]
 
 
 class BotMode(StrEnum):

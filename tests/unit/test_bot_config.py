@@ -171,6 +171,34 @@ def test_allocation_may_equal_one_order() -> None:
     assert config.allocated_balance == config.order_amount
 
 
+@pytest.mark.parametrize(
+    "amount",
+    ["0.0000000000000000001", "100000000000000000000", "1e20", "1.0000000000000000001"],
+)
+def test_amounts_the_order_tables_cannot_store_are_refused(amount: str) -> None:
+    """In the model, so a config reaching the workflow by any way (an Update sent from the Web
+    UI too) meets the same rule as the API's."""
+    with pytest.raises(ValidationError) as caught:
+        SmartBotConfig.model_validate(
+            {**BASE, "order_amount": "1e-30", "allocated_balance": amount}
+        )
+    assert {(e["loc"], e["type"]) for e in caught.value.errors()} == {
+        (("order_amount",), "amount_precision"),
+        (("allocated_balance",), "amount_precision"),
+    }
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["0.000000000000000001", "99999999999999999999.999999999999999999", "5.000000000000000000000"],
+)
+def test_amounts_at_the_tables_bounds_are_kept_exactly(amount: str) -> None:
+    config = SmartBotConfig.model_validate(
+        {**BASE, "order_amount": amount, "allocated_balance": amount}
+    )
+    assert config.order_amount == config.allocated_balance == Decimal(amount)
+
+
 def test_risk_settings_are_the_risk_models() -> None:
     config = SmartBotConfig.model_validate(
         {**BASE, "risk": {"circuit_breaker": {"preset": "aggressive"}}}
