@@ -184,7 +184,7 @@ class SubscriptionActivities:
             # The bots hear of it before the commit: a retry after a failed signal (or a failed
             # commit) fits the contexts again and tells them again; a bot takes it twice alike.
             for contexts, paused in ((outcome.paused, True), (outcome.resumed, False)):
-                await tell_bots(activity.client(), session, contexts, paused)
+                await tell_bots(activity.client(), session, contexts, "context_paused", paused)
             await session.commit()
         return PlanChangeResult(paused_contexts=outcome.paused, resumed_contexts=outcome.resumed)
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,18 +69,23 @@ class ContextRepository:
 
 
 async def tell_bots(
-    client: Client, session: AsyncSession, context_ids: Sequence[uuid.UUID], paused: bool
+    client: Client,
+    session: AsyncSession,
+    context_ids: Sequence[uuid.UUID],
+    signal: str,
+    *args: Any,
 ) -> None:
-    """Signal `context_paused` to the bots of these contexts. Called before the change commits,
-    so a failed signal leaves the context as it was (the caller retries and tells again; a bot
-    takes the same news twice alike). A bot whose workflow is gone is skipped."""
+    """Signal `signal` (`context_paused` with whether it is, `credentials_removed`) to the
+    bots of these contexts. Called before the change commits, so a failed signal leaves the
+    change undone (the caller retries and tells again; a bot takes the same news twice
+    alike). A bot whose workflow is gone is skipped."""
     bots = await bots_of(session, context_ids)
-    await asyncio.gather(*(_context_paused(client, bot, paused) for bot in bots))
+    await asyncio.gather(*(_signal(client, bot, signal, args) for bot in bots))
 
 
-async def _context_paused(client: Client, bot_id: uuid.UUID, paused: bool) -> None:
+async def _signal(client: Client, bot_id: uuid.UUID, signal: str, args: Sequence[Any]) -> None:
     try:
-        await client.get_workflow_handle(bot_workflow_id(bot_id)).signal("context_paused", paused)
+        await client.get_workflow_handle(bot_workflow_id(bot_id)).signal(signal, args=args)
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise

@@ -23,6 +23,7 @@ from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.catalogue import CatalogueUnavailable
 from adapters.temporal import TEMPORAL_CALL_ERRORS
+from api.bots.workflow_calls import temporal_unavailable
 from api.deps import (
     BEARER_SECURITY,
     CatalogueDep,
@@ -233,11 +234,9 @@ async def _tell_bots(
     """The context's bots hear of the change once it is written, before it commits: when they
     cannot be told, the change is rolled back (503) and the user tries again."""
     try:
-        await tell_bots(temporal, session, [context.id], paused)
+        await tell_bots(temporal, session, [context.id], "context_paused", paused)
     except TEMPORAL_CALL_ERRORS:
-        raise ApiError(
-            503, "temporal_unavailable", "The bot service cannot be reached; try again shortly."
-        ) from None
+        raise temporal_unavailable() from None
 
 
 @router.post(

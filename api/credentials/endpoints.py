@@ -17,15 +17,19 @@ from pydantic import (
     field_validator,
 )
 
+from adapters.contexts import ContextRepository, tell_bots
 from adapters.credentials import CredentialService, CredentialsRejected, Keys, VenueUnavailable
 from adapters.db.models import ExchangeCredential
 from adapters.db.repositories import AuditRepository, CredentialRepository
 from adapters.exchanges.keys import key_problem
+from adapters.temporal import TEMPORAL_CALL_ERRORS
+from api.bots.workflow_calls import temporal_unavailable
 from api.deps import (
     ClientInfoDep,
     CurrentUser,
     ExchangesDep,
     SessionDep,
+    TemporalDep,
     VaultDep,
     utcnow,
 )
@@ -162,18 +166,30 @@ async def list_credentials(user: CurrentUser, session: SessionDep) -> list[Crede
     return [credential_public(c) for c in await CredentialRepository(session).for_user(user.id)]
 
 
-@router.delete("/{exchange}", status_code=204, responses=error_responses(404))
+@router.delete("/{exchange}", status_code=204, responses=error_responses(404, 503))
 async def delete_credentials(
     exchange: Annotated[Venue, Path()],
     user: CurrentUser,
     session: SessionDep,
     client: ClientInfoDep,
+    temporal: TemporalDep,
 ) -> Response:
+    """The key is deleted and the bots trading with it pause at once (`credentials`): they
+    resume when you say so, once a key is saved again. Their open orders stay on the venue."""
     repository = CredentialRepository(session)
     credential = await repository.get(user.id, exchange.value)
     if credential is None:
         raise ApiError(404, "credentials_not_found", f"No keys are saved for {exchange.value}.")
     await repository.delete(credential)
+    contexts = [
+        c.id
+        for c in await ContextRepository(session).for_user(user.id)
+        if c.exchange == exchange.value
+    ]
+    try:  # before the commit: bots that cannot be told keep the key (503, the user retries)
+        await tell_bots(temporal, session, contexts, "credentials_removed")
+    except TEMPORAL_CALL_ERRORS:
+        raise temporal_unavailable() from None
     await AuditRepository(session).record(
         AuditAction.CREDENTIALS_DELETED,
         user_id=user.id,

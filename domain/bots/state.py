@@ -55,7 +55,7 @@ class PauseReason(StrEnum):
     USER = "user"
     CIRCUIT_BREAKER = "circuit_breaker"  # only the user resumes (reset-circuit-breaker)
     CONTEXT_PAUSED = "context_paused"  # the context was paused (plan limits): resumes with it
-    CREDENTIALS = "credentials"  # the venue refused the key: resumes when the user says so
+    CREDENTIALS = "credentials"  # the key was refused or deleted: resumes when the user says so
 
 
 class _Data(BaseModel):

@@ -57,6 +57,7 @@ class SmartBotWorkflow:
         self._observation: Observation | None = None
         self._reports: list[OrderReport] = []
         self._context_paused: bool | None = None
+        self._credentials_removed = False
         self._deleted = False
 
     @workflow.run
@@ -93,6 +94,7 @@ class SmartBotWorkflow:
             self._observation is not None
             or self._reports
             or self._context_paused is not None
+            or self._credentials_removed
             or self._deleted
         )
 
@@ -105,6 +107,9 @@ class SmartBotWorkflow:
         if self._context_paused is not None:
             paused, self._context_paused = self._context_paused, None
             trader.context_paused(paused)
+        if self._credentials_removed:
+            self._credentials_removed = False
+            trader.credentials_removed()
         observation, self._observation = self._observation, None
         due = timer_due(trader.state)
         if observation is not None:
@@ -130,6 +135,11 @@ class SmartBotWorkflow:
     def context_paused(self, paused: bool) -> None:
         """The bot's context was paused (plan limits) or resumed."""
         self._context_paused = paused
+
+    @workflow.signal
+    def credentials_removed(self) -> None:
+        """The user deleted the venue key the bot trades with."""
+        self._credentials_removed = True
 
     # -- queries and updates --------------------------------------------------------------
 

@@ -93,6 +93,14 @@ class Trader:
         elif not paused and self.state.pause_reason is PauseReason.CONTEXT_PAUSED:
             self.set_status(BotStatus.RUNNING)
 
+    def credentials_removed(self) -> None:
+        """No key, no orders: a running bot pauses at once (not at its next order, which may
+        be a stop loss) until the user saves a key and resumes it."""
+        if self.state.status is BotStatus.RUNNING:
+            detail = "the venue key was deleted: save a key, then resume the bot"
+            self.set_status(BotStatus.PAUSED, PauseReason.CREDENTIALS, detail)
+            self.decided("pause", "credentials", detail)
+
     def reconfigure(self, config: SmartBotConfig) -> None:
         """The user's new config; taking allocation away needs it free (FundsError)."""
         funds = self.state.funds.reallocate(config.allocated_balance)
