@@ -1,8 +1,10 @@
 """What the bots and orders API tests share: a logged-in trader, contexts and bot rows written
-straight to the database (no workflow), and the caller's plan."""
+straight to the database (no workflow), the caller's plan and Binance key, and waiting for a
+bot to read a status."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,16 +21,22 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.bot_models import bot_workflow_id
+from adapters.credentials import CredentialService, Keys
 from adapters.db.bots import BotStore
-from adapters.db.models import ContextStatus, PauseReason, TradingContext
+from adapters.db.models import ContextStatus, ExchangeCredential, PauseReason, TradingContext
 from adapters.db.models_bots import BotRecord
+from adapters.exchanges.factory import ExchangeFactory
+from adapters.settings import Settings
 from adapters.subscriptions import SubscriptionStore
+from adapters.vault import Vault
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus
+from domain.market import Venue
 from domain.plans import Plan
 from domain.subscriptions import SubscriptionState
 from tests.conftest import STRONG_PASSWORD, bearer
+from tests.exchanges.conftest_binance import BinanceSim
 
 MANUAL = {"mode": "MANUAL", "order_amount": "50", "allocated_balance": "1000"}
 Sessions = async_sessionmaker[AsyncSession]
@@ -101,6 +109,36 @@ async def add_bot_row(
         bot.deleted_at = datetime.now(UTC) if deleted else None
         await session.commit()
         return bot.id
+
+
+async def save_binance_key(
+    sessions: Sessions, settings: Settings, user_id: uuid.UUID, sim: BinanceSim, **balances: str
+) -> ExchangeCredential:
+    """A simulator account holding `balances`, its key saved (checked, sealed) for the user."""
+    key, secret = await sim.account(**balances)
+    exchanges = ExchangeFactory(settings)
+    async with sessions() as session:
+        vault = Vault(settings.credential_keys, settings.credentials_key_version)
+        credential = await CredentialService(session, vault, exchanges).save(
+            user_id, Venue.BINANCE, Keys(key, secret), datetime.now(UTC)
+        )
+        await session.commit()
+    await exchanges.aclose()
+    return credential
+
+
+async def bot_reads(
+    api: httpx.AsyncClient, t: Trader, bot_id: str, status: str, reason: str | None
+) -> dict[str, Any]:
+    """The bot as read once it shows `status` and `reason` (its workflow applies a signal on
+    its own time)."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        read: dict[str, Any] = (await api.get(f"/api/bots/{bot_id}", headers=t.headers)).json()
+        if (read["status"], read["pause_reason"]) == (status, reason):
+            return read
+        assert asyncio.get_running_loop().time() < deadline, read
+        await asyncio.sleep(0.2)
 
 
 async def set_plan(sessions: Sessions, user_id: uuid.UUID, plan: Plan) -> None:

@@ -4,43 +4,34 @@ told of is refused (503) and the key stays."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from adapters.credentials import CredentialService, Keys
 from adapters.db.models import ExchangeCredential
-from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.temporal import connect
-from adapters.vault import Vault
 from api.app import create_app
 from api.deps import Services
-from domain.market import Venue
-from tests.api.bot_helpers import MANUAL, Sessions, Trader, add_context, end_bots, trader
+from tests.api.bot_helpers import (
+    MANUAL,
+    Sessions,
+    Trader,
+    add_context,
+    bot_reads,
+    end_bots,
+    save_binance_key,
+    trader,
+)
 from tests.conftest import assert_error, free_port
 from tests.exchanges.conftest_binance import BinanceSim
 
 __all__ = ["end_bots", "trader"]  # fixtures
 
 pytestmark = pytest.mark.usefixtures("end_bots")
-
-
-async def save_key(sessions: Sessions, settings: Settings, t: Trader, sim: BinanceSim) -> None:
-    key, secret = await sim.account(BRL="500")
-    exchanges = ExchangeFactory(settings)
-    async with sessions() as session:
-        vault = Vault(settings.credential_keys, settings.credentials_key_version)
-        await CredentialService(session, vault, exchanges).save(
-            t.id, Venue.BINANCE, Keys(key, secret), datetime.now(UTC)
-        )
-        await session.commit()
-    await exchanges.aclose()
 
 
 async def create(api: httpx.AsyncClient, t: Trader, context: Any) -> str:
@@ -54,16 +45,6 @@ async def create(api: httpx.AsyncClient, t: Trader, context: Any) -> str:
     return str(created.json()["id"])
 
 
-async def reads(api: httpx.AsyncClient, t: Trader, bot: str, status: str) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        read: dict[str, Any] = (await api.get(f"/api/bots/{bot}", headers=t.headers)).json()
-        if read["status"] == status:
-            return read
-        assert asyncio.get_running_loop().time() < deadline, read
-        await asyncio.sleep(0.2)
-
-
 async def test_deleting_a_key_pauses_the_bots_trading_with_it_and_no_other(
     api: httpx.AsyncClient,
     trader: Callable[[], Awaitable[Trader]],
@@ -72,14 +53,13 @@ async def test_deleting_a_key_pauses_the_bots_trading_with_it_and_no_other(
     binance_sim: BinanceSim,
 ) -> None:
     t = await trader()
-    await save_key(sessions, settings, t, binance_sim)
+    await save_binance_key(sessions, settings, t.id, binance_sim, BRL="500")
     on_binance = await create(api, t, await add_context(sessions, t.id, exchange="binance"))
     on_paper = await create(api, t, await add_context(sessions, t.id))
 
     deleted = await api.delete("/api/credentials/binance", headers=t.headers)
     assert deleted.status_code == 204, deleted.text
-    paused = await reads(api, t, on_binance, "paused")
-    assert paused["pause_reason"] == "credentials"
+    paused = await bot_reads(api, t, on_binance, "paused", "credentials")
     assert "key was deleted" in paused["pause_detail"]
     assert paused["last_decision"]["reason"] == "credentials"
     refused = assert_error(
@@ -88,10 +68,10 @@ async def test_deleting_a_key_pauses_the_bots_trading_with_it_and_no_other(
         "bot_command_refused",
     )
     assert "key was deleted" in refused["message"]
-    assert (await reads(api, t, on_paper, "running"))["pause_reason"] is None
+    await bot_reads(api, t, on_paper, "running", None)
 
     # The user saves a key again and resumes the bot.
-    await save_key(sessions, settings, t, binance_sim)
+    await save_binance_key(sessions, settings, t.id, binance_sim, BRL="500")
     resumed = await api.post(f"/api/bots/{on_binance}/resume", headers=t.headers)
     assert resumed.status_code == 200, resumed.text
     assert (resumed.json()["status"], resumed.json()["pause_reason"]) == ("running", None)
@@ -105,7 +85,7 @@ async def test_a_key_whose_bots_cannot_be_told_stays(
     binance_sim: BinanceSim,
 ) -> None:
     t = await trader()
-    await save_key(sessions, settings, t, binance_sim)
+    await save_binance_key(sessions, settings, t.id, binance_sim, BRL="500")
     await create(api, t, await add_context(sessions, t.id, exchange="binance"))
     changed = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
     app = create_app(changed, Services.build(changed, sessions, await connect(changed, lazy=True)))

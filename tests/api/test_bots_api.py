@@ -18,10 +18,8 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.subscriptions import PlanChange, SubscriptionActivities
-from adapters.credentials import CredentialService, Keys
 from adapters.db.models import ExchangeCredential
 from adapters.db.models_bots import BotRecord
-from adapters.exchanges.factory import ExchangeFactory
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
 from adapters.temporal import connect
@@ -29,7 +27,6 @@ from adapters.vault import Vault
 from api.app import create_app
 from api.deps import Services
 from domain.bots.state import BotStatus
-from domain.market import Venue
 from domain.plans import PLANS, Plan
 from tests.api.bot_helpers import (
     MANUAL,
@@ -37,7 +34,9 @@ from tests.api.bot_helpers import (
     Trader,
     add_bot_row,
     add_context,
+    bot_reads,
     end_bots,
+    save_binance_key,
     set_plan,
     trader,
 )
@@ -407,18 +406,9 @@ async def test_a_plan_change_pauses_and_resumes_the_bots_of_the_contexts_it_move
     limits = SubscriptionActivities(sessions, gateways)
     environment = ActivityEnvironment(client=temporal)
 
-    async def bot_reads(status: str, reason: str | None) -> None:
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            read = (await api.get(f"/api/bots/{bot['id']}", headers=t.headers)).json()
-            if (read["status"], read["pause_reason"]) == (status, reason):
-                return
-            assert asyncio.get_running_loop().time() < deadline, read
-            await asyncio.sleep(0.2)
-
     down = await environment.run(limits.apply_plan_limits, PlanChange(user_id=t.id, plan=Plan.FREE))
     assert down.paused_contexts == [newest]
-    await bot_reads("paused", "context_paused")
+    await bot_reads(api, t, bot["id"], "paused", "context_paused")
     assert_error(
         await api.post(f"/api/bots/{bot['id']}/resume", headers=t.headers),
         409,
@@ -426,7 +416,7 @@ async def test_a_plan_change_pauses_and_resumes_the_bots_of_the_contexts_it_move
     )
     up = await environment.run(limits.apply_plan_limits, PlanChange(user_id=t.id, plan=Plan.PRO))
     assert up.resumed_contexts == [newest]
-    await bot_reads("running", None)
+    await bot_reads(api, t, bot["id"], "running", None)
     await gateways.aclose()
 
 
@@ -440,15 +430,7 @@ async def test_a_binance_bot_is_funded_from_the_users_key(
     """The Binance simulator's account behind the user's saved key holds 500 BRL."""
     t = await trader()
     context = await add_context(sessions, t.id, exchange="binance")
-    key, secret = await binance_sim.account(BRL="500")
-    vault = Vault(settings.credential_keys, settings.credentials_key_version)
-    async with sessions() as session:
-        exchanges = ExchangeFactory(settings)
-        credential = await CredentialService(session, vault, exchanges).save(
-            t.id, Venue.BINANCE, Keys(key, secret), datetime.now(UTC)
-        )
-        await session.commit()
-        await exchanges.aclose()
+    credential = await save_binance_key(sessions, settings, t.id, binance_sim, BRL="500")
     error = assert_error(
         await api.post("/api/bots", json=bot_body(context), headers=t.headers),
         409,
@@ -462,6 +444,7 @@ async def test_a_binance_bot_is_funded_from_the_users_key(
         stored = await session.get(ExchangeCredential, credential.id)
         assert stored is not None
         context_label = f"exchange-credential:{t.id}:binance:api_secret"
+        vault = Vault(settings.credential_keys, settings.credentials_key_version)
         stored.api_secret_sealed = vault.seal("not-the-secret", context_label)
         await session.commit()
     await set_plan(sessions, t.id, Plan.PRO)
@@ -484,18 +467,9 @@ async def test_a_context_the_user_pauses_pauses_its_bots_and_keeps_them_on_delet
     context = await add_context(sessions, t.id)
     bot = await create(api, t, context, allocated_balance="100")
 
-    async def bot_reads(status: str, reason: str | None) -> None:
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            read = (await api.get(f"/api/bots/{bot['id']}", headers=t.headers)).json()
-            if (read["status"], read["pause_reason"]) == (status, reason):
-                return
-            assert asyncio.get_running_loop().time() < deadline, read
-            await asyncio.sleep(0.2)
-
     paused = await api.post(f"/api/contexts/{context}/pause", headers=t.headers)
     assert paused.status_code == 200, paused.text
-    await bot_reads("paused", "context_paused")
+    await bot_reads(api, t, bot["id"], "paused", "context_paused")
     refused = assert_error(
         await api.post(f"/api/bots/{bot['id']}/buy", headers=t.headers), 409, "bot_command_refused"
     )
@@ -505,7 +479,7 @@ async def test_a_context_the_user_pauses_pauses_its_bots_and_keeps_them_on_delet
     )
     resumed = await api.post(f"/api/contexts/{context}/resume", headers=t.headers)
     assert resumed.status_code == 200, resumed.text
-    await bot_reads("running", None)
+    await bot_reads(api, t, bot["id"], "running", None)
     assert_error(
         await api.delete(f"/api/contexts/{context}", headers=t.headers), 409, "context_has_bots"
     )
