@@ -2,15 +2,15 @@
 
     .venv/bin/python -m tests.replay.record_bots 0.3.0
 
-It starts its own dev server (the server suggests continue-as-new at 100 events, so a run
-hands over within a minute), a SQLite database, a Binance simulator with a pinned BTC-BRL
-and the production workers, and runs a CONTINUOUS SmartBot with limit buys: three buys rest at
-the bid and fill when the price comes down (the account sync reports them), the user raises the
+It starts its own dev server (the server suggests continue-as-new at 100 events, so a run hands
+over within a minute), a SQLite database, a Binance simulator with a pinned BTC-BRL and the
+production workers, and runs a CONTINUOUS SmartBot with limit buys: three buys rest at the bid
+and fill when the price comes down (the account sync reports them), the user raises the
 allocation (a `configure` Update: one more buy), the price rises over the take profit (the
-market feed wakes the bot: a market sale), the bot buys again until its run continues as new;
-in the next run the user stops and deletes it. It writes the bot's two runs, a market feed's
-run and an account sync's run to `histories/<name>-v<version>.json`, and never replaces a
-history (docs/workflow-versioning.md).
+market feed wakes the bot: a market sale), the bot buys again until its run continues as new; in
+the next run the user deletes the venue key (the bot pauses), then stops and deletes it. It
+writes the bot's two runs, a market feed's run and an account sync's run to
+`histories/<name>-v<version>.json`, and never replaces a history (docs/workflow-versioning.md).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from adapters.vault import Vault
 from domain.bots.config import SmartBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RiskState
-from domain.bots.state import BotKind, BotStatus, SmartBotState
+from domain.bots.state import BotKind, BotStatus, PauseReason, SmartBotState
 from domain.market import Venue
 from simulators.binance import SimConfig, ThreadedServer, create_app
 from tests.exchanges.conftest_binance import BTC_BRL
@@ -223,6 +223,13 @@ async def scenario(
 
         await until(continued_as_new)
         latest = client.get_workflow_handle(handle.id)
+        await latest.signal("credentials_removed")  # the user deleted the key: it pauses
+
+        async def paused_for_the_key() -> bool:
+            now = await latest.query("view", result_type=BotProjection)
+            return now.pause_reason is PauseReason.CREDENTIALS
+
+        await until(paused_for_the_key)
         await latest.execute_update("stop", result_type=BotProjection)
         await latest.execute_update("delete", result_type=BotProjection)
         await latest.result()
