@@ -23,9 +23,13 @@ LANDING_DEADLINE_SECONDS = 180  # activity timeouts of a killed worker (30 s) pl
 
 
 def child(up: subprocess.Popen[bytes], *argv: str) -> psutil.Process:
-    """The live child of `up` whose command line contains `argv`."""
+    """The live child of `up` whose command line contains `argv` (a child killed a moment ago
+    may still be listed, a zombie until `up` reaps it: it is not live)."""
     for process in psutil.Process(up.pid).children(recursive=True):
-        command = " ".join(process.cmdline())
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.NoSuchProcess:  # ZombieProcess is one
+            continue
         if " ".join(argv) in command:
             return process
     raise AssertionError(f"no child {argv} of crypteras up")
