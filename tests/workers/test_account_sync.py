@@ -106,6 +106,9 @@ async def _account(
 ) -> Account:
     user_id, context_id = await _user(db)
     bot = await _bot(BotStore(db), user_id, context_id)
+    # Committed before the key is checked at the venue: on SQLite this session's open write
+    # would hold the venue budget's writes (another connection) for their whole busy timeout.
+    await db.commit()
     vault = Vault(settings.credential_keys, settings.credentials_key_version)
     if keys is not None:
         await CredentialService(db, vault, factory).save(user_id, venue, keys, datetime.now(UTC))
