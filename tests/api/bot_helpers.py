@@ -28,14 +28,17 @@ from adapters.db.models_bots import BotRecord
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.subscriptions import SubscriptionStore
+from adapters.temporal import connect
 from adapters.vault import Vault
+from api.app import create_app
+from api.deps import Services
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus
 from domain.market import Venue
 from domain.plans import Plan
 from domain.subscriptions import SubscriptionState
-from tests.conftest import STRONG_PASSWORD, bearer
+from tests.conftest import STRONG_PASSWORD, bearer, free_port
 from tests.exchanges.conftest_binance import BinanceSim
 
 MANUAL = {"mode": "MANUAL", "order_amount": "50", "allocated_balance": "1000"}
@@ -109,6 +112,31 @@ async def add_bot_row(
         bot.deleted_at = datetime.now(UTC) if deleted else None
         await session.commit()
         return bot.id
+
+
+def bot_body(context_id: uuid.UUID, **config: Any) -> dict[str, Any]:
+    return {"context_id": str(context_id), "name": "my bot", "config": {**MANUAL, **config}}
+
+
+async def create_bot(
+    api: httpx.AsyncClient, t: Trader, context_id: uuid.UUID, **config: Any
+) -> Any:
+    """The bot as `POST /api/bots` answered it (201): a MANUAL bot with `config` over it."""
+    response = await api.post("/api/bots", json=bot_body(context_id, **config), headers=t.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@contextlib.asynccontextmanager
+async def api_without_temporal(
+    settings: Settings, sessions: Sessions
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on the test database with a Temporal address where nothing answers."""
+    changed = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    app = create_app(changed, Services.build(changed, sessions, await connect(changed, lazy=True)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as down:
+        yield down
 
 
 async def save_binance_key(

@@ -5,7 +5,6 @@ told of is refused (503) and the key stays."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -13,36 +12,23 @@ from sqlalchemy import select
 
 from adapters.db.models import ExchangeCredential
 from adapters.settings import Settings
-from adapters.temporal import connect
-from api.app import create_app
-from api.deps import Services
 from tests.api.bot_helpers import (
-    MANUAL,
     Sessions,
     Trader,
     add_context,
+    api_without_temporal,
     bot_reads,
+    create_bot,
     end_bots,
     save_binance_key,
     trader,
 )
-from tests.conftest import assert_error, free_port
+from tests.conftest import assert_error
 from tests.exchanges.conftest_binance import BinanceSim
 
 __all__ = ["end_bots", "trader"]  # fixtures
 
 pytestmark = pytest.mark.usefixtures("end_bots")
-
-
-async def create(api: httpx.AsyncClient, t: Trader, context: Any) -> str:
-    body = {
-        "context_id": str(context),
-        "name": "b",
-        "config": {**MANUAL, "allocated_balance": "100"},
-    }
-    created = await api.post("/api/bots", json=body, headers=t.headers)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
 
 
 async def test_deleting_a_key_pauses_the_bots_trading_with_it_and_no_other(
@@ -54,8 +40,9 @@ async def test_deleting_a_key_pauses_the_bots_trading_with_it_and_no_other(
 ) -> None:
     t = await trader()
     await save_binance_key(sessions, settings, t.id, binance_sim, BRL="500")
-    on_binance = await create(api, t, await add_context(sessions, t.id, exchange="binance"))
-    on_paper = await create(api, t, await add_context(sessions, t.id))
+    context = await add_context(sessions, t.id, exchange="binance")
+    on_binance = (await create_bot(api, t, context, allocated_balance="100"))["id"]
+    on_paper = (await create_bot(api, t, await add_context(sessions, t.id)))["id"]
 
     deleted = await api.delete("/api/credentials/binance", headers=t.headers)
     assert deleted.status_code == 204, deleted.text
@@ -86,11 +73,9 @@ async def test_a_key_whose_bots_cannot_be_told_stays(
 ) -> None:
     t = await trader()
     await save_binance_key(sessions, settings, t.id, binance_sim, BRL="500")
-    await create(api, t, await add_context(sessions, t.id, exchange="binance"))
-    changed = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    app = create_app(changed, Services.build(changed, sessions, await connect(changed, lazy=True)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as down:
+    context = await add_context(sessions, t.id, exchange="binance")
+    await create_bot(api, t, context, allocated_balance="100")
+    async with api_without_temporal(settings, sessions) as down:
         response = await down.delete("/api/credentials/binance", headers=t.headers)
     assert_error(response, 503, "temporal_unavailable")
     async with sessions() as session:

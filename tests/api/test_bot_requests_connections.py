@@ -23,7 +23,15 @@ from adapters.db.engine import create_engine, session_factory
 from adapters.settings import Settings
 from api.app import create_app
 from api.deps import Services
-from tests.api.bot_helpers import MANUAL, Sessions, Trader, add_context, end_bots, trader
+from tests.api.bot_helpers import (
+    MANUAL,
+    Sessions,
+    Trader,
+    add_context,
+    create_bot,
+    end_bots,
+    trader,
+)
 
 __all__ = ["end_bots", "trader"]  # fixtures
 
@@ -69,13 +77,7 @@ async def test_no_connection_is_held_while_a_request_waits_on_its_bot(
     database_url: str,
 ) -> None:
     t = await trader()
-    created = await api.post(
-        "/api/bots",
-        json={"context_id": str(await add_context(sessions, t.id)), "name": "b", "config": MANUAL},
-        headers=t.headers,
-    )
-    assert created.status_code == 201, created.text
-    url = f"/api/bots/{created.json()['id']}"
+    url = f"/api/bots/{(await create_bot(api, t, await add_context(sessions, t.id)))['id']}"
 
     engine = create_engine(database_url)  # the API's own pool, nobody else's connections
     held = HeldConnections(engine)

@@ -22,10 +22,7 @@ from adapters.db.models import ExchangeCredential
 from adapters.db.models_bots import BotRecord
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import Settings
-from adapters.temporal import connect
 from adapters.vault import Vault
-from api.app import create_app
-from api.deps import Services
 from domain.bots.state import BotStatus
 from domain.plans import PLANS, Plan
 from tests.api.bot_helpers import (
@@ -34,29 +31,22 @@ from tests.api.bot_helpers import (
     Trader,
     add_bot_row,
     add_context,
+    api_without_temporal,
+    bot_body,
     bot_reads,
+    create_bot,
     end_bots,
     save_binance_key,
     set_plan,
     trader,
 )
-from tests.conftest import assert_error, free_port
+from tests.conftest import assert_error
 from tests.exchanges.conftest_binance import BinanceSim
 from workflows.search_attributes import BOT_STATUS, USER_ID
 
 __all__ = ["end_bots", "trader"]  # fixtures
 
 pytestmark = pytest.mark.usefixtures("end_bots")
-
-
-def bot_body(context_id: uuid.UUID, **config: Any) -> dict[str, Any]:
-    return {"context_id": str(context_id), "name": "my bot", "config": {**MANUAL, **config}}
-
-
-async def create(api: httpx.AsyncClient, t: Trader, context_id: uuid.UUID, **config: Any) -> Any:
-    response = await api.post("/api/bots", json=bot_body(context_id, **config), headers=t.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 # -- refusals of a new bot ----------------------------------------------------------------------
@@ -210,7 +200,7 @@ async def test_funds_are_the_free_balance_less_what_other_live_bots_may_spend(
     assert error["details"]["committed_to_bots"] == "90000"
     async with sessions() as session:
         assert await session.scalar(select(BotRecord.id).where(BotRecord.name == "my bot")) is None
-    await create(api, t, context, allocated_balance="10000")
+    await create_bot(api, t, context, allocated_balance="10000")
 
 
 async def test_a_failed_start_leaves_no_bot_behind(
@@ -220,10 +210,7 @@ async def test_a_failed_start_leaves_no_bot_behind(
 ) -> None:
     t = await trader()
     context = await add_context(sessions, t.id)
-    changed = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    app = create_app(changed, Services.build(changed, sessions, await connect(changed, lazy=True)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as down:
+    async with api_without_temporal(settings, sessions) as down:
         response = await down.post("/api/bots", json=bot_body(context), headers=t.headers)
         assert_error(response, 503, "temporal_unavailable")
         bot = await add_bot_row(sessions, t.id, context)
@@ -250,7 +237,7 @@ async def test_a_new_bot_runs_and_reads_back_with_decimals_as_strings(
 ) -> None:
     t = await trader()
     context = await add_context(sessions, t.id)
-    bot = await create(api, t, context, allocated_balance="1000.50")
+    bot = await create_bot(api, t, context, allocated_balance="1000.50")
     assert bot["status"] == "running" and bot["kind"] == "smart" and bot["venue"] == "paper"
     assert bot["config"]["symbol"] == "BTC-BRL"
     assert bot["config"]["allocated_balance"] == "1000.50"  # the user's figure, as given
@@ -275,7 +262,7 @@ async def test_commands_are_applied_or_refused_by_the_bot(
     api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
 ) -> None:
     t = await trader()
-    bot = await create(api, t, await add_context(sessions, t.id))
+    bot = await create_bot(api, t, await add_context(sessions, t.id))
     url = f"/api/bots/{bot['id']}"
     paused = await api.post(f"{url}/pause", headers=t.headers)
     assert paused.status_code == 200, paused.text
@@ -307,7 +294,7 @@ async def test_a_config_change_answers_the_applied_config_and_names_refused_fiel
     api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
 ) -> None:
     t = await trader()
-    bot = await create(api, t, await add_context(sessions, t.id))
+    bot = await create_bot(api, t, await add_context(sessions, t.id))
     url = f"/api/bots/{bot['id']}/config"
     applied = await api.put(url, json={**MANUAL, "order_amount": "20.5"}, headers=t.headers)
     assert applied.status_code == 200, applied.text
@@ -326,7 +313,7 @@ async def test_only_a_stopped_bot_is_deleted_and_its_orders_stay(
     api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
 ) -> None:
     t = await trader()
-    bot = await create(api, t, await add_context(sessions, t.id))
+    bot = await create_bot(api, t, await add_context(sessions, t.id))
     url = f"/api/bots/{bot['id']}"
     assert_error(await api.delete(url, headers=t.headers), 409, "bot_not_stopped")
     stopped = await api.post(f"{url}/stop", headers=t.headers)
@@ -347,7 +334,7 @@ async def test_a_manual_buy_on_paper_is_an_order_of_the_bot(
     api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
 ) -> None:
     t = await trader()
-    bot = await create(api, t, await add_context(sessions, t.id))
+    bot = await create_bot(api, t, await add_context(sessions, t.id))
     bought = await api.post(f"/api/bots/{bot['id']}/buy", json={"amount": "100"}, headers=t.headers)
     assert bought.status_code == 200, bought.text
     funds = bought.json()["funds"]
@@ -401,7 +388,7 @@ async def test_a_plan_change_pauses_and_resumes_the_bots_of_the_contexts_it_move
     await set_plan(sessions, t.id, Plan.PRO)
     await add_context(sessions, t.id)
     newest = await add_context(sessions, t.id, coin="ETH")
-    bot = await create(api, t, newest, allocated_balance="100")
+    bot = await create_bot(api, t, newest, allocated_balance="100")
     gateways = PaymentGateways.from_settings(settings)  # not called by the plan limits
     limits = SubscriptionActivities(sessions, gateways)
     environment = ActivityEnvironment(client=temporal)
@@ -437,7 +424,7 @@ async def test_a_binance_bot_is_funded_from_the_users_key(
         "insufficient_funds",
     )
     assert (error["details"]["free"], error["details"]["requested"]) == ("500", "1000")
-    bot = await create(api, t, context, allocated_balance="400")
+    bot = await create_bot(api, t, context, allocated_balance="400")
     assert (bot["venue"], bot["funds"]["allocated_balance"]) == ("binance", "400")
     # A key the venue refuses (here: its secret no longer the account's).
     async with sessions() as session:
@@ -465,7 +452,7 @@ async def test_a_context_the_user_pauses_pauses_its_bots_and_keeps_them_on_delet
     it); a context with bots cannot be deleted (409), another user's stays a 404."""
     t = await trader()
     context = await add_context(sessions, t.id)
-    bot = await create(api, t, context, allocated_balance="100")
+    bot = await create_bot(api, t, context, allocated_balance="100")
 
     paused = await api.post(f"/api/contexts/{context}/pause", headers=t.headers)
     assert paused.status_code == 200, paused.text
