@@ -31,9 +31,9 @@ _SQLITE_READERS = 1
 
 
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
-    """The write engine. On PostgreSQL the API's pings at checkout, to find a connection the
-    server dropped (restart, failover) before a request's transaction starts on it: a request
-    that failed halfway could not simply be retried.
+    """The write engine. On PostgreSQL the API's pool pings each connection at checkout, to
+    find one the server dropped (restart, failover) before a request's transaction starts on
+    it: a request that failed halfway could not simply be retried.
 
     `pool_size` (a worker process: its activity slots, bounded) is then every connection the
     pool opens: an activity beyond it waits for one (up to the pool's 30 s timeout) instead of
