@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import settings
 from sqlalchemy import delete, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio import activity
@@ -55,6 +56,11 @@ from simulators.stripe import create_app as create_stripe_app
 from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, build_workers
 from workflows.search_attributes import dev_server_args
+
+# Properties are checked, not timed: hypothesis's 200 ms deadline per example fails a correct
+# test on a busy 2-core machine (timings belong in benchmarks/).
+settings.register_profile("crypteras", deadline=None)
+settings.load_profile("crypteras")
 
 # Simulator fixtures, usable by any test (the API tests validate keys against them too).
 pytest_plugins = [

@@ -49,6 +49,7 @@ from adapters.exchanges.mercado_bitcoin.transport import (
 )
 from adapters.exchanges.placement import outcome_unknown, settle
 from adapters.exchanges.resilience import Clock, Resilience, SystemClock
+from domain.indicators.availability import TIMEFRAMES
 from domain.market import (
     Balance,
     BookLevel,
@@ -71,7 +72,7 @@ TICKERS_PER_CALL = 100
 
 class MercadoBitcoinExchange(Exchange):
     venue: ClassVar[Venue] = Venue.MERCADO_BITCOIN
-    intervals: ClassVar[tuple[str, ...]] = ("1m", "15m", "1h", "3h", "1d", "1w", "1M")
+    intervals: ClassVar[tuple[str, ...]] = TIMEFRAMES[Venue.MERCADO_BITCOIN]
 
     def __init__(
         self,
