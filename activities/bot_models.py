@@ -126,6 +126,8 @@ class OrderOutcome(BaseModel):
     rejected: str | None = None
     # The venue refused the key (not the order): the bot pauses for the user.
     credentials_refused: bool = False
+    # The venue account lacks the funds (or the coins) for the order: the bot pauses too.
+    insufficient_balance: bool = False
 
 
 class OrderReport(BaseModel):

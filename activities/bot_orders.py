@@ -30,6 +30,7 @@ from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import (
     AuthError,
     ExchangeError,
+    InsufficientBalance,
     OrderNotCancelable,
     OrderNotFound,
 )
@@ -105,7 +106,11 @@ class OrderActivities:
             if error.retryable:
                 raise exchange_failure(error) from None
             await self._refused(request, error.message)
-            return OrderOutcome(client_order_id=cid, rejected=error.message)
+            return OrderOutcome(
+                client_order_id=cid,
+                rejected=error.message,
+                insufficient_balance=isinstance(error, InsufficientBalance),
+            )
         await self._record(order, fills)
         return OrderOutcome(client_order_id=cid, order=order, fills=fills)
 

@@ -143,7 +143,7 @@ async def _user(session: AsyncSession, user_n: int, users: dict[int, uuid.UUID])
 
 
 async def start_bots(client: Client, inputs: list[SmartBotInput]) -> float:
-    """Start every bot's workflow (as `api.bots.workflow_calls.start_smart_bot` does), a bounded
+    """Start every bot's workflow (as `api.bots.workflow_calls.start_bot` does), a bounded
     number in flight; returns the seconds it took."""
     gate = asyncio.Semaphore(STARTS_IN_FLIGHT)
     loop = asyncio.get_running_loop()

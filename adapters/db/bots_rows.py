@@ -14,9 +14,9 @@ from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import Select, exists, select
 
-from adapters.db.models_bots import BotOrderRecord, plain
+from adapters.db.models_bots import BotFillRecord, BotOrderRecord, plain
 from domain.bots.funds import BotFunds
 from domain.bots.orders import Strategy
 from domain.market import Order, OrderStatus, Side
@@ -73,6 +73,7 @@ class OrderFilter:
     side: Side | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    filled: bool = False  # only orders with at least one trade (a DCA bot's executions)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ def filtered(
         query = query.where(column.created_at >= where.since)
     if where.until is not None:
         query = query.where(column.created_at < where.until)
+    if where.filled:
+        trades = select(BotFillRecord.id).where(
+            BotFillRecord.client_order_id == column.client_order_id
+        )
+        query = query.where(exists(trades))
     return query
 
 

@@ -25,6 +25,7 @@ from adapters.vault import Vault
 from api.errors import ApiError
 from api.subscriptions.endpoints import stored_subscription
 from domain.bots.config import SmartBotConfig
+from domain.bots.kinds import SERVED_KINDS, KindConfig, parse_config
 from domain.bots.state import BotKind, BotStatus
 from domain.market import Venue
 from domain.plans import PLANS, Feature
@@ -34,7 +35,6 @@ KIND_FEATURES = {
     BotKind.CANDLE: Feature.CANDLE_BOTS,
     BotKind.DCA: Feature.DCA_BOTS,
 }
-SERVED_KINDS = frozenset({BotKind.SMART})
 
 
 async def active_context(
@@ -94,12 +94,12 @@ async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
         )
 
 
-def smart_config(raw: dict[str, Any], symbol: str) -> SmartBotConfig:
-    """The config for the market `symbol` (filled in when left out); 422 invalid_config naming
-    every field refused."""
+def bot_config(kind: BotKind, raw: dict[str, Any], symbol: str) -> KindConfig:
+    """The `kind` bot's config for the market `symbol` (filled in when left out); 422
+    invalid_config naming every field refused."""
     raw = {**raw, "symbol": raw.get("symbol") or symbol}
     try:
-        config = SmartBotConfig.model_validate(raw)
+        config = parse_config(kind, raw)
     except ValidationError as exc:
         raise invalid_config(
             [

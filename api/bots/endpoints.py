@@ -9,34 +9,49 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.bot_models import BotProjection, BotRef, ManualOrder, SmartBotInput
 from adapters.contexts import ContextRepository
-from adapters.db.bots import BotStore
+from adapters.db.bots import MAX_PAGE, BotStore, OrderFilter
 from adapters.db.models import TradingContext
 from adapters.db.models_bots import BotRecord
 from api.bots.creation import (
     active_context,
+    bot_config,
     check_funds,
     check_plan,
     lock_caller,
-    smart_config,
     venue_free_balance,
 )
-from api.bots.schemas import BotCreate, BotPublic, FundsPublic, ManualOrderBody
-from api.bots.workflow_calls import bot_update, bot_view, start_smart_bot
+from api.bots.schemas import (
+    BotCreate,
+    BotPublic,
+    DcaExecution,
+    ExecutionList,
+    FundsPublic,
+    ManualOrderBody,
+)
+from api.bots.workflow_calls import bot_update, bot_view, start_bot
 from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep, VaultDep, utcnow
 from api.errors import ApiError, error_responses
-from api.orders.endpoints import OrderList, OrderQueryDep, order_list
-from domain.bots.config import SmartBotConfig
+from api.orders.endpoints import (
+    CursorQuery,
+    OrderList,
+    OrderQueryDep,
+    invalid_cursor,
+    order_list,
+)
+from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
+from domain.bots.kinds import KindConfig, engine_config, parse_config
+from domain.bots.orders import Strategy
 from domain.bots.risk import RiskState
 from domain.bots.state import BotStatus, Decision, PauseReason, SmartBotState
-from domain.market import Venue
+from domain.market import Side, Venue
 
 router = APIRouter(prefix="/api/bots", tags=["bots"], responses=error_responses(401, 422, 500))
 
@@ -71,7 +86,7 @@ def _from_row(bot: BotRecord, venue: Venue) -> BotPublic:
         status=bot.status,
         pause_reason=PauseReason(bot.pause_reason) if bot.pause_reason else None,
         pause_detail=bot.pause_detail,
-        config=SmartBotConfig.model_validate(bot.config),
+        config=parse_config(bot.kind, bot.config),
         funds=FundsPublic.of(BotFunds.model_validate(bot.funds)),
         risk=RiskState.model_validate(bot.risk),
         last_decision=Decision.model_validate(bot.last_decision) if bot.last_decision else None,
@@ -92,7 +107,7 @@ def _from_view(bot: BotRecord, view: BotProjection) -> BotPublic:
         status=view.status,
         pause_reason=view.pause_reason,
         pause_detail=view.pause_detail,
-        config=SmartBotConfig.model_validate(view.config),
+        config=parse_config(bot.kind, view.config),
         funds=FundsPublic.of(view.funds),
         risk=view.risk,
         last_decision=view.last_decision,
@@ -139,7 +154,8 @@ async def create_bot(
     running at once."""
     context = await active_context(session, user.id, body.context_id)
     await check_plan(session, user, body.kind)
-    config = smart_config(body.config, context.symbol)
+    shown = bot_config(body.kind, body.config, context.symbol)
+    config = engine_config(shown)
     venue = Venue(context.exchange)
     available = await venue_free_balance(session, vault, exchanges, user.id, venue, config)
     await lock_caller(session, user)
@@ -151,15 +167,16 @@ async def create_bot(
         context_id=context.id,
         kind=body.kind,
         name=body.name,
-        config=config,
+        config=shown,
         funds=funds,
         risk=RiskState(),
         at=utcnow(),
     )
     # Started after the row is written and before it commits: a failed start raises, and the
     # request's unit of work rolls the row back.
-    smart = SmartBotInput(bot=_ref(bot, venue), state=SmartBotState(config=config, funds=funds))
-    await start_smart_bot(temporal, smart)
+    dca = shown if isinstance(shown, DcaBotConfig) else None
+    state = SmartBotState(config=config, dca=dca, funds=funds)
+    await start_bot(temporal, SmartBotInput(bot=_ref(bot, venue), state=state))
     return _from_row(bot, venue)
 
 
@@ -184,18 +201,20 @@ async def get_bot(
     return _from_row(bot, venue) if view is None else _from_view(bot, view)
 
 
-@router.put("/{bot_id}/config", response_model=SmartBotConfig, responses=COMMAND_RESPONSES)
+@router.put("/{bot_id}/config", response_model=KindConfig, responses=COMMAND_RESPONSES)
 async def configure_bot(
     bot_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
     temporal: TemporalDep,
-    config: dict[str, Any] = Body(description="The whole new config (SmartBotConfig)"),
-) -> SmartBotConfig:
+    config: dict[str, Any] = Body(
+        description="The whole new config, of the bot's kind (SmartBotConfig, DcaBotConfig)"
+    ),
+) -> KindConfig:
     """Replace the bot's config; answers the config the bot applied. The market stays the
     bot's (`symbol` may be left out); every invalid field is named (422 invalid_config)."""
     bot, venue = await _owned(session, user.id, bot_id)
-    checked = smart_config(config, bot.config["symbol"])
+    checked = bot_config(bot.kind, config, bot.config["symbol"])
     await _release(session)
     view = await bot_update(
         temporal,
@@ -204,7 +223,7 @@ async def configure_bot(
         checked.model_dump(mode="json"),
         invalid_code="invalid_config",
     )
-    return SmartBotConfig.model_validate(view.config)
+    return parse_config(bot.kind, view.config)
 
 
 # Commands that set a bot trading: refused while its context is paused (the bot resumes with
@@ -318,4 +337,40 @@ async def bot_orders(
     bot, _ = await _owned(session, user.id, bot_id, include_deleted=True)
     return await order_list(
         session, user.id, replace(query, where=replace(query.where, bot_id=bot.id))
+    )
+
+
+@router.get("/{bot_id}/executions", response_model=ExecutionList, responses=error_responses(404))
+async def dca_executions(
+    bot_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: CursorQuery = None,
+) -> ExecutionList:
+    """A DCA bot's purchases (its orders that bought something), newest first; for another
+    kind, its buy rule's buys, which carry the same cycle and accumulation."""
+    bot, _ = await _owned(session, user.id, bot_id, include_deleted=True)
+    where = OrderFilter(bot_id=bot.id, strategy=Strategy(bot.kind), side=Side.BUY, filled=True)
+    try:
+        page = await BotStore(session).list_orders(user.id, where, limit=limit, cursor=cursor)
+    except ValueError:
+        raise invalid_cursor() from None
+    return ExecutionList(
+        executions=[
+            DcaExecution(
+                order_id=order.id,
+                client_order_id=order.client_order_id,
+                accumulation=order.creation_context.get("accumulation"),
+                cycle=order.creation_context.get("cycle"),
+                amount=order.quote_quantity,
+                quantity=order.filled_quantity,
+                price=order.average_price,
+                fees=order.fees,
+                status=order.status,
+                created_at=order.created_at,
+            )
+            for order in page.orders
+        ],
+        next_cursor=page.next_cursor,
     )

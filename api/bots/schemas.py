@@ -18,8 +18,8 @@ from pydantic import (
 )
 
 from api.validation import PlainName
-from domain.bots.config import SmartBotConfig
 from domain.bots.funds import BotFunds
+from domain.bots.kinds import KindConfig
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus, Decision, PauseReason
 from domain.market import Money, Venue
@@ -45,9 +45,9 @@ PositiveAmount = Annotated[
 ]
 
 CONFIG_DESCRIPTION = (
-    "The whole SmartBot configuration (the `SmartBotConfig` schema). `symbol` may be left out: "
-    "it is the context's market (COIN-FIAT). Every invalid field is named in the 422's "
-    "`details.fields` as `config.<field>`."
+    "The whole configuration of the bot's kind: `SmartBotConfig` (smart) or `DcaBotConfig` "
+    "(dca). `symbol` may be left out: it is the context's market (COIN-FIAT). Every invalid "
+    "field is named in the 422's `details.fields` as `config.<field>`."
 )
 
 
@@ -56,7 +56,8 @@ class BotCreate(BaseModel):
 
     context_id: uuid.UUID
     kind: BotKind = Field(
-        default=BotKind.SMART, description="smart (every plan); candle and dca are coming"
+        default=BotKind.SMART,
+        description="smart (every plan), dca (PRO and MAX); candle is coming",
     )
     name: PlainName = Field(min_length=1, max_length=120, examples=["BTC every 2 minutes"])
     config: dict[str, Any] = Field(
@@ -114,7 +115,7 @@ class BotPublic(BaseModel):
     status: BotStatus
     pause_reason: PauseReason | None
     pause_detail: str | None = Field(description="which trigger fired, for the user to read")
-    config: SmartBotConfig
+    config: KindConfig = Field(description="SmartBotConfig or DcaBotConfig, by `kind`")
     funds: FundsPublic
     risk: RiskState = Field(description="circuit breaker counts, trailing peak, soft stop window")
     last_decision: Decision | None = Field(description="what the bot last did and why")
@@ -124,3 +125,23 @@ class BotPublic(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+
+
+class DcaExecution(BaseModel):
+    """One purchase of a DCA bot: its cycle in its accumulation, what it spent and received."""
+
+    order_id: uuid.UUID
+    client_order_id: str
+    accumulation: int | None = Field(description="the accumulation it belongs to, from 1")
+    cycle: int | None = Field(description="its place in the accumulation, from 1")
+    amount: Money = Field(description="quote spent, fees in quote included")
+    quantity: Money = Field(description="base received")
+    price: Money | None = Field(description="average fill price")
+    fees: dict[str, Money] = Field(description="asset -> fee charged in it")
+    status: str = Field(description="the order's status in the venue's vocabulary")
+    created_at: datetime
+
+
+class ExecutionList(BaseModel):
+    executions: list[DcaExecution]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")

@@ -22,13 +22,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.bot_models import BotProjection, BotRef, SmartBotInput
 from adapters.temporal import TEMPORAL_CALL_ERRORS, ensure_search_attributes
 from api.errors import ApiError
-from domain.bots.state import BotStatus
+from domain.bots.state import BotKind, BotStatus
 from workflows import TaskQueue
 from workflows.search_attributes import bot_search_attributes
 
 log = structlog.get_logger(__name__)
 
-SMART_BOT_WORKFLOW = "SmartBot"
+# Each kind's workflow type: one engine, a name per kind for support (workflows/bots/smart.py).
+BOT_WORKFLOWS = {BotKind.SMART: "SmartBot", BotKind.DCA: "DcaBot"}
 VIEW_QUERY = "view"
 # The workflow's refusal of a command it cannot apply in its state (stop a stopped bot, ...).
 COMMAND_REFUSED = "BotCommandRefused"
@@ -54,10 +55,10 @@ def temporal_unavailable() -> ApiError:
 _ATTRIBUTES_READY: set[str] = set()
 
 
-async def start_smart_bot(temporal: Client, smart: SmartBotInput) -> None:
-    """Start the new bot's workflow. When the answer is lost (a time-out after the server may
-    have started it), the workflow is terminated, best effort: the caller rolls its row back,
-    and a bot must not trade without one."""
+async def start_bot(temporal: Client, smart: SmartBotInput) -> None:
+    """Start the new bot's workflow, of its kind's type. When the answer is lost (a time-out
+    after the server may have started it), the workflow is terminated, best effort: the caller
+    rolls its row back, and a bot must not trade without one."""
     bot = smart.bot
     try:
         async with asyncio.timeout(TEMPORAL_RPC_TIMEOUT.total_seconds()):
@@ -65,7 +66,7 @@ async def start_smart_bot(temporal: Client, smart: SmartBotInput) -> None:
                 await ensure_search_attributes(temporal)
                 _ATTRIBUTES_READY.add(temporal.namespace)
             await temporal.start_workflow(
-                SMART_BOT_WORKFLOW,
+                BOT_WORKFLOWS[bot.kind],
                 smart,
                 id=bot.workflow_id,
                 task_queue=TaskQueue.BOTS,

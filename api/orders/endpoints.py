@@ -110,6 +110,17 @@ class OrderQuery:
     cursor: str | None
 
 
+CursorQuery = Annotated[
+    str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor")
+]
+
+
+def invalid_cursor() -> ApiError:
+    return ApiError(
+        422, "invalid_cursor", "The cursor is not one this API gave; start from the top."
+    )
+
+
 async def order_query(
     strategy: Strategy | None = None,
     status: VenueOrderStatus | None = None,
@@ -117,9 +128,7 @@ async def order_query(
     since: Annotated[Moment | None, Query(alias="from", description="created at or after")] = None,
     until: Annotated[Moment | None, Query(alias="to", description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor")
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> OrderQuery:
     where = OrderFilter(
         strategy=strategy,
@@ -140,9 +149,7 @@ async def order_list(session: AsyncSession, user_id: uuid.UUID, query: OrderQuer
             user_id, query.where, limit=query.limit, cursor=query.cursor
         )
     except ValueError:
-        raise ApiError(
-            422, "invalid_cursor", "The cursor is not one this API gave; start from the top."
-        ) from None
+        raise invalid_cursor() from None
     return OrderList(
         orders=[OrderPublic.of(order) for order in page.orders], next_cursor=page.next_cursor
     )

@@ -80,6 +80,9 @@ class SellRule(_Config):
     cooldown_seconds: int = Field(default=0, ge=0)
     # One cycle only: the bot stops after closing its position, instead of buying again.
     stop_after_sell: bool = False
+    # The bot stops after closing its position at a loss (a stop loss, a losing sale), and
+    # buys again only after a gain: a DCA bot's auto restart.
+    stop_after_loss: bool = False
 
 
 class SmartBotConfig(_Config):
@@ -90,6 +93,9 @@ class SmartBotConfig(_Config):
     timezone: str | None = Field(default=None, validate_default=True)  # IANA, with cron
     order_amount: PositiveMoney  # quote spent by each buy
     allocated_balance: PositiveMoney  # the most the bot ever has in play (quote)
+    # At most this many of the buy rule's buys per position (a DCA bot's cycles); then the bot
+    # only waits for its exit. None: while funds last. The user's own buys do not count.
+    max_buys: int | None = Field(default=None, ge=1)
     # The dip rule, off when None: buy only at or below `dip_percent` under the reference, the
     # price of the bot's last fill (buy or sell) or, before any fill, the first price it saw
     # once started. A fixed level per state, so the market feed can watch it as a trigger, and

@@ -33,6 +33,7 @@ __all__ = [
     "buy_request",
     "buy_rule",
     "creation_context",
+    "finished",
     "held",
     "is_dust",
     "next_buy_time",
@@ -103,7 +104,22 @@ def buy_blocker(state: SmartBotState, amount: Decimal, now: datetime) -> str | N
         return f"cooling down after a sale until {state.cooldown_until.isoformat()}"
     if state.funds.free < amount:
         return f"{state.funds.free} {state.funds.quote} free, a buy needs {amount}"
+    if not _buys_left(state):
+        return f"{state.position_buys} buys made in this position, the most the config allows"
     return None
+
+
+def _buys_left(state: SmartBotState) -> bool:
+    limit = state.config.max_buys
+    return limit is None or state.position_buys < limit
+
+
+def finished(state: SmartBotState) -> bool:
+    """The buy rule has made all its buys and no risk rule would ever sell: nothing is left
+    for the bot to do (a DCA bot's last cycle without an exit)."""
+    risk = state.config.risk
+    can_sell = risk.take_profit.enabled or risk.stop_loss.enabled or risk.trailing_stop.enabled
+    return not _buys_left(state) and not can_sell
 
 
 def _automatic_buys(state: SmartBotState) -> bool:
@@ -114,6 +130,7 @@ def _automatic_buys(state: SmartBotState) -> bool:
         and state.status is BotStatus.RUNNING
         and state.risk.tripped is None
         and state.funds.free >= config.order_amount
+        and _buys_left(state)
     )
 
 
@@ -274,7 +291,8 @@ def apply_order(
 
 def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[str, object]:
     """A sale closed the position: its result goes to the circuit breaker, the cooldown
-    starts, and a one-cycle bot stops. The position's trailing peak and soft-stop window end
+    starts, the buy count starts again, and a one-cycle bot (or one told to stop after a loss,
+    on a loss) stops. The position's trailing peak and soft-stop window end
     with it: the next position (a manual buy takes no look at the market first) starts
     afresh."""
     pnl = funds.realized_profit - state.realized_at_last_trade
@@ -282,7 +300,12 @@ def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[s
     risk = record_trade_result(
         breaker, state.risk, pnl, now, state.config.allocated_balance
     ).model_copy(update={"peak_price": None, "soft_stop_since": None})
-    update: dict[str, object] = {"risk": risk, "realized_at_last_trade": funds.realized_profit}
+    update: dict[str, object] = {
+        "risk": risk,
+        "realized_at_last_trade": funds.realized_profit,
+        "position_buys": 0,
+        "closed_positions": state.closed_positions + 1,
+    }
     cooldown = state.config.sell.cooldown_seconds
     if cooldown:
         update["cooldown_until"] = now + timedelta(seconds=cooldown)
@@ -295,7 +318,7 @@ def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[s
                 at=now, action="pause", reason="circuit_breaker", detail=risk.tripped.detail
             ),
         )
-    elif state.config.sell.stop_after_sell:
+    elif state.config.sell.stop_after_sell or (state.config.sell.stop_after_loss and pnl < 0):
         update["status"] = BotStatus.STOPPED
     return update
 
@@ -325,11 +348,19 @@ _SPREAD_QUANTUM = Decimal("0.0001")
 
 
 def creation_context(
-    state: SmartBotState, observation: Observation, source: Strategy, reason: str, detail: str
+    state: SmartBotState,
+    observation: Observation,
+    source: Strategy,
+    reason: str,
+    detail: str,
+    *,
+    automatic_buy: bool = False,
 ) -> dict[str, Any]:
     """Why an order was made, recorded with it before it leaves: the strategy and its rule,
     the config in force, the market as the bot saw it (best bid and ask, spread) and the
-    position; `indicators` is where Candle bots add theirs."""
+    position; `indicators` is where Candle bots add theirs. A buy of the buy rule also carries
+    its place in the position (`cycle`, counted from 1, of `accumulation`): a DCA execution."""
+    cycle = state.position_buys if automatic_buy else None
     bid, ask = observation.bid, observation.ask
     spread = None
     if bid is not None and ask is not None:
@@ -346,4 +377,6 @@ def creation_context(
         "spread_percent": spread,
         "position": position(state.funds).model_dump(mode="json"),
         "indicators": {},
+        "cycle": cycle,
+        "accumulation": None if cycle is None else state.closed_positions + 1,
     }

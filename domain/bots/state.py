@@ -17,6 +17,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.bots.config import SmartBotConfig
+from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RestingOrder, RiskState, RiskTriggers
 from domain.bots.risk_rules import triggers_fired
@@ -56,6 +57,7 @@ class PauseReason(StrEnum):
     CIRCUIT_BREAKER = "circuit_breaker"  # only the user resumes (reset-circuit-breaker)
     CONTEXT_PAUSED = "context_paused"  # the context was paused (plan limits): resumes with it
     CREDENTIALS = "credentials"  # the key was refused or deleted: resumes when the user says so
+    FUNDS = "funds"  # the venue account lacked the funds for an order: the user resumes it
 
 
 class _Data(BaseModel):
@@ -126,3 +128,9 @@ class SmartBotState(_Data):
     # Realized profit when the last trade closed: a sale's result is the difference, counted
     # into the circuit breaker.
     realized_at_last_trade: Money = Decimal(0)
+    # The buy rule's buys in the current position (`SmartBotConfig.max_buys`), and how many
+    # positions the bot has closed: a DCA bot's cycle and accumulation.
+    position_buys: int = 0
+    closed_positions: int = 0
+    # A DCA bot's config as its user wrote it; `config` is what it means to the engine.
+    dca: DcaBotConfig | None = None

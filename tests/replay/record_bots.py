@@ -8,9 +8,10 @@ production workers, and runs a CONTINUOUS SmartBot with limit buys: three buys r
 and fill when the price comes down (the account sync reports them), the user raises the
 allocation (a `configure` Update: one more buy), the price rises over the take profit (the
 market feed wakes the bot: a market sale), the bot buys again until its run continues as new; in
-the next run the user deletes the venue key (the bot pauses), then stops and deletes it. It
-writes the bot's two runs, a market feed's run and an account sync's run to
-`histories/<name>-v<version>.json`, and never replaces a history (docs/workflow-versioning.md).
+the next run the user deletes the venue key (the bot pauses), then stops and deletes it. Then
+a DCA bot's scenario (tests/replay/record_dca.py). It writes the bots' first and last runs, a
+market feed's run and an account sync's run to `histories/<name>-v<version>.json`, and never
+replaces a history (docs/workflow-versioning.md).
 """
 
 from __future__ import annotations
@@ -19,14 +20,9 @@ import argparse
 import asyncio
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
@@ -35,130 +31,34 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from activities.bot_models import (
     BotProjection,
-    BotRef,
-    SmartBotInput,
     account_sync_id,
     feed_workflow_id,
 )
-from adapters.credentials import CredentialService, Keys
-from adapters.db.bots import BotStore
 from adapters.db.engine import create_engine, session_factory
 from adapters.db.migrate import upgrade
-from adapters.db.models import TradingContext, User
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.temporal import ensure_search_attributes
-from adapters.vault import Vault
-from domain.bots.config import SmartBotConfig
-from domain.bots.funds import BotFunds
-from domain.bots.risk import RiskState
-from domain.bots.state import BotKind, BotStatus, PauseReason, SmartBotState
+from domain.bots.state import BotStatus, PauseReason
 from domain.market import Venue
 from simulators.binance import SimConfig, ThreadedServer, create_app
 from tests.exchanges.conftest_binance import BTC_BRL
+from tests.replay.record_dca import NAMES as DCA_NAMES
+from tests.replay.record_dca import dca_scenario
+from tests.replay.recording import PRICE, has, new_bot, runs, sim_control, until
 from workers.stack import temporal_binary
 from workers.worker import WorkerDeps, build_workers
 from workflows import TaskQueue
 from workflows.search_attributes import bot_search_attributes, dev_server_args
 
 HISTORIES = Path(__file__).parent / "histories"
-NAMES = ("smart_bot_limit_cycle", "smart_bot_stop_delete", "market_feed", "account_sync")
-PRICE = Decimal("350000")
-WAIT = 120.0
-
-
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    print(f"waiting: {check.__name__}", flush=True)
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise SystemExit(f"not reached within {WAIT} s: {check.__name__}")
-        await asyncio.sleep(0.2)
-
-
-async def runs(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """Every run of `workflow_id`, oldest first (followed through continue-as-new)."""
-    histories = []
-    async for listed in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
-        handle = client.get_workflow_handle(workflow_id, run_id=listed.run_id)
-        histories.append((listed.start_time, await handle.fetch_history()))
-    return [history for _, history in sorted(histories, key=lambda pair: pair[0])]
-
-
-def has(history: WorkflowHistory, kind: EventType.ValueType) -> bool:
-    return any(event.event_type == kind for event in history.events)
-
-
-Control = Callable[[str, dict[str, Any]], Awaitable[None]]
-
-
-@asynccontextmanager
-async def sim_control(base_url: str) -> AsyncIterator[Control]:
-    """The simulator's /_sim/ control API."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-
-        async def post(path: str, body: dict[str, Any]) -> None:
-            (await http.post(path, json=body)).raise_for_status()
-
-        yield post
-
-
-async def new_bot(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    exchanges: ExchangeFactory,
-    user_id: uuid.UUID,
-) -> SmartBotInput:
-    """The user, their Binance key and context, and a bot's row, as the API makes them."""
-    config = SmartBotConfig.model_validate(
-        {
-            "symbol": "BTC-BRL",
-            "mode": "CONTINUOUS",
-            "interval_seconds": 1,
-            "order_type": "limit",
-            "order_amount": "100",
-            "allocated_balance": "300",
-            "risk": {"take_profit": {"percent": "1"}},
-        }
-    )
-    funds = BotFunds.allocate(config.symbol, config.allocated_balance)
-    now = datetime.now(UTC)
-    async with sessions() as session:
-        session.add(User(id=user_id, email="record-bots@example.com", name="R", password_hash="x"))
-        await session.flush()
-        context = TradingContext(user_id=user_id, coin="BTC", fiat="BRL", exchange="binance")
-        session.add(context)
-        await session.commit()
-    # Committed first: on SQLite, the key's check (which writes the venue's budget) would
-    # wait for this session's write lock.
-    async with sessions() as session:
-        vault = Vault(settings.credential_keys, settings.credentials_key_version)
-        await CredentialService(session, vault, exchanges).save(
-            user_id, Venue.BINANCE, Keys("record-key", "record-secret"), now
-        )
-        await session.commit()
-    async with sessions() as session:
-        record = await BotStore(session).create_bot(
-            user_id=user_id,
-            context_id=context.id,
-            kind=BotKind.SMART,
-            name="record",
-            config=config,
-            funds=funds,
-            risk=RiskState(),
-            at=now,
-            bot_id=uuid.UUID("00000000-0000-4000-8000-0000000000b1"),
-        )
-        await session.commit()
-    ref = BotRef(
-        bot_id=record.id,
-        user_id=user_id,
-        context_id=context.id,
-        kind=BotKind.SMART,
-        venue=Venue.BINANCE,
-        symbol=config.symbol,
-    )
-    return SmartBotInput(bot=ref, state=SmartBotState(config=config, funds=funds))
+NAMES = (
+    "smart_bot_limit_cycle",
+    "smart_bot_stop_delete",
+    "market_feed",
+    "account_sync",
+    *DCA_NAMES,
+)
 
 
 async def scenario(
@@ -173,7 +73,7 @@ async def scenario(
         await control("/_sim/price", {"symbol": "BTCBRL", "price": str(PRICE)})
         await control(
             "/_sim/accounts",
-            {"api_key": "record-key", "secret": "record-secret", "balances": {"BRL": "10000"}},
+            {"api_key": "record-key", "secret": "record-key-secret", "balances": {"BRL": "10000"}},
         )
         user_id = uuid.UUID("00000000-0000-4000-8000-000000000003")
         bot = await new_bot(settings, sessions, exchanges, user_id)
@@ -308,6 +208,7 @@ async def record(version: str) -> None:
     exchanges = ExchangeFactory(settings, sessions=sessions)
     try:
         chosen = await scenario(client, settings, sessions, exchanges, sim.base_url)
+        chosen |= await dca_scenario(client, settings, sessions, exchanges, sim.base_url)
     finally:
         await asyncio.gather(*(worker.shutdown() for worker in workers))
         await asyncio.gather(*tasks)

@@ -11,15 +11,21 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
-from workflows.bots.smart import SmartBotWorkflow
+from workflows.bots.smart import DcaBotWorkflow, SmartBotWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 FOLDER = Path(__file__).parent / "histories"
 HISTORIES = sorted(FOLDER.glob("*.json"))
 # Releases whose histories must stay (record.py never deletes; this catches a hand removal).
-RELEASES = ("0.1.0", "0.2.0", "0.3.0", "0.4.0")
+RELEASES = ("0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0")
 # The replayer runs each history with the workflow its events name.
-WORKFLOWS = [SubscriptionWorkflow, SmartBotWorkflow, MarketFeedWorkflow, AccountSyncWorkflow]
+WORKFLOWS = [
+    SubscriptionWorkflow,
+    SmartBotWorkflow,
+    DcaBotWorkflow,
+    MarketFeedWorkflow,
+    AccountSyncWorkflow,
+]
 
 
 @pytest.mark.parametrize("version", RELEASES)

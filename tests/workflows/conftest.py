@@ -36,8 +36,10 @@ from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.temporal import ensure_search_attributes
 from adapters.vault import Vault
-from domain.bots.config import SmartBotConfig
+from api.bots.workflow_calls import BOT_WORKFLOWS
+from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
+from domain.bots.kinds import engine_config, parse_config
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus, SmartBotState
 from domain.market import Fill, Order, Side, Symbol, Venue
@@ -186,9 +188,11 @@ class BotLab:
         config: dict[str, Any],
         *,
         context_id: uuid.UUID | None = None,
+        kind: BotKind = BotKind.SMART,
     ) -> RunningBot:
         """A bot's row, then its workflow, as the API creates one."""
-        smart = SmartBotConfig.model_validate(config)
+        shown = parse_config(kind, config)
+        smart = engine_config(shown)
         if context_id is None:
             context_id = await self.context(user_id, venue, smart.symbol)
         funds = BotFunds.allocate(smart.symbol, smart.allocated_balance)
@@ -196,9 +200,9 @@ class BotLab:
             record = await BotStore(session).create_bot(
                 user_id=user_id,
                 context_id=context_id,
-                kind=BotKind.SMART,
+                kind=kind,
                 name="test bot",
-                config=smart,
+                config=shown,
                 funds=funds,
                 risk=RiskState(),
                 at=datetime.now(UTC),
@@ -209,13 +213,14 @@ class BotLab:
             bot_id=bot_id,
             user_id=user_id,
             context_id=context_id,
-            kind=BotKind.SMART,
+            kind=kind,
             venue=venue,
             symbol=smart.symbol,
         )
+        dca = shown if isinstance(shown, DcaBotConfig) else None
         handle = await self.temporal.start_workflow(
-            "SmartBot",
-            SmartBotInput(bot=ref, state=SmartBotState(config=smart, funds=funds)),
+            BOT_WORKFLOWS[kind],
+            SmartBotInput(bot=ref, state=SmartBotState(config=smart, dca=dca, funds=funds)),
             id=ref.workflow_id,
             task_queue=TaskQueue.BOTS,
             search_attributes=bot_search_attributes(ref, BotStatus.RUNNING),

@@ -26,6 +26,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.bots import commands
 from workflows.bots.trading import Trader
 
 with workflow.unsafe.imports_passed_through():
@@ -33,7 +34,9 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.bot_models import BotProjection, ManualOrder, OrderReport, SmartBotInput
     from domain.bots.config import SmartBotConfig
+    from domain.bots.dca import DcaBotConfig
     from domain.bots.funds import FundsError
+    from domain.bots.kinds import engine_config, parse_config
     from domain.bots.risk import Observation
     from domain.bots.risk_rules import reset_circuit_breaker
     from domain.bots.smart import next_buy_time, timer_due
@@ -164,13 +167,19 @@ class SmartBotWorkflow:
             await self._trader.publish()
             return self._trader.projection()
 
+    def _parse_config(self, config: dict[str, Any]) -> tuple[SmartBotConfig, DcaBotConfig | None]:
+        """The config in the bot kind's own shape: what it means to the engine, and the DCA
+        config as its user wrote it."""
+        parsed = parse_config(self._trader.bot.kind, config)
+        return engine_config(parsed), parsed if isinstance(parsed, DcaBotConfig) else None
+
     @workflow.update
     async def configure(self, config: dict[str, Any]) -> BotProjection:
-        new = SmartBotConfig.model_validate(config)
+        new, dca = self._parse_config(config)
 
         async def change() -> None:
             try:
-                self._trader.reconfigure(new)
+                self._trader.reconfigure(new, dca)
             except FundsError as error:
                 raise _refuse(f"allocated_balance: {error}") from None
 
@@ -179,7 +188,7 @@ class SmartBotWorkflow:
     @configure.validator
     def _check_config(self, config: dict[str, Any]) -> None:
         try:
-            new = SmartBotConfig.model_validate(config)
+            new, _ = self._parse_config(config)
         except ValidationError as error:
             raise ValueError(_fields(error)) from None
         if new.symbol != self._trader.state.config.symbol:
@@ -230,7 +239,7 @@ class SmartBotWorkflow:
     @workflow.update
     async def buy(self, order: ManualOrder) -> BotProjection:
         async def change() -> None:
-            refusal = await self._trader.manual_buy(order.amount)
+            refusal = await commands.manual_buy(self._trader, order.amount)
             if refusal:
                 raise _refuse(refusal)
 
@@ -239,7 +248,7 @@ class SmartBotWorkflow:
     @workflow.update
     async def sell(self, order: ManualOrder) -> BotProjection:
         async def change() -> None:
-            refusal = await self._trader.manual_sell(order.amount)
+            refusal = await commands.manual_sell(self._trader, order.amount)
             if refusal:
                 raise _refuse(refusal)
 
@@ -248,7 +257,7 @@ class SmartBotWorkflow:
     @workflow.update
     async def emergency_sell(self) -> BotProjection:
         async def change() -> None:
-            refusal = await self._trader.emergency_sell()
+            refusal = await commands.emergency_sell(self._trader)
             if refusal:
                 raise _refuse(refusal)
 
@@ -287,3 +296,17 @@ def _fields(error: ValidationError) -> str:
         f"{'.'.join(str(part) for part in item['loc']) or 'config'}: {item['msg']}"
         for item in error.errors()
     )
+
+
+@workflow.defn(name="DcaBot")
+class DcaBotWorkflow(SmartBotWorkflow):
+    """A DCA bot (id ``bot:<bot id>``): the SmartBot engine trading a `DcaBotConfig`
+    (domain/bots/dca.py), under a name of its own so support tells the kinds apart."""
+
+    @workflow.init
+    def __init__(self, start: SmartBotInput) -> None:
+        super().__init__(start)
+
+    @workflow.run
+    async def run(self, start: SmartBotInput) -> None:
+        await super().run(start)

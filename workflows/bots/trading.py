@@ -16,11 +16,12 @@ from workflows.bots import actions
 
 with workflow.unsafe.imports_passed_through():
     from activities.bot_models import BotNotice, BotProjection, BotRef, OrderReport, PlaceOrder
-    from domain.bots.config import BotMode, BotOrderType, SmartBotConfig
+    from domain.bots.config import BotMode, SmartBotConfig
+    from domain.bots.dca import DcaBotConfig
     from domain.bots.funds import FundsError
     from domain.bots.orders import Strategy, client_order_id
     from domain.bots.risk import Action, Observation, RiskDecision
-    from domain.bots.risk_rules import emergency_sell, evaluate
+    from domain.bots.risk_rules import evaluate
     from domain.bots.smart import (
         apply_order,
         bot_triggers,
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         buy_request,
         buy_rule,
         creation_context,
+        finished,
         held,
         next_buy_time,
         resting_order,
@@ -101,15 +103,21 @@ class Trader:
             self.set_status(BotStatus.PAUSED, PauseReason.CREDENTIALS, detail)
             self.decided("pause", "credentials", detail)
 
-    def reconfigure(self, config: SmartBotConfig) -> None:
-        """The user's new config; taking allocation away needs it free (FundsError)."""
+    def reconfigure(self, config: SmartBotConfig, dca: DcaBotConfig | None = None) -> None:
+        """The user's new config (a DCA bot's with what it means to the engine); taking
+        allocation away needs it free (FundsError)."""
         funds = self.state.funds.reallocate(config.allocated_balance)
         next_buy = self.state.next_buy_at
         if config.mode is not self.state.config.mode or config.cron != self.state.config.cron:
             next_buy = next_buy_time(config, workflow.now())
         self.state = self.state.model_copy(
-            update={"config": config, "funds": funds, "next_buy_at": next_buy}
+            update={"config": config, "dca": dca, "funds": funds, "next_buy_at": next_buy}
         )
+
+    @property
+    def strategy(self) -> Strategy:
+        """What the bot's own orders are grouped under: its kind (smart, candle, dca)."""
+        return Strategy(self.bot.kind.value)
 
     def decided(self, action: str, reason: str | None = None, detail: str = "") -> None:
         self.state = self.state.model_copy(
@@ -133,7 +141,7 @@ class Trader:
             funds=state.funds,
             risk=state.risk,
             last_decision=state.last_decision,
-            config=state.config.model_dump(mode="json"),
+            config=(state.dca or state.config).model_dump(mode="json"),
             order_sequence=state.order_sequence,
             triggers=bot_triggers(state),
             at=workflow.now(),
@@ -222,7 +230,7 @@ class Trader:
                 self._schedule_next_buy()
             return
         for cid in decision.cancel_order_ids:
-            await self._cancel(cid)
+            await self.cancel(cid)
         if decision.action is Action.SELL:
             await self._sell_all(decision, observation)
             return
@@ -250,29 +258,37 @@ class Trader:
         if blocker is not None:
             self.decided("hold", "buy_rule", blocker)
             return
-        await self._buy(config.order_amount, observation, Strategy.SMART, buy_rule(config, level))
+        dca = state.dca
+        why = dca.purchase_rule(state.position_buys + 1) if dca else buy_rule(config, level)
+        await self.buy(config.order_amount, observation, self.strategy, why, automatic=True)
 
     # -- orders ---------------------------------------------------------------------------
 
-    def _next_id(self) -> str:
+    def next_id(self) -> str:
         """The next order's client order id; the sequence moves only when an order is sent
-        (`_place`), so a decision that makes no order spends no id."""
+        (`place`), so a decision that makes no order spends no id."""
         return client_order_id(self.bot.workflow_id, self.state.order_sequence)
 
-    async def _buy(
-        self, amount: Decimal, observation: Observation, strategy: Strategy, why: str
+    async def buy(
+        self,
+        amount: Decimal,
+        observation: Observation,
+        strategy: Strategy,
+        why: str,
+        *,
+        automatic: bool = False,
     ) -> str | None:
-        request = buy_request(self.state, self._next_id(), amount, observation)
+        request = buy_request(self.state, self.next_id(), amount, observation)
         if isinstance(request, str):
             self.decided("hold", "order_rules", request)
             return request
-        await self._place(request, observation, strategy, why)
+        await self.place(request, observation, strategy, why, automatic_buy=automatic)
         return None
 
     async def _sell_all(self, decision: RiskDecision, observation: Observation) -> None:
         request = sell_request(
             self.state,
-            self._next_id(),
+            self.next_id(),
             self.state.funds.sellable_quantity,
             observation,
             market=True,
@@ -281,35 +297,40 @@ class Trader:
         if isinstance(request, str):
             self.decided("hold", reason, f"{decision.detail}; cannot sell: {request}")
             return
-        await self._place(request, observation, Strategy.SMART, decision.detail, reason)
+        await self.place(request, observation, self.strategy, decision.detail, reason)
 
-    async def _place(
+    async def place(
         self,
         request: OrderRequest,
         observation: Observation,
         strategy: Strategy,
         why: str,
         reason: str | None = None,
+        *,
+        automatic_buy: bool = False,
     ) -> None:
-        """Block the funds, record why, send; then apply the venue's answer."""
+        """Block the funds, record why, send; then apply the venue's answer. A buy of the buy
+        rule counts toward `max_buys` unless the venue refuses it."""
         try:
             funds = self.state.funds.place(request)
         except FundsError as error:
             self.decided("refuse", "funds", str(error))
             return
-        sequence = self.state.order_sequence + 1
-        self.state = self.state.model_copy(update={"funds": funds, "order_sequence": sequence})
+        buys = self.state.position_buys + (1 if automatic_buy else 0)
+        self.state = self.state.model_copy(
+            update={
+                "funds": funds,
+                "order_sequence": self.state.order_sequence + 1,
+                "position_buys": buys,
+            }
+        )
         action = "buy" if request.side is Side.BUY else "sell"
         self.decided(action, reason or strategy.value, why)
+        context = creation_context(
+            self.state, observation, strategy, reason or why, why, automatic_buy=automatic_buy
+        )
         outcome = await actions.place(
-            PlaceOrder(
-                bot=self.bot,
-                request=request,
-                strategy=strategy,
-                creation_context=creation_context(
-                    self.state, observation, strategy, reason or why, why
-                ),
-            )
+            PlaceOrder(bot=self.bot, request=request, strategy=strategy, creation_context=context)
         )
         cid = request.client_order_id
         if outcome is None:  # in doubt for good: the account sync settles it
@@ -325,10 +346,23 @@ class Trader:
                     at=workflow.now(),
                 )
             )
-        if outcome.rejected is not None:
+        if outcome.insufficient_balance:
+            side = "buy" if request.side is Side.BUY else "sell"
+            detail = (
+                f"the venue account lacks the funds to {side} ({outcome.rejected}): "
+                "add funds, then resume the bot"
+            )
+            self.set_status(BotStatus.PAUSED, PauseReason.FUNDS, detail)
+            self.decided("pause", "funds", detail)
+        elif outcome.rejected is not None:
             self.decided("refuse", "venue", outcome.rejected)
+        if outcome.rejected is not None and automatic_buy:
+            self.state = self.state.model_copy(update={"position_buys": buys - 1})
         self._apply(cid, outcome.order, outcome.fills)
         await self.send_notices()
+        if automatic_buy and self.state.status is BotStatus.RUNNING and finished(self.state):
+            self.set_status(BotStatus.STOPPED)
+            self.decided("stop", "max_buys", f"{buys} buys made and no exit set: nothing left")
         if outcome.order is not None and not outcome.order.status.is_final:
             rest = resting_order(request)
             if rest is not None:
@@ -341,7 +375,7 @@ class Trader:
         for notice in notices:
             await actions.notify(notice)
 
-    async def _cancel(self, cid: str) -> None:
+    async def cancel(self, cid: str) -> None:
         outcome = await actions.cancel(self.bot, cid)
         if outcome is None:
             return
@@ -353,66 +387,4 @@ class Trader:
 
     async def cancel_all(self) -> None:
         for cid in list(self.state.resting):
-            await self._cancel(cid)
-
-    # -- the user's commands --------------------------------------------------------------
-
-    async def _fresh(self) -> Observation | None:
-        view = await actions.observe(self.bot)
-        if view is None:
-            return None
-        self.state = self.state.model_copy(update={"rules": view.rules})
-        return view.observation
-
-    async def manual_buy(self, amount: Decimal | None) -> str | None:
-        amount = amount or self.state.config.order_amount
-        if self.state.status is BotStatus.STOPPED:
-            return "the bot is stopped"
-        # Paused by the user, the bot still takes the user's own buys; not while its context is
-        # off or its key refused.
-        if self.state.pause_reason in (PauseReason.CONTEXT_PAUSED, PauseReason.CREDENTIALS):
-            return f"the bot is paused: {self.state.pause_detail}"
-        if self.state.risk.tripped is not None:
-            return f"circuit breaker tripped: {self.state.risk.tripped.detail}"
-        if self.state.funds.free < amount:
-            return f"{self.state.funds.free} {self.state.funds.quote} free, the buy needs {amount}"
-        observation = await self._fresh()
-        if observation is None:
-            return "the market could not be read; try again"
-        return await self._buy(amount, observation, Strategy.MANUAL, "manual buy")
-
-    async def manual_sell(self, amount: Decimal | None) -> str | None:
-        quantity = amount or self.state.funds.sellable_quantity
-        if quantity > self.state.funds.sellable_quantity or quantity <= 0:
-            return f"{self.state.funds.sellable_quantity} {self.state.funds.base} to sell"
-        observation = await self._fresh()
-        if observation is None:
-            return "the market could not be read; try again"
-        market = self.state.config.order_type is BotOrderType.MARKET
-        request = sell_request(self.state, self._next_id(), quantity, observation, market=market)
-        if isinstance(request, str):
-            return request
-        await self._place(request, observation, Strategy.MANUAL, "manual sell", "manual")
-        return None
-
-    async def emergency_sell(self) -> str | None:
-        decision = emergency_sell(held(self.state), tuple(self.state.resting.values()))
-        for cid in decision.cancel_order_ids:
-            await self._cancel(cid)
-        if held(self.state).quantity <= 0:
-            self.decided("emergency_sell", "emergency", "no position to sell")
-            return None
-        observation = await self._fresh()
-        if observation is None:
-            return "the market could not be read; try again"
-        request = sell_request(
-            self.state,
-            self._next_id(),
-            self.state.funds.sellable_quantity,
-            observation,
-            market=True,
-        )
-        if isinstance(request, str):
-            return request
-        await self._place(request, observation, Strategy.MANUAL, decision.detail, "emergency")
-        return None
+            await self.cancel(cid)
