@@ -27,6 +27,7 @@ from domain.bots.state import (
     bot_workflow_id,
 )
 from domain.market import Fill, MarketRules, Money, Order, OrderRequest, Venue
+from domain.signals import Signal
 
 __all__ = [
     "AccountRef",
@@ -34,6 +35,7 @@ __all__ = [
     "BotProjection",
     "BotRef",
     "CancelOrder",
+    "CandleAnalysis",
     "FeedRef",
     "ManualOrder",
     "MarketView",
@@ -185,6 +187,14 @@ class SmartBotInput(BaseModel):
 
     bot: BotRef
     state: SmartBotState
+
+
+class CandleAnalysis(BaseModel):
+    """From the market feed to a Candle bot: its strategy's signal on the candle that just
+    closed, and the market as the feed last read it (what an order would be shaped on)."""
+
+    signal: Signal
+    observation: Observation
 
 
 class ManualOrder(BaseModel):

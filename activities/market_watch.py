@@ -3,8 +3,10 @@
 `watch_market` reads its market every MARKET_FEED_SECONDS (one ticker, whatever the number of
 bots), keeps the bots' published triggers in memory (loaded once, then only the rows changed
 since the previous read), evaluates every bot's triggers on the price and signals `wake` to
-the bots whose triggers fired (DESIGN "Bots at scale"). A trigger is a hint: the woken bot
-decides again from its own state, so a missed or repeated wake-up costs a tick, never a trade.
+the bots whose triggers fired (DESIGN "Bots at scale"); when a candle its Candle bots analyse
+closes, it sends them their signals (`activities.market_analysis`). A trigger is a hint: the
+woken bot decides again from its own state, so a missed or repeated wake-up costs a tick, never
+a trade.
 It runs WATCH_RUN_SECONDS and returns to its workflow; the next run starts from a full load.
 """
 
@@ -26,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bot_models import FeedRef, WatchResult, bot_workflow_id
 from activities.bots import observation as ticker_observation
+from activities.market_analysis import Analyst
 from adapters.db.bot_triggers import TriggerRow, TriggerStore
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import ExchangeError
@@ -135,6 +138,7 @@ class MarketWatchActivities:
         since: datetime | None = None
         reads = woken = 0
         previous: Observation | None = None
+        analyst = Analyst(self.sessions, self.client, feed)
         exchange = self.exchanges.connect(feed.venue, retry=False)
         try:
             while True:
@@ -145,6 +149,8 @@ class MarketWatchActivities:
                     previous = observation
                     reads += 1
                     woken += await self._wake(board, observation)
+                    watched = ((bot_id, w.triggers) for bot_id, w in board.bots.items())
+                    woken += await analyst.analyse(watched, exchange, observation)
                 elapsed = clock() - started
                 next_cycle = (elapsed // interval + 1) * interval  # missed cycles are skipped
                 if next_cycle >= run_seconds:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
@@ -15,6 +15,7 @@ from adapters.settings import Settings
 from adapters.temporal import connect
 from api.auth.endpoints import router as auth_router
 from api.bots.endpoints import router as bots_router
+from api.bots.history import router as bot_history_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.deps import Services
@@ -72,6 +73,25 @@ class CrypterasApi(FastAPI):
         return self.openapi_schema or {}
 
 
+def routers(settings: Settings) -> tuple[APIRouter, ...]:
+    """Every router of the API, in the order their routes are matched."""
+    return (
+        health_router,
+        auth_router,
+        users_router,
+        legal_router,
+        credentials_router,
+        exchanges_router,
+        subscriptions_router,
+        webhooks_router,
+        contexts_router,
+        bots_router,
+        bot_history_router,
+        orders_router,
+        pages_router(settings.docs_enabled),
+    )
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """`services` lets tests hand in their own database and Temporal client; otherwise the
     lifespan builds them from `settings`."""
@@ -112,20 +132,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
-    for router in (
-        health_router,
-        auth_router,
-        users_router,
-        legal_router,
-        credentials_router,
-        exchanges_router,
-        subscriptions_router,
-        webhooks_router,
-        contexts_router,
-        bots_router,
-        orders_router,
-        pages_router(settings.docs_enabled),
-    ):
+    for router in routers(settings):
         # The routes themselves, not `include_router`: FastAPI matches an included router by
         # walking its routes through a wrapper per inclusion on every request (~0.1 ms for a
         # route of the last one, benchmarks/README.md). Each route already carries its router's

@@ -35,7 +35,7 @@ from domain.market import Venue
 from workers.schedules import ensure_schedules
 from workflows import TaskQueue
 from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
-from workflows.bots.smart import DcaBotWorkflow, SmartBotWorkflow
+from workflows.bots.smart import CandleBotWorkflow, DcaBotWorkflow, SmartBotWorkflow
 from workflows.maintenance import CredentialRevalidationWorkflow
 from workflows.purge import LoginRecordsPurgeWorkflow
 from workflows.subscription import SubscriptionWorkflow
@@ -154,7 +154,9 @@ ROLES = (
         maintenance_activities,
     ),
     QueueRole(
-        TaskQueue.BOTS, [SmartBotWorkflow, DcaBotWorkflow, AccountSyncWorkflow], bot_activities
+        TaskQueue.BOTS,
+        [SmartBotWorkflow, DcaBotWorkflow, CandleBotWorkflow, AccountSyncWorkflow],
+        bot_activities,
     ),
     QueueRole(TaskQueue.MARKET_FEEDS, [MarketFeedWorkflow], market_feed_activities),
     *(

@@ -83,7 +83,12 @@ class OrderPage:
 
 
 def encode_cursor(order: BotOrderRecord) -> str:
-    raw = f"{order.created_at.isoformat()}|{order.id}".encode()
+    return encode_place(order.created_at, order.id)
+
+
+def encode_place(at: datetime, row_id: uuid.UUID) -> str:
+    """A page's end: the last row's time and id (`decode_cursor` reads it back)."""
+    raw = f"{at.isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -193,3 +193,25 @@ class BotFillRecord(Base):
     fee_asset: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BotSignalRecord(Base):
+    """A Candle bot's signal about one closed candle (`domain.signals.Signal`), per bot and
+    context: the action, its confidence, the close and every rule's reason with its values."""
+
+    __tablename__ = "bot_signals"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "candle_open_ms", name="uq_bot_signals_bot_candle"),
+        Index("ix_bot_signals_context_candle", "context_id", "candle_open_ms"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id"))
+    context_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trading_contexts.id"))
+    timeframe: Mapped[str] = mapped_column(String(3))
+    candle_open_ms: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(4))
+    confidence: Mapped[str] = mapped_column(String(6))
+    close: Mapped[float]
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime]

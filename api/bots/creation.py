@@ -24,11 +24,14 @@ from adapters.exchanges.keys import MalformedKey
 from adapters.vault import Vault
 from api.errors import ApiError
 from api.subscriptions.endpoints import stored_subscription
+from domain.bots.candle import CandleBotConfig
 from domain.bots.config import SmartBotConfig
-from domain.bots.kinds import SERVED_KINDS, KindConfig, parse_config
+from domain.bots.kinds import KindConfig, parse_config
 from domain.bots.state import BotKind, BotStatus
+from domain.indicators.availability import advanced_refusal, timeframe_refusal
 from domain.market import Venue
 from domain.plans import PLANS, Feature
+from domain.signals import advanced_rules
 
 KIND_FEATURES = {
     BotKind.SMART: Feature.BASIC_SMARTBOTS,
@@ -80,10 +83,6 @@ async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
             f"The {plan.name} plan has no {kind.value} bots; upgrade to use them.",
             {"plan": state.plan.value, "feature": feature.value},
         )
-    if kind not in SERVED_KINDS:
-        raise ApiError(
-            422, "kind_not_available", f"{kind.value} bots are not available yet.", {"kind": kind}
-        )
     count = await BotStore(session).count_bots(user.id)
     if not plan.within(plan.max_bots, count):
         raise ApiError(
@@ -117,6 +116,30 @@ def bot_config(kind: BotKind, raw: dict[str, Any], symbol: str) -> KindConfig:
             [{"field": "config.symbol", "message": message, "type": "symbol_mismatch"}]
         )
     return config
+
+
+async def check_strategy(
+    session: AsyncSession, user: User, config: KindConfig, venue: Venue
+) -> None:
+    """A Candle bot's strategy on `venue`: a timeframe the venue serves (422 invalid_config,
+    naming the valid ones), and advanced indicators only for the MAX plan (403 plan_feature)
+    on a venue whose candles carry them (422 venue_unsupported)."""
+    if not isinstance(config, CandleBotConfig):
+        return
+    strategy = config.strategy
+    refusal = timeframe_refusal(venue, strategy.timeframe)
+    if refusal is not None:
+        field = {"field": "config.strategy.timeframe", "message": refusal.message}
+        raise invalid_config([{**field, "type": refusal.code}])
+    advanced = advanced_rules(strategy)
+    if not advanced:
+        return
+    plan = PLANS[(await stored_subscription(session, user)).plan]
+    refusal = advanced_refusal(plan, venue)
+    if refusal is not None:
+        status = 403 if refusal.code == "plan_feature" else 422
+        detail = {**refusal.detail, "rules": [rule.value for rule in advanced]}
+        raise ApiError(status, refusal.code, refusal.message, detail)
 
 
 def invalid_config(fields: list[dict[str, str]]) -> ApiError:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.bot_models import BotProjection, BotRef, ManualOrder, SmartBotInput
 from adapters.contexts import ContextRepository
-from adapters.db.bots import MAX_PAGE, BotStore, OrderFilter
+from adapters.db.bots import BotStore
 from adapters.db.models import TradingContext
 from adapters.db.models_bots import BotRecord
 from api.bots.creation import (
@@ -24,14 +24,13 @@ from api.bots.creation import (
     bot_config,
     check_funds,
     check_plan,
+    check_strategy,
     lock_caller,
     venue_free_balance,
 )
 from api.bots.schemas import (
     BotCreate,
     BotPublic,
-    DcaExecution,
-    ExecutionList,
     FundsPublic,
     ManualOrderBody,
 )
@@ -39,19 +38,17 @@ from api.bots.workflow_calls import bot_update, bot_view, start_bot
 from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep, VaultDep, utcnow
 from api.errors import ApiError, error_responses
 from api.orders.endpoints import (
-    CursorQuery,
     OrderList,
     OrderQueryDep,
-    invalid_cursor,
     order_list,
 )
+from domain.bots.candle import CandleBotConfig
 from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.kinds import KindConfig, engine_config, parse_config
-from domain.bots.orders import Strategy
 from domain.bots.risk import RiskState
 from domain.bots.state import BotStatus, Decision, PauseReason, SmartBotState
-from domain.market import Side, Venue
+from domain.market import Venue
 
 router = APIRouter(prefix="/api/bots", tags=["bots"], responses=error_responses(401, 422, 500))
 
@@ -117,7 +114,7 @@ def _from_view(bot: BotRecord, view: BotProjection) -> BotPublic:
     )
 
 
-async def _owned(
+async def owned_bot(
     session: AsyncSession, user_id: uuid.UUID, bot_id: uuid.UUID, *, include_deleted: bool = False
 ) -> tuple[BotRecord, Venue]:
     bot = await BotStore(session).get_bot(user_id, bot_id, include_deleted=include_deleted)
@@ -157,6 +154,7 @@ async def create_bot(
     shown = bot_config(body.kind, body.config, context.symbol)
     config = engine_config(shown)
     venue = Venue(context.exchange)
+    await check_strategy(session, user, shown, venue)
     available = await venue_free_balance(session, vault, exchanges, user.id, venue, config)
     await lock_caller(session, user)
     await check_plan(session, user, body.kind)  # again: a bot created meanwhile counts
@@ -174,8 +172,12 @@ async def create_bot(
     )
     # Started after the row is written and before it commits: a failed start raises, and the
     # request's unit of work rolls the row back.
-    dca = shown if isinstance(shown, DcaBotConfig) else None
-    state = SmartBotState(config=config, dca=dca, funds=funds)
+    state = SmartBotState(
+        config=config,
+        dca=shown if isinstance(shown, DcaBotConfig) else None,
+        candle=shown if isinstance(shown, CandleBotConfig) else None,
+        funds=funds,
+    )
     await start_bot(temporal, SmartBotInput(bot=_ref(bot, venue), state=state))
     return _from_row(bot, venue)
 
@@ -195,7 +197,7 @@ async def get_bot(
 ) -> BotPublic:
     """The bot's live state from its workflow; its last projection when the workflow does not
     answer quickly (`live` false)."""
-    bot, venue = await _owned(session, user.id, bot_id)
+    bot, venue = await owned_bot(session, user.id, bot_id)
     await _release(session)
     view = await bot_view(temporal, _ref(bot, venue))
     return _from_row(bot, venue) if view is None else _from_view(bot, view)
@@ -208,13 +210,15 @@ async def configure_bot(
     session: SessionDep,
     temporal: TemporalDep,
     config: dict[str, Any] = Body(
-        description="The whole new config, of the bot's kind (SmartBotConfig, DcaBotConfig)"
+        description="The whole new config, of the bot's kind (SmartBotConfig, DcaBotConfig, "
+        "CandleBotConfig)"
     ),
 ) -> KindConfig:
     """Replace the bot's config; answers the config the bot applied. The market stays the
     bot's (`symbol` may be left out); every invalid field is named (422 invalid_config)."""
-    bot, venue = await _owned(session, user.id, bot_id)
+    bot, venue = await owned_bot(session, user.id, bot_id)
     checked = bot_config(bot.kind, config, bot.config["symbol"])
+    await check_strategy(session, user, checked, venue)
     await _release(session)
     view = await bot_update(
         temporal,
@@ -235,7 +239,7 @@ def _command(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
     async def command(
         bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
     ) -> BotPublic:
-        bot, venue = await _owned(session, user.id, bot_id)
+        bot, venue = await owned_bot(session, user.id, bot_id)
         if update in _RUNS_THE_BOT:
             await active_context(session, user.id, bot.context_id)
         await _release(session)
@@ -254,7 +258,7 @@ def _manual(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
         temporal: TemporalDep,
         body: ManualOrderBody | None = None,
     ) -> BotPublic:
-        bot, venue = await _owned(session, user.id, bot_id)
+        bot, venue = await owned_bot(session, user.id, bot_id)
         order = ManualOrder(amount=body.amount if body else None)
         await _release(session)
         return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update, order))
@@ -295,7 +299,7 @@ async def delete_bot(
 ) -> Response:
     """A stopped bot only (409 bot_not_stopped): it leaves your lists and its workflow ends;
     its record and orders stay for history."""
-    bot, venue = await _owned(session, user.id, bot_id)
+    bot, venue = await owned_bot(session, user.id, bot_id)
     store = BotStore(session)
     await _release(session)
     try:
@@ -334,43 +338,7 @@ async def bot_orders(
     bot_id: uuid.UUID, user: CurrentUser, session: SessionDep, query: OrderQueryDep
 ) -> OrderList:
     """The bot's orders, newest first (a deleted bot's too: its history stays)."""
-    bot, _ = await _owned(session, user.id, bot_id, include_deleted=True)
+    bot, _ = await owned_bot(session, user.id, bot_id, include_deleted=True)
     return await order_list(
         session, user.id, replace(query, where=replace(query.where, bot_id=bot.id))
-    )
-
-
-@router.get("/{bot_id}/executions", response_model=ExecutionList, responses=error_responses(404))
-async def dca_executions(
-    bot_id: uuid.UUID,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: CursorQuery = None,
-) -> ExecutionList:
-    """A DCA bot's purchases (its orders that bought something), newest first; for another
-    kind, its buy rule's buys, which carry the same cycle and accumulation."""
-    bot, _ = await _owned(session, user.id, bot_id, include_deleted=True)
-    where = OrderFilter(bot_id=bot.id, strategy=Strategy(bot.kind), side=Side.BUY, filled=True)
-    try:
-        page = await BotStore(session).list_orders(user.id, where, limit=limit, cursor=cursor)
-    except ValueError:
-        raise invalid_cursor() from None
-    return ExecutionList(
-        executions=[
-            DcaExecution(
-                order_id=order.id,
-                client_order_id=order.client_order_id,
-                accumulation=order.creation_context.get("accumulation"),
-                cycle=order.creation_context.get("cycle"),
-                amount=order.quote_quantity,
-                quantity=order.filled_quantity,
-                price=order.average_price,
-                fees=order.fees,
-                status=order.status,
-                created_at=order.created_at,
-            )
-            for order in page.orders
-        ],
-        next_cursor=page.next_cursor,
     )

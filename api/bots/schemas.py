@@ -23,6 +23,7 @@ from domain.bots.kinds import KindConfig
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus, Decision, PauseReason
 from domain.market import Money, Venue
+from domain.signals import Confidence, Reason, SignalAction
 
 # A positive amount as decimal text, at most 20 integer and 18 fractional digits (what the order
 # tables store exactly): the first significant digit before the point, or k zeros after it.
@@ -45,9 +46,10 @@ PositiveAmount = Annotated[
 ]
 
 CONFIG_DESCRIPTION = (
-    "The whole configuration of the bot's kind: `SmartBotConfig` (smart) or `DcaBotConfig` "
-    "(dca). `symbol` may be left out: it is the context's market (COIN-FIAT). Every invalid "
-    "field is named in the 422's `details.fields` as `config.<field>`."
+    "The whole configuration of the bot's kind: `SmartBotConfig` (smart), `DcaBotConfig` "
+    "(dca) or `CandleBotConfig` (candle). `symbol` may be left out: it is the context's "
+    "market (COIN-FIAT). Every invalid field is named in the 422's `details.fields` as "
+    "`config.<field>`."
 )
 
 
@@ -57,7 +59,7 @@ class BotCreate(BaseModel):
     context_id: uuid.UUID
     kind: BotKind = Field(
         default=BotKind.SMART,
-        description="smart (every plan), dca (PRO and MAX); candle is coming",
+        description="smart (every plan), dca and candle (PRO and MAX)",
     )
     name: PlainName = Field(min_length=1, max_length=120, examples=["BTC every 2 minutes"])
     config: dict[str, Any] = Field(
@@ -115,7 +117,7 @@ class BotPublic(BaseModel):
     status: BotStatus
     pause_reason: PauseReason | None
     pause_detail: str | None = Field(description="which trigger fired, for the user to read")
-    config: KindConfig = Field(description="SmartBotConfig or DcaBotConfig, by `kind`")
+    config: KindConfig = Field(description="SmartBotConfig, DcaBotConfig or CandleBotConfig")
     funds: FundsPublic
     risk: RiskState = Field(description="circuit breaker counts, trailing peak, soft stop window")
     last_decision: Decision | None = Field(description="what the bot last did and why")
@@ -144,4 +146,25 @@ class DcaExecution(BaseModel):
 
 class ExecutionList(BaseModel):
     executions: list[DcaExecution]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+class SignalPublic(BaseModel):
+    """A Candle bot's signal on one closed candle, with every rule's reason and values."""
+
+    timeframe: str
+    candle_open_time: datetime
+    action: SignalAction
+    confidence: Confidence
+    close: float = Field(description="the candle's close")
+    reasons: list[Reason] = Field(description="every enabled rule, voting or not")
+    recorded_at: datetime
+
+
+class AnalysisPublic(BaseModel):
+    signal: SignalPublic | None = Field(description="null until a candle has closed")
+
+
+class SignalList(BaseModel):
+    signals: list[SignalPublic]
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")

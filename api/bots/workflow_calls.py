@@ -29,7 +29,7 @@ from workflows.search_attributes import bot_search_attributes
 log = structlog.get_logger(__name__)
 
 # Each kind's workflow type: one engine, a name per kind for support (workflows/bots/smart.py).
-BOT_WORKFLOWS = {BotKind.SMART: "SmartBot", BotKind.DCA: "DcaBot"}
+BOT_WORKFLOWS = {BotKind.SMART: "SmartBot", BotKind.DCA: "DcaBot", BotKind.CANDLE: "CandleBot"}
 VIEW_QUERY = "view"
 # The workflow's refusal of a command it cannot apply in its state (stop a stopped bot, ...).
 COMMAND_REFUSED = "BotCommandRefused"

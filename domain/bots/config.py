@@ -52,6 +52,16 @@ def _storable(amount: Decimal) -> Decimal:
 
 
 PositiveMoney = Annotated[Money, Field(gt=0), AfterValidator(_storable)]
+# A market as BASE-QUOTE, e.g. BTC-BRL (normalised: upper case, one dash).
+MarketSymbol = Annotated[str, AfterValidator(lambda value: str(Symbol.parse(value)))]
+
+
+def covers_one_order(allocated: Decimal, info: ValidationInfo, order_field: str) -> Decimal:
+    """A bot's allocation must pay for at least one of its orders (`order_field`)."""
+    amount = info.data.get(order_field)  # absent when the amount itself was refused
+    if amount is not None and allocated < amount:
+        raise ValueError(f"must be at least {order_field} ({amount})")
+    return allocated
 
 
 class BotMode(StrEnum):
@@ -86,7 +96,7 @@ class SellRule(_Config):
 
 
 class SmartBotConfig(_Config):
-    symbol: str  # BASE-QUOTE, e.g. BTC-BRL; amounts below are in the quote currency
+    symbol: MarketSymbol  # amounts below are in the quote currency
     mode: BotMode = BotMode.CONTINUOUS
     interval_seconds: int = Field(default=120, ge=1)  # CONTINUOUS; ≥ 1 s so tests run fast
     cron: str | None = Field(default=None, validate_default=True)  # SCHEDULED, e.g. 0 9 * * *
@@ -108,11 +118,6 @@ class SmartBotConfig(_Config):
     sell: SellRule = SellRule()
     risk: RiskSettings = RiskSettings()
 
-    @field_validator("symbol")
-    @classmethod
-    def _symbol(cls, value: str) -> str:
-        return str(Symbol.parse(value))
-
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -130,10 +135,7 @@ class SmartBotConfig(_Config):
     @field_validator("allocated_balance")
     @classmethod
     def _covers_one_order(cls, value: Decimal, info: ValidationInfo) -> Decimal:
-        amount = info.data.get("order_amount")
-        if amount is not None and value < amount:
-            raise ValueError(f"must be at least order_amount ({amount})")
-        return value
+        return covers_one_order(value, info, "order_amount")
 
     def dip_level(self, reference: Decimal) -> Decimal | None:
         """The price at or under which the dip rule allows a buy, None when any price does."""

@@ -22,7 +22,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 
-from domain.bots.config import BotMode, BotOrderType, PositiveMoney, SellRule, SmartBotConfig
+from domain.bots.config import (
+    BotMode,
+    BotOrderType,
+    MarketSymbol,
+    PositiveMoney,
+    SellRule,
+    SmartBotConfig,
+    covers_one_order,
+)
 from domain.bots.risk import (
     CircuitBreaker,
     GainPercent,
@@ -32,7 +40,6 @@ from domain.bots.risk import (
     TakeProfit,
     TrailingStop,
 )
-from domain.market import Symbol
 
 __all__ = ["DcaBotConfig", "DcaFrequency"]
 
@@ -61,7 +68,7 @@ _SECONDS = {
 class DcaBotConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    symbol: str  # BASE-QUOTE; amounts in the quote currency
+    symbol: MarketSymbol  # amounts in the quote currency
     purchase_amount: PositiveMoney  # quote spent by each cycle's purchase
     # One of the named frequencies, or any number of seconds (tests, a custom rhythm).
     frequency: DcaFrequency | Annotated[int, Strict(), Field(ge=1)] = DcaFrequency.DAILY
@@ -71,18 +78,10 @@ class DcaBotConfig(BaseModel):
     max_cycles: int | None = Field(default=None, ge=1)  # None: buy for as long as funds last
     auto_restart: bool = False
 
-    @field_validator("symbol")
-    @classmethod
-    def _symbol(cls, value: str) -> str:
-        return str(Symbol.parse(value))
-
     @field_validator("allocated_balance")
     @classmethod
     def _covers_one_purchase(cls, value: Decimal, info: ValidationInfo) -> Decimal:
-        amount = info.data.get("purchase_amount")
-        if amount is not None and value < amount:
-            raise ValueError(f"must be at least purchase_amount ({amount})")
-        return value
+        return covers_one_order(value, info, "purchase_amount")
 
     @property
     def interval_seconds(self) -> int:

@@ -6,18 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain.bots.candle import CandleBotConfig
 from domain.bots.config import SmartBotConfig
 from domain.bots.dca import DcaBotConfig
 from domain.bots.state import BotKind
 
-__all__ = ["SERVED_KINDS", "KindConfig", "engine_config", "parse_config"]
+__all__ = ["KindConfig", "engine_config", "parse_config"]
 
-KindConfig = SmartBotConfig | DcaBotConfig
-_MODELS: dict[BotKind, type[SmartBotConfig] | type[DcaBotConfig]] = {
+KindConfig = SmartBotConfig | DcaBotConfig | CandleBotConfig
+_MODELS: dict[BotKind, type[KindConfig]] = {
     BotKind.SMART: SmartBotConfig,
     BotKind.DCA: DcaBotConfig,
+    BotKind.CANDLE: CandleBotConfig,
 }
-SERVED_KINDS = frozenset(_MODELS)
 
 
 def parse_config(kind: BotKind, raw: Mapping[str, Any]) -> KindConfig:
@@ -26,4 +27,4 @@ def parse_config(kind: BotKind, raw: Mapping[str, Any]) -> KindConfig:
 
 
 def engine_config(config: KindConfig) -> SmartBotConfig:
-    return config.engine() if isinstance(config, DcaBotConfig) else config
+    return config if isinstance(config, SmartBotConfig) else config.engine()

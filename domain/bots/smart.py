@@ -17,6 +17,7 @@ from domain.bots.risk import Observation, Position, RestingOrder
 from domain.bots.risk_rules import record_trade_result, triggers
 from domain.bots.schedule import next_fire
 from domain.bots.state import (
+    AnalysisTrigger,
     BotStatus,
     BotTriggers,
     BuyTrigger,
@@ -148,8 +149,9 @@ def timer_due(state: SmartBotState) -> datetime | None:
 
 
 def bot_triggers(state: SmartBotState) -> BotTriggers:
-    """What the market feed watches for this bot: its risk levels and, with the dip rule, the
-    price at which it would buy. A bot that is not running publishes nothing."""
+    """What the market feed watches for this bot: its risk levels, with the dip rule the price
+    at which it would buy, and a Candle bot's strategy to analyse. A bot that is not running
+    publishes nothing."""
     if state.status is not BotStatus.RUNNING:
         return BotTriggers()
     risk = triggers(
@@ -168,7 +170,11 @@ def bot_triggers(state: SmartBotState) -> BotTriggers:
                 default=None,
             )
             buy = BuyTrigger(at_or_below=level, not_before=not_before)
-    return BotTriggers(risk=risk, buy=buy)
+    analysis = None
+    if state.candle is not None:  # its signals are its buy rule: the feed analyses for it
+        seen = None if state.signal is None else state.signal.candle_open_ms
+        analysis = AnalysisTrigger(strategy=state.candle.strategy, seen_ms=seen)
+    return BotTriggers(risk=risk, buy=buy, analysis=analysis)
 
 
 def buy_request(
@@ -355,6 +361,7 @@ def creation_context(
     detail: str,
     *,
     automatic_buy: bool = False,
+    indicators: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Why an order was made, recorded with it before it leaves: the strategy and its rule,
     the config in force, the market as the bot saw it (best bid and ask, spread) and the
@@ -376,7 +383,7 @@ def creation_context(
         "best_ask": None if ask is None else format(ask, "f"),
         "spread_percent": spread,
         "position": position(state.funds).model_dump(mode="json"),
-        "indicators": {},
+        "indicators": indicators or {},
         "cycle": cycle,
         "accumulation": None if cycle is None else state.closed_positions + 1,
     }

@@ -16,14 +16,17 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.bots.candle import CandleBotConfig
 from domain.bots.config import SmartBotConfig
 from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RestingOrder, RiskState, RiskTriggers
 from domain.bots.risk_rules import triggers_fired
 from domain.market import MarketRules, Money
+from domain.signals import CandleStrategy, Signal
 
 __all__ = [
+    "AnalysisTrigger",
     "BotKind",
     "BotStatus",
     "BotTriggers",
@@ -81,13 +84,22 @@ class BuyTrigger(_Data):
     not_before: datetime | None = None
 
 
+class AnalysisTrigger(_Data):
+    """A Candle bot's strategy, for its feed to analyse at each close of the strategy's
+    timeframe; `seen_ms`: the open time of the last candle whose signal the bot has."""
+
+    strategy: CandleStrategy
+    seen_ms: int | None = None
+
+
 class BotTriggers(_Data):
     risk: RiskTriggers = RiskTriggers()
     buy: BuyTrigger | None = None
+    analysis: AnalysisTrigger | None = None
 
     @property
     def empty(self) -> bool:
-        return self.buy is None and self.risk == RiskTriggers()
+        return self.buy is None and self.analysis is None and self.risk == RiskTriggers()
 
     def fired(self, price: Decimal, at: datetime, high: Decimal | None = None) -> bool:
         """Whether the feed should wake the bot, on `price` (the best bid when the feed has
@@ -132,5 +144,10 @@ class SmartBotState(_Data):
     # positions the bot has closed: a DCA bot's cycle and accumulation.
     position_buys: int = 0
     closed_positions: int = 0
-    # A DCA bot's config as its user wrote it; `config` is what it means to the engine.
+    # A DCA or Candle bot's config as its user wrote it; `config` is what it means to the
+    # engine.
     dca: DcaBotConfig | None = None
+    candle: CandleBotConfig | None = None
+    # A Candle bot's last signal, and since when it trades on signals (its first start).
+    signal: Signal | None = None
+    trading_since: datetime | None = None

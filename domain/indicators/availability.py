@@ -24,6 +24,18 @@ TIMEFRAMES: dict[Venue, tuple[str, ...]] = {
     Venue.MERCADO_BITCOIN: ("1m", "15m", "1h", "3h", "1d", "1w", "1M"),
 }
 ADVANCED_VENUES = frozenset({Venue.BINANCE, Venue.PAPER})
+# A month's candle (1M) lasts at least 28 days: the bound a caller may rely on.
+_SHORTEST_MONTH = 28 * 86_400
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    """How long a candle of `timeframe` lasts (a month: at least 28 days). KeyError for a
+    timeframe no venue serves."""
+    if timeframe == "1M":
+        return _SHORTEST_MONTH
+    if timeframe == "3h":  # Mercado Bitcoin's, not Binance's
+        return 10_800
+    return KLINE_INTERVALS[timeframe]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from domain.signals.strategy import (
     VwapRule,
     advanced_rules,
     candles_needed,
+    decimal_text,
     enabled_rules,
     uses_advanced,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "advanced_rules",
     "analyse",
     "candles_needed",
+    "decimal_text",
     "enabled_rules",
     "uses_advanced",
 ]

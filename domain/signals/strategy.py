@@ -12,17 +12,27 @@ The advanced rules are for the Max plan on Binance only; the API refuses them el
 error ``loc``), unknown fields included.
 
 Thresholds are floats, as the indicators are: they describe a market, they never size an
-order.
+order. In JSON they are decimal text, as the API's amounts are ("30", "1.5"), so no float ever
+reaches a stored config.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -46,6 +56,7 @@ __all__ = [
     "VwapRule",
     "advanced_rules",
     "candles_needed",
+    "decimal_text",
     "enabled_rules",
     "uses_advanced",
 ]
@@ -62,7 +73,19 @@ TIME_CONSTANTS = 7
 Period = Annotated[int, Field(ge=1, le=MAX_PERIOD)]
 # A deviation needs two values: one return, or one close, has none.
 SpreadPeriod = Annotated[int, Field(ge=2, le=MAX_PERIOD)]
-Level = Annotated[float, Field(gt=0, lt=100)]  # an oscillator's threshold, 0..100 exclusive
+
+
+def decimal_text(value: float) -> str:
+    """A float as its shortest decimal text, without exponent or trailing zeros ("30",
+    "0.0123"): how thresholds and indicator values are written wherever JSON is stored, so a
+    float never reaches a stored document. ValueError for NaN and infinities."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value} has no decimal text")
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
+Threshold = Annotated[float, PlainSerializer(decimal_text, return_type=str, when_used="json")]
+Level = Annotated[Threshold, Field(gt=0, lt=100)]  # an oscillator's threshold, 0..100 exclusive
 
 
 class Rule(StrEnum):
@@ -155,7 +178,7 @@ class BollingerRule(_Config):
     """BUY when the close is at or under the lower band, SELL at or over the upper one."""
 
     period: SpreadPeriod = 20
-    std: float = Field(default=2.0, gt=0)  # 0 would put both bands on the middle line
+    std: Threshold = Field(default=2.0, gt=0)  # 0 would put both bands on the middle line
 
 
 class VwapRule(_Config):
@@ -163,7 +186,7 @@ class VwapRule(_Config):
     over it."""
 
     period: Period = 14
-    distance_percent: float = Field(default=1.0, gt=0)
+    distance_percent: Threshold = Field(default=1.0, gt=0)
 
 
 class ObvRule(_Config):
@@ -185,7 +208,7 @@ class VolumeRule(_Config):
     """No vote: a last candle of at least `spike` times the usual volume raises confidence."""
 
     period: Period = 20
-    spike: float = Field(default=1.5, gt=1)
+    spike: Threshold = Field(default=1.5, gt=1)
 
 
 class VolatilityRule(_Config):
@@ -193,14 +216,14 @@ class VolatilityRule(_Config):
     2 % per candle). No default: what is calm depends on the timeframe and the market."""
 
     period: SpreadPeriod = 20
-    max: float = Field(gt=0)
+    max: Threshold = Field(gt=0)
 
 
 class AtrRule(_Config):
     """A gate: HOLD while the ATR is over `max_percent` of the close."""
 
     period: Period = 14
-    max_percent: float = Field(gt=0)
+    max_percent: Threshold = Field(gt=0)
 
 
 class CombineRule(_Config):

@@ -71,7 +71,7 @@ async def test_a_paused_context_takes_no_bot(
     assert_error(response, 409, "context_paused")
 
 
-async def test_a_kind_outside_the_plan_is_plan_feature_and_one_not_served_yet_is_422(
+async def test_a_kind_outside_the_plan_is_plan_feature_and_its_own_config_is_required(
     api: httpx.AsyncClient, trader: Callable[[], Awaitable[Trader]], sessions: Sessions
 ) -> None:
     t = await trader()
@@ -83,7 +83,8 @@ async def test_a_kind_outside_the_plan_is_plan_feature_and_one_not_served_yet_is
     assert error["details"] == {"plan": "FREE", "feature": "candle_bots"}
     await set_plan(sessions, t.id, Plan.PRO)
     response = await api.post("/api/bots", json=body, headers=t.headers)
-    assert_error(response, 422, "kind_not_available")
+    fields = assert_error(response, 422, "invalid_config")["details"]["fields"]
+    assert {"config.strategy", "config.mode"} <= {field["field"] for field in fields}
 
 
 async def test_the_plan_limit_counts_the_users_bots_not_deleted(

@@ -9,7 +9,8 @@ and fill when the price comes down (the account sync reports them), the user rai
 allocation (a `configure` Update: one more buy), the price rises over the take profit (the
 market feed wakes the bot: a market sale), the bot buys again until its run continues as new; in
 the next run the user deletes the venue key (the bot pauses), then stops and deletes it. Then
-a DCA bot's scenario (tests/replay/record_dca.py). It writes the bots' first and last runs, a
+a DCA bot's scenario (tests/replay/record_dca.py) and a Candle bot's
+(tests/replay/record_candle.py). It writes the bots' first and last runs, a
 market feed's run and an account sync's run to `histories/<name>-v<version>.json`, and never
 replaces a history (docs/workflow-versioning.md).
 """
@@ -43,6 +44,8 @@ from domain.bots.state import BotStatus, PauseReason
 from domain.market import Venue
 from simulators.binance import SimConfig, ThreadedServer, create_app
 from tests.exchanges.conftest_binance import BTC_BRL
+from tests.replay.record_candle import NAMES as CANDLE_NAMES
+from tests.replay.record_candle import candle_scenario
 from tests.replay.record_dca import NAMES as DCA_NAMES
 from tests.replay.record_dca import dca_scenario
 from tests.replay.recording import PRICE, has, new_bot, runs, sim_control, until
@@ -58,6 +61,7 @@ NAMES = (
     "market_feed",
     "account_sync",
     *DCA_NAMES,
+    *CANDLE_NAMES,
 )
 
 
@@ -209,6 +213,7 @@ async def record(version: str) -> None:
     try:
         chosen = await scenario(client, settings, sessions, exchanges, sim.base_url)
         chosen |= await dca_scenario(client, settings, sessions, exchanges, sim.base_url)
+        chosen |= await candle_scenario(client, settings, sessions, exchanges, sim.base_url)
     finally:
         await asyncio.gather(*(worker.shutdown() for worker in workers))
         await asyncio.gather(*tasks)

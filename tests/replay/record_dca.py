@@ -15,10 +15,17 @@ from temporalio.client import Client, WorkflowHistory
 from activities.bot_models import BotProjection
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
-from domain.bots.state import BotKind, BotStatus, PauseReason
-from tests.replay.recording import PRICE, has, new_bot, runs, sim_control, until
-from workflows import TaskQueue
-from workflows.search_attributes import bot_search_attributes
+from domain.bots.state import BotKind, PauseReason
+from tests.replay.recording import (
+    PRICE,
+    end_after_hand_over,
+    has,
+    new_bot,
+    sim_control,
+    start_bot,
+    until,
+    view,
+)
 
 NAMES = ("dca_bot_cycles", "dca_bot_stop_delete")
 DCA = {
@@ -51,49 +58,29 @@ async def dca_scenario(
             settings, sessions, exchanges, user_id, kind=BotKind.DCA, raw=DCA, key=KEY,
             bot_id=bot_id,
         )  # fmt: skip
-        handle = await client.start_workflow(
-            "DcaBot",
-            bot,
-            id=bot.bot.workflow_id,
-            task_queue=TaskQueue.BOTS,
-            search_attributes=bot_search_attributes(bot.bot, BotStatus.RUNNING),
-        )
-
-        async def view() -> BotProjection:
-            latest = client.get_workflow_handle(handle.id)
-            result: BotProjection = await latest.query("view", result_type=BotProjection)
-            return result
+        workflow_id = await start_bot(client, bot)
 
         async def paused_for_funds() -> bool:
-            return (await view()).pause_reason is PauseReason.FUNDS
+            return (await view(client, workflow_id)).pause_reason is PauseReason.FUNDS
 
         await until(paused_for_funds)
         await control(f"/_sim/accounts/{KEY}/deposit", {"asset": "BRL", "amount": "1000"})
-        await client.get_workflow_handle(handle.id).execute_update(
+        await client.get_workflow_handle(workflow_id).execute_update(
             "resume", result_type=BotProjection
         )
 
         async def three_cycles_bought() -> bool:
-            return (await view()).funds.invested > Decimal(250)
+            return (await view(client, workflow_id)).funds.invested > Decimal(250)
 
         await until(three_cycles_bought)
         await control("/_sim/price", {"symbol": "BTCBRL", "price": str(PRICE * Decimal("1.02"))})
 
         async def restarted() -> bool:
-            funds = (await view()).funds
+            funds = (await view(client, workflow_id)).funds
             return funds.proceeds > 0 and funds.invested > Decimal(50)
 
         await until(restarted)
-
-        async def continued_as_new() -> bool:
-            return len(await runs(client, handle.id)) >= 2
-
-        await until(continued_as_new)
-        latest = client.get_workflow_handle(handle.id)
-        await latest.execute_update("stop", result_type=BotProjection)
-        await latest.execute_update("delete", result_type=BotProjection)
-        await latest.result()
-    bot_runs = await runs(client, handle.id)
+        bot_runs = await end_after_hand_over(client, workflow_id)
     chosen = {"dca_bot_cycles": bot_runs[0], "dca_bot_stop_delete": bot_runs[-1]}
     first = chosen["dca_bot_cycles"]
     for kind in (

@@ -16,19 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
-from activities.bot_models import BotRef, SmartBotInput
+from activities.bot_models import BotProjection, BotRef, SmartBotInput
 from adapters.credentials import CredentialService, Keys
 from adapters.db.bots import BotStore
 from adapters.db.models import TradingContext, User
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.vault import Vault
+from api.bots.workflow_calls import BOT_WORKFLOWS
+from domain.bots.candle import CandleBotConfig
 from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.kinds import engine_config, parse_config
 from domain.bots.risk import RiskState
-from domain.bots.state import BotKind, SmartBotState
+from domain.bots.state import BotKind, BotStatus, SmartBotState
 from domain.market import Venue
+from workflows import TaskQueue
+from workflows.search_attributes import bot_search_attributes
 
 PRICE = Decimal("350000")  # BTC-BRL on the simulator when a scenario starts
 WAIT = 120.0
@@ -134,5 +138,45 @@ async def new_bot(
         venue=Venue.BINANCE,
         symbol=config.symbol,
     )
-    dca = shown if isinstance(shown, DcaBotConfig) else None
-    return SmartBotInput(bot=ref, state=SmartBotState(config=config, dca=dca, funds=funds))
+    return SmartBotInput(
+        bot=ref,
+        state=SmartBotState(
+            config=config,
+            dca=shown if isinstance(shown, DcaBotConfig) else None,
+            candle=shown if isinstance(shown, CandleBotConfig) else None,
+            funds=funds,
+        ),
+    )
+
+
+async def start_bot(client: Client, bot: SmartBotInput) -> str:
+    """Start the bot's workflow, of its kind's type, as the API does; returns its id."""
+    handle = await client.start_workflow(
+        BOT_WORKFLOWS[bot.bot.kind],
+        bot,
+        id=bot.bot.workflow_id,
+        task_queue=TaskQueue.BOTS,
+        search_attributes=bot_search_attributes(bot.bot, BotStatus.RUNNING),
+    )
+    return handle.id
+
+
+async def view(client: Client, workflow_id: str) -> BotProjection:
+    """The bot's view, from its latest run."""
+    handle = client.get_workflow_handle(workflow_id)
+    result: BotProjection = await handle.query("view", result_type=BotProjection)
+    return result
+
+
+async def end_after_hand_over(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Once the bot's run has continued as new: stop and delete it; returns all its runs."""
+
+    async def continued_as_new() -> bool:
+        return len(await runs(client, workflow_id)) >= 2
+
+    await until(continued_as_new)
+    latest = client.get_workflow_handle(workflow_id)
+    await latest.execute_update("stop", result_type=BotProjection)
+    await latest.execute_update("delete", result_type=BotProjection)
+    await latest.result()
+    return await runs(client, workflow_id)

@@ -11,7 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
-from workflows.bots.smart import DcaBotWorkflow, SmartBotWorkflow
+from workflows.bots.smart import CandleBotWorkflow, DcaBotWorkflow, SmartBotWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 FOLDER = Path(__file__).parent / "histories"
@@ -23,6 +23,7 @@ WORKFLOWS = [
     SubscriptionWorkflow,
     SmartBotWorkflow,
     DcaBotWorkflow,
+    CandleBotWorkflow,
     MarketFeedWorkflow,
     AccountSyncWorkflow,
 ]

@@ -15,20 +15,7 @@ def test_the_openapi_document_is_the_one_include_router_gives() -> None:
     reference = api_app.CrypterasApi(
         title=served.title, version=served.version, description=served.description
     )
-    for router in (
-        api_app.health_router,
-        api_app.auth_router,
-        api_app.users_router,
-        api_app.legal_router,
-        api_app.credentials_router,
-        api_app.exchanges_router,
-        api_app.subscriptions_router,
-        api_app.webhooks_router,
-        api_app.contexts_router,
-        api_app.bots_router,
-        api_app.orders_router,
-        api_app.pages_router(settings.docs_enabled),
-    ):
+    for router in api_app.routers(settings):
         reference.include_router(router)
     expected = reference.openapi()
     assert len(expected["paths"]) > 20

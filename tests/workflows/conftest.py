@@ -37,6 +37,7 @@ from adapters.settings import Settings
 from adapters.temporal import ensure_search_attributes
 from adapters.vault import Vault
 from api.bots.workflow_calls import BOT_WORKFLOWS
+from domain.bots.candle import CandleBotConfig
 from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.kinds import engine_config, parse_config
@@ -217,10 +218,15 @@ class BotLab:
             venue=venue,
             symbol=smart.symbol,
         )
-        dca = shown if isinstance(shown, DcaBotConfig) else None
+        state = SmartBotState(
+            config=smart,
+            dca=shown if isinstance(shown, DcaBotConfig) else None,
+            candle=shown if isinstance(shown, CandleBotConfig) else None,
+            funds=funds,
+        )
         handle = await self.temporal.start_workflow(
             BOT_WORKFLOWS[kind],
-            SmartBotInput(bot=ref, state=SmartBotState(config=smart, dca=dca, funds=funds)),
+            SmartBotInput(bot=ref, state=state),
             id=ref.workflow_id,
             task_queue=TaskQueue.BOTS,
             search_attributes=bot_search_attributes(ref, BotStatus.RUNNING),

@@ -26,17 +26,21 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.bots import commands
+from workflows.bots import candle, commands
 from workflows.bots.trading import Trader
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.bot_models import BotProjection, ManualOrder, OrderReport, SmartBotInput
-    from domain.bots.config import SmartBotConfig
-    from domain.bots.dca import DcaBotConfig
+    from activities.bot_models import (
+        BotProjection,
+        CandleAnalysis,
+        ManualOrder,
+        OrderReport,
+        SmartBotInput,
+    )
     from domain.bots.funds import FundsError
-    from domain.bots.kinds import engine_config, parse_config
+    from domain.bots.kinds import parse_config
     from domain.bots.risk import Observation
     from domain.bots.risk_rules import reset_circuit_breaker
     from domain.bots.smart import next_buy_time, timer_due
@@ -61,6 +65,7 @@ class SmartBotWorkflow:
         self._reports: list[OrderReport] = []
         self._context_paused: bool | None = None
         self._credentials_removed = False
+        self._analysis: CandleAnalysis | None = None
         self._deleted = False
 
     @workflow.run
@@ -95,6 +100,7 @@ class SmartBotWorkflow:
     def _has_work(self) -> bool:
         return bool(
             self._observation is not None
+            or self._analysis is not None
             or self._reports
             or self._context_paused is not None
             or self._credentials_removed
@@ -113,6 +119,9 @@ class SmartBotWorkflow:
         if self._credentials_removed:
             self._credentials_removed = False
             trader.credentials_removed()
+        analysis, self._analysis = self._analysis, None
+        if analysis is not None:
+            await candle.analysed(trader, analysis)
         observation, self._observation = self._observation, None
         due = timer_due(trader.state)
         if observation is not None:
@@ -128,6 +137,11 @@ class SmartBotWorkflow:
     def wake(self, observation: Observation) -> None:
         """From the market feed: a trigger fired at this observation (the newest wins)."""
         self._observation = observation
+
+    @workflow.signal
+    def analysis(self, analysis: CandleAnalysis) -> None:
+        """From the market feed: a Candle bot's signal on a closed candle (the newest wins)."""
+        self._analysis = analysis
 
     @workflow.signal
     def order_update(self, report: OrderReport) -> None:
@@ -167,19 +181,13 @@ class SmartBotWorkflow:
             await self._trader.publish()
             return self._trader.projection()
 
-    def _parse_config(self, config: dict[str, Any]) -> tuple[SmartBotConfig, DcaBotConfig | None]:
-        """The config in the bot kind's own shape: what it means to the engine, and the DCA
-        config as its user wrote it."""
-        parsed = parse_config(self._trader.bot.kind, config)
-        return engine_config(parsed), parsed if isinstance(parsed, DcaBotConfig) else None
-
     @workflow.update
     async def configure(self, config: dict[str, Any]) -> BotProjection:
-        new, dca = self._parse_config(config)
+        new = parse_config(self._trader.bot.kind, config)
 
         async def change() -> None:
             try:
-                self._trader.reconfigure(new, dca)
+                self._trader.reconfigure(new)
             except FundsError as error:
                 raise _refuse(f"allocated_balance: {error}") from None
 
@@ -188,7 +196,7 @@ class SmartBotWorkflow:
     @configure.validator
     def _check_config(self, config: dict[str, Any]) -> None:
         try:
-            new, _ = self._parse_config(config)
+            new = parse_config(self._trader.bot.kind, config)
         except ValidationError as error:
             raise ValueError(_fields(error)) from None
         if new.symbol != self._trader.state.config.symbol:
@@ -302,6 +310,20 @@ def _fields(error: ValidationError) -> str:
 class DcaBotWorkflow(SmartBotWorkflow):
     """A DCA bot (id ``bot:<bot id>``): the SmartBot engine trading a `DcaBotConfig`
     (domain/bots/dca.py), under a name of its own so support tells the kinds apart."""
+
+    @workflow.init
+    def __init__(self, start: SmartBotInput) -> None:
+        super().__init__(start)
+
+    @workflow.run
+    async def run(self, start: SmartBotInput) -> None:
+        await super().run(start)
+
+
+@workflow.defn(name="CandleBot")
+class CandleBotWorkflow(SmartBotWorkflow):
+    """A Candle bot (id ``bot:<bot id>``): the SmartBot engine trading a `CandleBotConfig`
+    (domain/bots/candle.py) on the signals its market feed sends (`analysis`)."""
 
     @workflow.init
     def __init__(self, start: SmartBotInput) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
 
@@ -16,9 +17,11 @@ from workflows.bots import actions
 
 with workflow.unsafe.imports_passed_through():
     from activities.bot_models import BotNotice, BotProjection, BotRef, OrderReport, PlaceOrder
-    from domain.bots.config import BotMode, SmartBotConfig
+    from domain.bots.candle import CandleBotConfig
+    from domain.bots.config import BotMode
     from domain.bots.dca import DcaBotConfig
     from domain.bots.funds import FundsError
+    from domain.bots.kinds import KindConfig, engine_config
     from domain.bots.orders import Strategy, client_order_id
     from domain.bots.risk import Action, Observation, RiskDecision
     from domain.bots.risk_rules import evaluate
@@ -68,6 +71,8 @@ class Trader:
                 )
             if self.state.next_buy_at is None and self.state.status is BotStatus.RUNNING:
                 self.state = self.state.model_copy(update={"next_buy_at": self._first_buy_at()})
+            if self.state.candle is not None and self.state.trading_since is None:
+                self.state = self.state.model_copy(update={"trading_since": workflow.now()})
         await self.publish()
         if self.state.resting:
             await actions.ensure_account_sync(self.bot)
@@ -103,15 +108,22 @@ class Trader:
             self.set_status(BotStatus.PAUSED, PauseReason.CREDENTIALS, detail)
             self.decided("pause", "credentials", detail)
 
-    def reconfigure(self, config: SmartBotConfig, dca: DcaBotConfig | None = None) -> None:
-        """The user's new config (a DCA bot's with what it means to the engine); taking
-        allocation away needs it free (FundsError)."""
+    def reconfigure(self, shown: KindConfig) -> None:
+        """The user's new config, in the bot kind's shape; taking allocation away needs it
+        free (FundsError)."""
+        config = engine_config(shown)
         funds = self.state.funds.reallocate(config.allocated_balance)
         next_buy = self.state.next_buy_at
         if config.mode is not self.state.config.mode or config.cron != self.state.config.cron:
             next_buy = next_buy_time(config, workflow.now())
         self.state = self.state.model_copy(
-            update={"config": config, "dca": dca, "funds": funds, "next_buy_at": next_buy}
+            update={
+                "config": config,
+                "dca": shown if isinstance(shown, DcaBotConfig) else None,
+                "candle": shown if isinstance(shown, CandleBotConfig) else None,
+                "funds": funds,
+                "next_buy_at": next_buy,
+            }
         )
 
     @property
@@ -141,7 +153,7 @@ class Trader:
             funds=state.funds,
             risk=state.risk,
             last_decision=state.last_decision,
-            config=(state.dca or state.config).model_dump(mode="json"),
+            config=(state.dca or state.candle or state.config).model_dump(mode="json"),
             order_sequence=state.order_sequence,
             triggers=bot_triggers(state),
             at=workflow.now(),
@@ -277,12 +289,15 @@ class Trader:
         why: str,
         *,
         automatic: bool = False,
+        indicators: dict[str, Any] | None = None,
     ) -> str | None:
         request = buy_request(self.state, self.next_id(), amount, observation)
         if isinstance(request, str):
             self.decided("hold", "order_rules", request)
             return request
-        await self.place(request, observation, strategy, why, automatic_buy=automatic)
+        await self.place(
+            request, observation, strategy, why, automatic_buy=automatic, indicators=indicators
+        )
         return None
 
     async def _sell_all(self, decision: RiskDecision, observation: Observation) -> None:
@@ -308,9 +323,11 @@ class Trader:
         reason: str | None = None,
         *,
         automatic_buy: bool = False,
+        indicators: dict[str, Any] | None = None,
     ) -> None:
         """Block the funds, record why, send; then apply the venue's answer. A buy of the buy
-        rule counts toward `max_buys` unless the venue refuses it."""
+        rule counts toward `max_buys` unless the venue refuses it. `indicators`: the values a
+        Candle bot's signal decided on, for the creation context."""
         try:
             funds = self.state.funds.place(request)
         except FundsError as error:
@@ -327,7 +344,13 @@ class Trader:
         action = "buy" if request.side is Side.BUY else "sell"
         self.decided(action, reason or strategy.value, why)
         context = creation_context(
-            self.state, observation, strategy, reason or why, why, automatic_buy=automatic_buy
+            self.state,
+            observation,
+            strategy,
+            reason or why,
+            why,
+            automatic_buy=automatic_buy,
+            indicators=indicators,
         )
         outcome = await actions.place(
             PlaceOrder(bot=self.bot, request=request, strategy=strategy, creation_context=context)

@@ -1,0 +1,92 @@
+"""Candle bots' signals: one row per bot and closed candle, written by the market feed that
+computed it (`activities.market_analysis`), read by the API (latest, and a page at a time).
+A signal recorded twice (a feed's new run sends the last candle again) keeps its first row."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.db.bots_rows import decode_cursor, encode_place
+from adapters.db.models_bots import BotRecord, BotSignalRecord
+from domain.signals import Signal
+
+__all__ = ["SignalPage", "SignalStore", "opened_at"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def opened_at(signal: BotSignalRecord) -> datetime:
+    """When the signal's candle opened."""
+    return EPOCH + timedelta(milliseconds=signal.candle_open_ms)
+
+
+@dataclass(frozen=True)
+class SignalPage:
+    signals: list[BotSignalRecord]
+    next_cursor: str | None  # pass back for the next (older) page; None on the last page
+
+
+class SignalStore:
+    """Writes run in the caller's session, which commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, signals: dict[uuid.UUID, Signal], timeframe: str, at: datetime) -> None:
+        """Each bot's signal, with the bot's context; a (bot, candle) already recorded is kept."""
+        if not signals:
+            return
+        found = await self.session.execute(
+            select(BotRecord.id, BotRecord.context_id).where(BotRecord.id.in_(signals))
+        )
+        contexts = {bot_id: context_id for bot_id, context_id in found.tuples()}
+        rows: list[dict[str, Any]] = [
+            {
+                "id": uuid.uuid4(),
+                "bot_id": bot_id,
+                "context_id": contexts[bot_id],
+                "timeframe": timeframe,
+                "candle_open_ms": signal.candle_open_ms,
+                "action": signal.action.value,
+                "confidence": signal.confidence.value,
+                "close": signal.close,
+                "reasons": [reason.model_dump(mode="json") for reason in signal.reasons],
+                "created_at": at,
+            }
+            for bot_id, signal in signals.items()
+            if bot_id in contexts  # a bot deleted meanwhile has nobody to show it to
+        ]
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            BotSignalRecord
+        ).on_conflict_do_nothing(index_elements=["bot_id", "candle_open_ms"])
+        await self.session.execute(statement, rows)
+
+    async def page(self, bot_id: uuid.UUID, *, limit: int, cursor: str | None) -> SignalPage:
+        """The bot's signals, newest candle first. ValueError for a cursor not made here."""
+        query = select(BotSignalRecord).where(BotSignalRecord.bot_id == bot_id)
+        if cursor is not None:
+            at, signal_id = decode_cursor(cursor)
+            at_ms = (at - EPOCH) // timedelta(milliseconds=1)
+            query = query.where(
+                or_(
+                    BotSignalRecord.candle_open_ms < at_ms,
+                    and_(BotSignalRecord.candle_open_ms == at_ms, BotSignalRecord.id < signal_id),
+                )
+            )
+        query = query.order_by(BotSignalRecord.candle_open_ms.desc(), BotSignalRecord.id.desc())
+        rows = list((await self.session.scalars(query.limit(limit + 1))).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if more else None
+        next_cursor = None if last is None else encode_place(opened_at(last), last.id)
+        return SignalPage(rows, next_cursor)
