@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.contexts import fit_contexts_to_plan, tell_bots
+from adapters.contexts import fit_contexts_to_plan, tell_bots, tell_plan_fit
 from adapters.db.models import User
 from adapters.db.repositories import AuditRepository
 from adapters.payments.events import (
@@ -27,7 +27,7 @@ from adapters.payments.mercadopago import external_reference, parse_time
 from adapters.payments.models import PaymentProviderError, ProviderSubscriptionStatus
 from adapters.subscriptions import SubscriptionStore
 from domain.accounts import AuditAction
-from domain.plans import Plan
+from domain.plans import PLANS, Plan
 from domain.subscriptions import (
     CheckoutInFlight,
     CheckoutMethod,
@@ -185,6 +185,7 @@ class SubscriptionActivities:
             # commit) fits the contexts again and tells them again; a bot takes it twice alike.
             for contexts, paused in ((outcome.paused, True), (outcome.resumed, False)):
                 await tell_bots(activity.client(), session, contexts, "context_paused", paused)
+            await tell_plan_fit(activity.client(), session, change.user_id, PLANS[change.plan])
             await session.commit()
         return PlanChangeResult(paused_contexts=outcome.paused, resumed_contexts=outcome.resumed)
 

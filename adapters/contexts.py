@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.db.bots import BotStore
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.models_bots import BotRecord
+from domain.bots.kinds import parse_config, plan_refusal
 from domain.bots.state import bot_workflow_id
-from domain.plans import Plan, limits
+from domain.plans import Plan, PlanLimits, limits
 
 
 class ContextRepository:
@@ -81,6 +83,27 @@ async def tell_bots(
     alike). A bot whose workflow is gone is skipped."""
     bots = await bots_of(session, context_ids)
     await asyncio.gather(*(_signal(client, bot, signal, args) for bot in bots))
+
+
+async def tell_plan_fit(
+    client: Client, session: AsyncSession, user_id: uuid.UUID, plan: PlanLimits
+) -> None:
+    """Tell each of the user's bots (not deleted) whether `plan` runs it (`plan_fit`): a DCA
+    or Candle bot pauses on a plan without its kind, a Candle bot on one without its advanced
+    rules; each resumes when a plan runs it again. Before the change commits, as
+    `tell_bots`."""
+    bots = await BotStore(session).list_bots(user_id)
+    await asyncio.gather(
+        *(
+            _signal(
+                client,
+                bot.id,
+                "plan_fit",
+                [plan_refusal(plan, bot.kind, parse_config(bot.kind, bot.config))],
+            )
+            for bot in bots
+        )
+    )
 
 
 async def _signal(client: Client, bot_id: uuid.UUID, signal: str, args: Sequence[Any]) -> None:

@@ -46,7 +46,7 @@ class SignalStore:
         found = await self.session.execute(
             select(BotRecord.id, BotRecord.context_id).where(BotRecord.id.in_(signals))
         )
-        contexts = {bot_id: context_id for bot_id, context_id in found.tuples()}
+        contexts = {row.id: row.context_id for row in found}
         rows: list[dict[str, Any]] = [
             {
                 "id": uuid.uuid4(),

@@ -26,18 +26,12 @@ from api.errors import ApiError
 from api.subscriptions.endpoints import stored_subscription
 from domain.bots.candle import CandleBotConfig
 from domain.bots.config import SmartBotConfig
-from domain.bots.kinds import KindConfig, parse_config
+from domain.bots.kinds import KIND_FEATURES, KindConfig, parse_config, plan_refusal
 from domain.bots.state import BotKind, BotStatus
 from domain.indicators.availability import advanced_refusal, timeframe_refusal
 from domain.market import Venue
-from domain.plans import PLANS, Feature
+from domain.plans import PLANS
 from domain.signals import advanced_rules
-
-KIND_FEATURES = {
-    BotKind.SMART: Feature.BASIC_SMARTBOTS,
-    BotKind.CANDLE: Feature.CANDLE_BOTS,
-    BotKind.DCA: Feature.DCA_BOTS,
-}
 
 
 async def active_context(
@@ -90,6 +84,20 @@ async def check_plan(session: AsyncSession, user: User, kind: BotKind) -> None:
             "plan_limit",
             f"The {plan.name} plan allows {plan.max_bots} bot(s); delete one or upgrade.",
             {"plan": state.plan.value, "limit": plan.max_bots, "current": count},
+        )
+
+
+async def check_plan_runs(session: AsyncSession, user: User, bot: BotRecord) -> None:
+    """A command that sets the bot trading (start, resume, reset) needs a plan that runs it:
+    its kind, and a Candle strategy's advanced rules (403 plan_feature)."""
+    state = await stored_subscription(session, user)
+    refusal = plan_refusal(PLANS[state.plan], bot.kind, parse_config(bot.kind, bot.config))
+    if refusal is not None:
+        raise ApiError(
+            403,
+            "plan_feature",
+            f"{refusal[0].upper()}{refusal[1:]}; upgrade to run this bot.",
+            {"plan": state.plan.value, "kind": bot.kind},
         )
 
 

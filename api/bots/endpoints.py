@@ -24,6 +24,7 @@ from api.bots.creation import (
     bot_config,
     check_funds,
     check_plan,
+    check_plan_runs,
     check_strategy,
     lock_caller,
     venue_free_balance,
@@ -242,6 +243,7 @@ def _command(update: str, summary: str) -> Callable[..., Awaitable[BotPublic]]:
         bot, venue = await owned_bot(session, user.id, bot_id)
         if update in _RUNS_THE_BOT:
             await active_context(session, user.id, bot.context_id)
+            await check_plan_runs(session, user, bot)
         await _release(session)
         return _from_view(bot, await bot_update(temporal, _ref(bot, venue), update))
 

@@ -116,11 +116,12 @@ def _buys_left(state: SmartBotState) -> bool:
 
 
 def finished(state: SmartBotState) -> bool:
-    """The buy rule has made all its buys and no risk rule would ever sell: nothing is left
-    for the bot to do (a DCA bot's last cycle without an exit)."""
+    """The buy rule has made all its buys and nothing would ever sell, no risk rule and no
+    signal: nothing is left for the bot to do (a DCA bot's last cycle without an exit)."""
     risk = state.config.risk
     can_sell = risk.take_profit.enabled or risk.stop_loss.enabled or risk.trailing_stop.enabled
-    return not _buys_left(state) and not can_sell
+    sells_on_signals = state.candle is not None and state.candle.sell_on_signal
+    return not _buys_left(state) and not can_sell and not sells_on_signals
 
 
 def _automatic_buys(state: SmartBotState) -> bool:

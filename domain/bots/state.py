@@ -61,6 +61,7 @@ class PauseReason(StrEnum):
     CONTEXT_PAUSED = "context_paused"  # the context was paused (plan limits): resumes with it
     CREDENTIALS = "credentials"  # the key was refused or deleted: resumes when the user says so
     FUNDS = "funds"  # the venue account lacked the funds for an order: the user resumes it
+    PLAN = "plan"  # the plan no longer has the bot's kind or rules: resumes with an upgrade
 
 
 class _Data(BaseModel):

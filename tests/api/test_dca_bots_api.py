@@ -10,9 +10,23 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
+from activities.subscriptions import PlanChange, SubscriptionActivities
+from adapters.payments.gateways import PaymentGateways
+from adapters.settings import Settings
 from domain.plans import Plan
-from tests.api.bot_helpers import Sessions, Trader, add_context, end_bots, set_plan, trader
+from tests.api.bot_helpers import (
+    MANUAL,
+    Sessions,
+    Trader,
+    add_context,
+    bot_reads,
+    end_bots,
+    set_plan,
+    trader,
+)
 from tests.conftest import assert_error
 
 __all__ = ["end_bots", "trader"]  # fixtures
@@ -111,3 +125,55 @@ async def test_a_dca_bot_buys_at_once_and_shows_its_config_and_executions(
     other = await trader()
     theirs = await api.get(f"/api/bots/{bot['id']}/executions", headers=other.headers)
     assert_error(theirs, 404, "bot_not_found")
+
+
+async def test_a_plan_without_the_bots_kind_or_rules_pauses_them_until_an_upgrade(
+    api: httpx.AsyncClient,
+    trader: Callable[[], Awaitable[Trader]],
+    sessions: Sessions,
+    settings: Settings,
+    temporal: Client,
+) -> None:
+    """The subscription's plan-change activity on the real Temporal client: MAX to FREE pauses
+    the DCA bot (FREE has none) and, at PRO, still the Candle bot with an advanced rule; a
+    SmartBot runs on; resuming is refused until a plan runs the bot again."""
+    t = await trader()
+    await set_plan(sessions, t.id, Plan.MAX)
+    context = await add_context(sessions, t.id)
+    dca = await create(api, t, dca_body(context))
+    advanced = {"timeframe": "5m", "rsi": {}, "mfi": {}}
+    candle = {**dca_body(context), "kind": "candle"}
+    candle["config"] = {"strategy": advanced, "order_amount": "100", "allocated_balance": "500"}
+    candle_bot = await create(api, t, candle)
+    smart = await create(
+        api,
+        t,
+        {**dca_body(context), "kind": "smart", "config": {**MANUAL, "allocated_balance": "500"}},
+    )
+    gateways = PaymentGateways.from_settings(settings)  # not called by the plan limits
+    limits = SubscriptionActivities(sessions, gateways)
+    environment = ActivityEnvironment(client=temporal)
+
+    async def plan_change(plan: Plan) -> None:
+        await set_plan(sessions, t.id, plan)
+        await environment.run(limits.apply_plan_limits, PlanChange(user_id=t.id, plan=plan))
+
+    await plan_change(Plan.PRO)
+    read = await bot_reads(api, t, candle_bot["id"], "paused", "plan")
+    assert "advanced indicators (mfi)" in read["pause_detail"]
+    await bot_reads(api, t, dca["id"], "running", None)
+    await plan_change(Plan.FREE)
+    await bot_reads(api, t, dca["id"], "paused", "plan")
+    refused = await api.post(f"/api/bots/{dca['id']}/resume", headers=t.headers)
+    assert assert_error(refused, 403, "plan_feature")["details"] == {"plan": "FREE", "kind": "dca"}
+    await bot_reads(api, t, smart["id"], "running", None)
+    await plan_change(Plan.MAX)
+    for bot in (dca, candle_bot):
+        await bot_reads(api, t, bot["id"], "running", None)
+    await gateways.aclose()
+
+
+async def create(api: httpx.AsyncClient, t: Trader, body: dict[str, Any]) -> Any:
+    response = await api.post("/api/bots", json=body, headers=t.headers)
+    assert response.status_code == 201, response.text
+    return response.json()

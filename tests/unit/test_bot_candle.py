@@ -13,7 +13,7 @@ from domain.bots.candle import CandleBotConfig, SignalDecision, indicator_values
 from domain.bots.config import BotMode
 from domain.bots.funds import BotFunds
 from domain.bots.kinds import engine_config, parse_config
-from domain.bots.smart import bot_triggers, timer_due
+from domain.bots.smart import bot_triggers, finished, timer_due
 from domain.bots.state import BotKind, BotStatus, SmartBotState
 from domain.signals import Confidence, Reason, Rule, Signal, SignalAction
 
@@ -136,6 +136,20 @@ def test_a_candle_closed_before_the_bot_started_is_never_traded(
 
 def test_the_order_carries_the_indicator_values_as_decimal_text() -> None:
     assert indicator_values(signal(SignalAction.BUY, closes=LATER)) == {"rsi": {"rsi": "25.25"}}
+
+
+def test_a_candle_bot_without_risk_exits_is_not_finished_while_signals_can_sell() -> None:
+    """After its last buy a bot with nothing that sells stops; a SELL signal still sells."""
+    risk = {
+        "take_profit": {"enabled": False},
+        "stop_loss": {"enabled": False},
+    }
+    for sells, done in ((True, False), (False, True)):
+        bot = config(risk=risk, sell_on_signal=sells)
+        engine = bot.engine()
+        funds = BotFunds.allocate("BTC-BRL", engine.allocated_balance)
+        state = SmartBotState(config=engine, candle=bot, funds=funds, position_buys=1)
+        assert finished(state) is done
 
 
 def test_a_running_candle_bot_publishes_its_strategy_and_the_candle_it_has_seen() -> None:

@@ -65,6 +65,14 @@ async def until(check: Callable[[], Awaitable[T | None]], timeout: float = WAIT)
         await asyncio.sleep(0.2)
 
 
+async def market_price(sim: BinanceSim, symbol: str) -> Decimal:
+    """The simulator's price of `symbol` now. Tests that pin prices start from it: a jump from
+    where an earlier test left the market would be refused by the bots' sanity check, rightly."""
+    response = await sim.http.get("/api/v3/ticker/price", params={"symbol": symbol})
+    response.raise_for_status()
+    return Decimal(response.json()["price"])
+
+
 async def feed_has_read(sim: BinanceSim, reads: int = 2) -> None:
     """Wait until the market's readers (its feed, the bots' own reads) have asked for tickers
     `reads` more times: whatever price is pinned now has been seen."""

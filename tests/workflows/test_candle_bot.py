@@ -14,7 +14,7 @@ from sqlalchemy import select
 from adapters.db.models_bots import BotSignalRecord
 from domain.bots.state import BotKind
 from domain.market import Side, Venue
-from tests.workflows.conftest import BotLab, RunningBot, until
+from tests.workflows.conftest import BotLab, RunningBot, market_price, until
 
 SYMBOL, SIM_SYMBOL = "BTC-BRL", "BTCBRL"
 
@@ -36,12 +36,19 @@ def candle(**overrides: Any) -> dict[str, Any]:
 
 
 async def rising(lab: BotLab) -> Decimal:
-    """Three rising one-second closes: the RSI is high whatever came before."""
-    price = Decimal(350_000)
-    for step in range(3):
-        await lab.binance.set_price(SIM_SYMBOL, price + 1_000 * step)
+    """Three rising one-second closes from the market's price now: the RSI is high whatever
+    came before (and no price jumps far from where an earlier test left it)."""
+    price = (await market_price(lab.binance, SIM_SYMBOL)).quantize(Decimal("0.01"))
+    for _ in range(3):
+        price = (price * Decimal("1.003")).quantize(Decimal("0.01"))
+        await lab.binance.set_price(SIM_SYMBOL, price)
         await asyncio.sleep(1.1)  # the next candle
-    return price + 2_000
+    return price
+
+
+def fall(top: Decimal) -> Decimal:
+    """A sharp fall (3.4 %): the RSI over two candles drops under 30."""
+    return (top * Decimal("0.966")).quantize(Decimal("0.01"))
 
 
 async def signals(bot: RunningBot, count: int) -> list[BotSignalRecord]:
@@ -71,8 +78,7 @@ async def test_a_confident_buy_signal_buys_and_the_take_profit_sells(lab: BotLab
     assert (first.timeframe, first.context_id) == ("1s", bot.ref.context_id)
     assert [reason["rule"] for reason in first.reasons] == ["rsi"]
     assert await bot.orders() == []  # the candles so far closed before the bot started
-    fallen = top - 12_000
-    await lab.binance.set_price(SIM_SYMBOL, fallen)
+    await lab.binance.set_price(SIM_SYMBOL, fall(top))
     [buy] = await bot.filled(Side.BUY, 1)
     assert (buy.strategy, buy.side) == ("candle", "buy")
     rsi = buy.creation_context["indicators"]["rsi"]["rsi"]
@@ -98,7 +104,7 @@ async def test_without_auto_execution_signals_are_recorded_and_nothing_is_traded
     await lab.binance_key(user, BRL="1000")
     bot = await lab.start(user, Venue.BINANCE, candle(auto_execute=False), kind=BotKind.CANDLE)
     before = len(await signals(bot, 1))
-    await lab.binance.set_price(SIM_SYMBOL, top - 12_000)
+    await lab.binance.set_price(SIM_SYMBOL, fall(top))
     rows = await signals(bot, before + 2)  # candles closed after the fall
     assert "BUY" in {row.action for row in rows}
     view = await bot.view()

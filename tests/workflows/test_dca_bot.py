@@ -18,6 +18,7 @@ from tests.workflows.conftest import (
     RunningBot,
     Tally,
     assert_funds_match,
+    market_price,
     venue_fills,
     venue_orders,
 )
@@ -45,6 +46,17 @@ async def next_cycle(env: WorkflowEnvironment, bot: RunningBot, buys: int) -> No
     await bot.filled(Side.BUY, buys)
 
 
+async def pinned(lab: BotLab) -> Decimal:
+    """Pin the market where it is now (on the tick): the tests move it from there."""
+    price = (await market_price(lab.binance, SIM_SYMBOL)).quantize(Decimal("0.01"))
+    await lab.binance.set_price(SIM_SYMBOL, price)
+    return price
+
+
+def at(price: Decimal, factor: str) -> Decimal:
+    return (price * Decimal(factor)).quantize(Decimal("0.01"))
+
+
 def cycles(orders: list[Any]) -> list[tuple[int, int]]:
     return [
         (o.creation_context["accumulation"], o.creation_context["cycle"])
@@ -56,15 +68,17 @@ def cycles(orders: list[Any]) -> list[tuple[int, int]]:
 async def test_three_cycles_average_by_quantity_then_the_bot_without_an_exit_stops(
     lab: BotLab, temporal_env: WorkflowEnvironment
 ) -> None:
-    """The issue's example on the simulator: R$ 100 at 200,000, 210,000 and 190,000."""
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(200_000))
+    """The issue's example's shape on the simulator: R$ 100 at a price, 5 % over it and 5 %
+    under it (its exact figures are the unit test's: test_bot_dca.py)."""
+    start = await pinned(lab)
+    prices = [start, at(start, "1.05"), at(start, "0.95")]
     user = await lab.user()
     key = await lab.binance_key(user, BRL="1000")
     bot = await lab.start(user, Venue.BINANCE, dca(max_cycles=3), kind=BotKind.DCA)
     await bot.filled(Side.BUY, 1)  # the first purchase at once
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(210_000))
+    await lab.binance.set_price(SIM_SYMBOL, prices[1])
     await next_cycle(temporal_env, bot, 2)
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(190_000))
+    await lab.binance.set_price(SIM_SYMBOL, prices[2])
     await next_cycle(temporal_env, bot, 3)
     done = await bot.until(lambda v: v.status is BotStatus.STOPPED)
     assert done.last_decision is not None and done.last_decision.reason == "max_buys"
@@ -80,9 +94,12 @@ async def test_three_cycles_average_by_quantity_then_the_bot_without_an_exit_sto
     assert set(at_venue) == {o.client_order_id for o in orders}
     tally = Tally.of(fills, "BTC", "BRL")
     assert_funds_match(done.funds, tally)
-    # Weighted by quantity: R$ 300 over the BTC bought is ~199,666 (not the prices' 200,000).
+    # Weighted by quantity: R$ 300 over the BTC bought, the prices' harmonic mean (under their
+    # plain mean, `start`), to the lot step's rounding.
     bought = sum(fill.quantity for fill in fills)
-    assert Decimal(199_600) < tally.spent / bought < Decimal(199_700)
+    harmonic = 3 / sum(1 / price for price in prices)
+    assert abs(tally.spent / bought - harmonic) / harmonic < Decimal("0.0005")
+    assert harmonic < start
     # The position's average cost counts what it holds, net of the fees charged in BTC.
     average = done.funds.average_price
     assert average is not None and abs(average - tally.spent / tally.position) < Decimal("1e-12")
@@ -93,7 +110,7 @@ async def test_three_cycles_average_by_quantity_then_the_bot_without_an_exit_sto
 async def test_a_take_profit_sells_everything_and_auto_restart_begins_a_new_accumulation(
     lab: BotLab, temporal_env: WorkflowEnvironment
 ) -> None:
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(200_000))
+    start = await pinned(lab)
     user = await lab.user()
     key = await lab.binance_key(user, BRL="1000")
     config = dca(max_cycles=2, take_profit_percent="2", stop_loss_percent="10", auto_restart=True)
@@ -105,12 +122,12 @@ async def test_a_take_profit_sells_everything_and_auto_restart_begins_a_new_accu
     target = holding.triggers.risk.sell_at_or_above
     assert target is not None and holding.funds.average_price is not None
     assert abs(target - holding.funds.average_price * Decimal("1.02")) < Decimal("1e-9")
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(205_000))  # over the 2 % target
+    await lab.binance.set_price(SIM_SYMBOL, at(start, "1.025"))  # over the 2 % target
     await bot.filled(Side.SELL, 1)
     after = await bot.until(lambda v: v.funds.realized_profit > 0)
     assert after.status is BotStatus.RUNNING
     assert after.funds.position_quantity < LOT  # all it could sell: dust is left
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(201_000))
+    await lab.binance.set_price(SIM_SYMBOL, at(start, "1.005"))
     await next_cycle(temporal_env, bot, 3)  # the new accumulation's first purchase
     orders = await bot.orders()
     assert [o.side for o in orders] == ["buy", "buy", "sell", "buy"]
@@ -125,14 +142,14 @@ async def test_a_take_profit_sells_everything_and_auto_restart_begins_a_new_accu
 async def test_a_stop_loss_sells_everything_and_stops_the_bot_even_with_auto_restart(
     lab: BotLab,
 ) -> None:
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(200_000))
+    start = await pinned(lab)
     user = await lab.user()
     await lab.binance_key(user, BRL="1000")
     config = dca(take_profit_percent="5", stop_loss_percent="4", auto_restart=True)
     bot = await lab.start(user, Venue.BINANCE, config, kind=BotKind.DCA)
     await bot.filled(Side.BUY, 1)
     await bot.until(lambda v: v.triggers.risk.sell_at_or_below is not None)
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(190_000))  # 5 % under the average
+    await lab.binance.set_price(SIM_SYMBOL, at(start, "0.95"))  # 5 % under the average
     await bot.filled(Side.SELL, 1)
     stopped = await bot.until(lambda v: v.status is BotStatus.STOPPED)
     assert stopped.funds.position_quantity < LOT and stopped.funds.realized_profit < 0
@@ -144,7 +161,7 @@ async def test_a_venue_account_short_of_money_pauses_the_bot_and_spends_nothing(
 ) -> None:
     """The account holds 150 BRL: the first purchase fills, the second is refused at the
     venue, and the bot pauses saying so, its books whole."""
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(200_000))
+    await pinned(lab)
     user = await lab.user()
     await lab.binance_key(user, BRL="150")
     bot = await lab.start(user, Venue.BINANCE, dca(), kind=BotKind.DCA)
@@ -166,7 +183,7 @@ async def test_a_venue_account_short_of_money_pauses_the_bot_and_spends_nothing(
 async def test_a_thirty_day_frequency_buys_once_a_month(
     lab: BotLab, temporal_env: WorkflowEnvironment
 ) -> None:
-    await lab.binance.set_price(SIM_SYMBOL, Decimal(200_000))
+    await pinned(lab)
     user = await lab.user()
     await lab.binance_key(user, BRL="1000")
     config = dca(frequency="30d", max_cycles=2, take_profit_percent="50")

@@ -66,6 +66,8 @@ class SmartBotWorkflow:
         self._context_paused: bool | None = None
         self._credentials_removed = False
         self._analysis: CandleAnalysis | None = None
+        # A plan change's news: why the plan does not run the bot ("" when it does).
+        self._plan_fit: str | None = None
         self._deleted = False
 
     @workflow.run
@@ -101,6 +103,7 @@ class SmartBotWorkflow:
         return bool(
             self._observation is not None
             or self._analysis is not None
+            or self._plan_fit is not None
             or self._reports
             or self._context_paused is not None
             or self._credentials_removed
@@ -119,6 +122,9 @@ class SmartBotWorkflow:
         if self._credentials_removed:
             self._credentials_removed = False
             trader.credentials_removed()
+        if self._plan_fit is not None:
+            refusal, self._plan_fit = self._plan_fit, None
+            trader.plan_fit(refusal or None)
         analysis, self._analysis = self._analysis, None
         if analysis is not None:
             await candle.analysed(trader, analysis)
@@ -152,6 +158,12 @@ class SmartBotWorkflow:
     def context_paused(self, paused: bool) -> None:
         """The bot's context was paused (plan limits) or resumed."""
         self._context_paused = paused
+
+    @workflow.signal
+    def plan_fit(self, refusal: str | None) -> None:
+        """The user's plan changed: why it no longer runs this bot, None when it does (the
+        newest wins)."""
+        self._plan_fit = refusal or ""
 
     @workflow.signal
     def credentials_removed(self) -> None:
@@ -207,9 +219,11 @@ class SmartBotWorkflow:
         async def change() -> None:
             self._require(BotStatus.STOPPED, "only a stopped bot starts")
             self._trader.set_status(BotStatus.RUNNING)
-            self._trader.state = self._trader.state.model_copy(
-                update={"next_buy_at": next_buy_time(self._trader.state.config, workflow.now())}
-            )
+            state, now = self._trader.state, workflow.now()
+            update: dict[str, Any] = {"next_buy_at": next_buy_time(state.config, now)}
+            if state.candle is not None:  # no trade on a candle closed while it was stopped
+                update["trading_since"] = now
+            self._trader.state = state.model_copy(update=update)
 
         return await self._command("start", change)
 
@@ -230,6 +244,8 @@ class SmartBotWorkflow:
                 raise _refuse("the circuit breaker paused this bot: reset it to resume")
             if state.pause_reason is PauseReason.CONTEXT_PAUSED:
                 raise _refuse("the bot's context is paused: it resumes with the context")
+            if state.pause_reason is PauseReason.PLAN:
+                raise _refuse(f"{state.pause_detail}")
             self._trader.set_status(BotStatus.RUNNING)
 
         return await self._command("resume", change)

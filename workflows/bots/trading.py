@@ -100,6 +100,16 @@ class Trader:
         elif not paused and self.state.pause_reason is PauseReason.CONTEXT_PAUSED:
             self.set_status(BotStatus.RUNNING)
 
+    def plan_fit(self, refusal: str | None) -> None:
+        """A plan change: a running bot the plan no longer runs pauses; one it paused for that
+        resumes when the plan runs it again."""
+        if refusal is not None and self.state.status is BotStatus.RUNNING:
+            detail = f"{refusal}: upgrade the plan to resume the bot"
+            self.set_status(BotStatus.PAUSED, PauseReason.PLAN, detail)
+            self.decided("pause", "plan", detail)
+        elif refusal is None and self.state.pause_reason is PauseReason.PLAN:
+            self.set_status(BotStatus.RUNNING)
+
     def credentials_removed(self) -> None:
         """No key, no orders: a running bot pauses at once (not at its next order, which may
         be a stop loss) until the user saves a key and resumes it."""
