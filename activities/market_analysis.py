@@ -87,7 +87,7 @@ class Analyst:
                 if (seen_ms is None or seen_ms < last_ms) and self.sent.get(bot_id) != last_ms
             ]
             if waiting:
-                sent += await self._deliver(waiting, timeframe, _frame(closed), observation)
+                sent += await self.deliver(waiting, timeframe, _frame(closed), observation)
                 activity.heartbeat()
         return sent
 
@@ -111,18 +111,23 @@ class Analyst:
         self.due[timeframe] = ends if ends > now else now + RETRY_AFTER
         return candles[:-1]
 
-    async def _deliver(
+    async def deliver(
         self,
         bots: list[tuple[uuid.UUID, CandleStrategy]],
         timeframe: str,
         candles: pl.DataFrame,
         observation: Observation,
     ) -> int:
-        """Each distinct strategy's signal once; recorded, then sent to its bots."""
-        signals: dict[CandleStrategy, Signal] = {}
-        for _, strategy in bots:
-            if strategy not in signals:
-                signals[strategy] = analyse(candles, strategy)
+        """Each distinct strategy's signal once; recorded, then sent to its bots. Candles the
+        analysis refuses (a venue's out-of-order or repeated candles) skip this close: the feed
+        and its price triggers go on."""
+        try:
+            distinct = {strategy for _, strategy in bots}
+            signals = {strategy: analyse(candles, strategy) for strategy in distinct}
+        except ValueError as exc:
+            log.warning("market feed: candles not analysed", feed=self.feed.workflow_id,
+                        timeframe=timeframe, error=str(exc))  # fmt: skip
+            return 0
         by_bot = {bot_id: signals[strategy] for bot_id, strategy in bots}
         try:
             async with self.sessions() as session:
