@@ -34,7 +34,7 @@ from adapters.exchanges.errors import ExchangeError
 from domain.bots.risk import Observation
 from domain.bots.state import BotTriggers
 from domain.indicators.availability import timeframe_seconds
-from domain.market import Candle
+from domain.market import Candle, epoch_ms
 from domain.signals import MAX_CANDLES, CandleStrategy, Signal, analyse, candles_needed
 
 log = structlog.get_logger(__name__)
@@ -80,7 +80,7 @@ class Analyst:
             closed = await self._closed_candles(exchange, timeframe, needed, now)
             if not closed:
                 continue
-            last_ms = _ms(closed[-1].open_time)
+            last_ms = epoch_ms(closed[-1].open_time)
             waiting = [
                 (bot_id, strategy)
                 for bot_id, strategy, seen_ms in bots
@@ -152,15 +152,11 @@ class Analyst:
         return True
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _frame(candles: list[Candle]) -> pl.DataFrame:
     """The candles as `analyse` reads them (exact decimals, oldest first)."""
     return pl.DataFrame(
         {
-            "open_time_ms": [_ms(c.open_time) for c in candles],
+            "open_time_ms": [epoch_ms(c.open_time) for c in candles],
             "open": [c.open for c in candles],
             "high": [c.high for c in candles],
             "low": [c.low for c in candles],

@@ -9,13 +9,12 @@ stops it with one line naming the file, rather than a 500 on the first request t
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
 
-from domain.market import Candle
+from domain.market import Candle, from_epoch_ms
 
 OHLCV_DIR = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
 COLUMNS = ("open_time_ms", "open", "high", "low", "close", "volume")
@@ -32,7 +31,6 @@ FILES = (
     "TRX_BTC-5m.parquet",
     "XLM_BTC-5m.parquet",
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MarketDataError(Exception):
@@ -67,7 +65,7 @@ def read_candles(path: Path) -> tuple[Candle, ...]:
     """The candles of one file, in file order; parsed once per process (files are read-only)."""
     return tuple(
         Candle(
-            open_time=_EPOCH + timedelta(milliseconds=open_ms),
+            open_time=from_epoch_ms(open_ms),
             open=open_,
             high=high,
             low=low,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -15,16 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.bots_rows import decode_cursor, encode_place
 from adapters.db.models_bots import BotRecord, BotSignalRecord
+from domain.market import epoch_ms, from_epoch_ms
 from domain.signals import Signal
 
-__all__ = ["SignalPage", "SignalStore", "opened_at"]
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def opened_at(signal: BotSignalRecord) -> datetime:
-    """When the signal's candle opened."""
-    return EPOCH + timedelta(milliseconds=signal.candle_open_ms)
+__all__ = ["SignalPage", "SignalStore"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,7 @@ class SignalStore:
         query = select(BotSignalRecord).where(BotSignalRecord.bot_id == bot_id)
         if cursor is not None:
             at, signal_id = decode_cursor(cursor)
-            at_ms = (at - EPOCH) // timedelta(milliseconds=1)
+            at_ms = epoch_ms(at)
             query = query.where(
                 or_(
                     BotSignalRecord.candle_open_ms < at_ms,
@@ -88,5 +82,7 @@ class SignalStore:
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1] if more else None
-        next_cursor = None if last is None else encode_place(opened_at(last), last.id)
+        next_cursor = (
+            None if last is None else encode_place(from_epoch_ms(last.candle_open_ms), last.id)
+        )
         return SignalPage(rows, next_cursor)

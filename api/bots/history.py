@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from adapters.db.bot_signals import SignalStore, opened_at
+from adapters.db.bot_signals import SignalStore
 from adapters.db.bots import MAX_PAGE, BotStore, OrderFilter
 from adapters.db.models_bots import BotSignalRecord
 from api.bots.endpoints import owned_bot
@@ -24,7 +24,7 @@ from api.deps import CurrentUser, SessionDep
 from api.errors import error_responses
 from api.orders.endpoints import CursorQuery, invalid_cursor
 from domain.bots.orders import Strategy
-from domain.market import Side
+from domain.market import Side, from_epoch_ms
 
 router = APIRouter(prefix="/api/bots", tags=["bots"], responses=error_responses(401, 422, 500))
 
@@ -70,7 +70,7 @@ async def dca_executions(
 def _signal(row: BotSignalRecord) -> SignalPublic:
     return SignalPublic(
         timeframe=row.timeframe,
-        candle_open_time=opened_at(row),
+        candle_open_time=from_epoch_ms(row.candle_open_ms),
         action=row.action,
         confidence=row.confidence,
         close=row.close,

@@ -32,6 +32,7 @@ from domain.bots.config import (
 )
 from domain.bots.risk import RiskSettings
 from domain.indicators.availability import timeframe_seconds
+from domain.market import from_epoch_ms
 from domain.signals import CandleStrategy, Confidence, Signal, SignalAction, decimal_text
 
 __all__ = ["CandleBotConfig", "SignalDecision", "indicator_values", "signal_decision"]
@@ -87,9 +88,8 @@ def signal_decision(
     said = f"{signal.action.value} ({signal.confidence.value})"
     if not config.auto_execute:
         return SignalDecision.NONE, f"signal {said} recorded; auto-execution is off"
-    closed = datetime.fromtimestamp(signal.candle_open_ms / 1000, started.tzinfo) + timedelta(
-        seconds=timeframe_seconds(config.strategy.timeframe)
-    )
+    length = timedelta(seconds=timeframe_seconds(config.strategy.timeframe))
+    closed = from_epoch_ms(signal.candle_open_ms) + length
     if closed <= started:
         return SignalDecision.NONE, f"signal {said} is about a candle closed before the start"
     if signal.action is SignalAction.HOLD:
