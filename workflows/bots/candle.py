@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.bots.candle import SignalDecision, indicator_values, signal_decision
     from domain.bots.orders import Strategy
     from domain.bots.risk_rules import sanity_refusal
-    from domain.bots.smart import buy_blocker, held, sell_request
+    from domain.bots.smart import buy_blocker, held
     from domain.bots.state import BotStatus
 
 
@@ -52,8 +52,7 @@ async def analysed(trader: Trader, analysis: CandleAnalysis) -> None:
             indicators=values,
         )  # fmt: skip
     elif decision is SignalDecision.SELL:
-        quantity = trader.state.funds.sellable_quantity
-        request = sell_request(trader.state, trader.next_id(), quantity, observation, market=True)
+        request = trader.position_sale(observation)
         if isinstance(request, str):
             trader.decided("hold", "signal", f"{why}; cannot sell: {request}")
             return

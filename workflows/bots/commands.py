@@ -78,13 +78,7 @@ async def emergency_sell(trader: Trader) -> str | None:
     observation = await fresh(trader)
     if observation is None:
         return UNREADABLE
-    request = sell_request(
-        trader.state,
-        trader.next_id(),
-        trader.state.funds.sellable_quantity,
-        observation,
-        market=True,
-    )
+    request = trader.position_sale(observation)
     if isinstance(request, str):
         return request
     await trader.place(request, observation, Strategy.MANUAL, decision.detail, "emergency")

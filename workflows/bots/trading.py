@@ -310,14 +310,14 @@ class Trader:
         )
         return None
 
+    def position_sale(self, observation: Observation) -> OrderRequest | str:
+        """A market sale of all the bot may sell (a str says why none can be shaped): what a
+        risk exit, a SELL signal and an emergency sell place."""
+        quantity = self.state.funds.sellable_quantity
+        return sell_request(self.state, self.next_id(), quantity, observation, market=True)
+
     async def _sell_all(self, decision: RiskDecision, observation: Observation) -> None:
-        request = sell_request(
-            self.state,
-            self.next_id(),
-            self.state.funds.sellable_quantity,
-            observation,
-            market=True,
-        )
+        request = self.position_sale(observation)
         reason = decision.sell_reason.value if decision.sell_reason else "sell"
         if isinstance(request, str):
             self.decided("hold", reason, f"{decision.detail}; cannot sell: {request}")
