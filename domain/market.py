@@ -7,7 +7,7 @@ Crypteras are `BASE-QUOTE` (``BTC-BRL``); venues convert at their edge.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Context, Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -29,6 +29,23 @@ def from_epoch_ms(ms: int) -> datetime:
 Money = Annotated[
     Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")
 ]
+# What the order tables store exactly, NUMERIC(38, 18) (adapters/db/models_bots.py): an amount
+# finer or larger could never be recorded, nor sent.
+AMOUNT_PRECISION = 38
+AMOUNT_SCALE = 18
+_FINEST = Decimal(1).scaleb(-AMOUNT_SCALE)
+_WIDE = Context(prec=AMOUNT_PRECISION, rounding=ROUND_HALF_EVEN)
+
+
+def average_price(quote: Decimal, quantity: Decimal) -> Decimal | None:
+    """The mean price of fills worth `quote` for `quantity` (None before any fill), to the
+    finest amount stored: fills at several prices seldom divide to a finite decimal."""
+    if quantity <= 0:
+        return None
+    mean = quote / quantity
+    exponent = mean.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    return _WIDE.quantize(mean, _FINEST) if exponent < -AMOUNT_SCALE else mean
 
 
 class Venue(StrEnum):

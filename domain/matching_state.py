@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.market import Fill, Order, OrderStatus, OrderType, Side, Symbol
+from domain.market import Fill, Order, OrderStatus, OrderType, Side, Symbol, average_price
 
 _ZERO = Decimal(0)
 FEE_QUANTUM = Decimal("0.00000001")  # a fee converted to another asset: Binance's 8 decimals
@@ -128,7 +128,7 @@ class OrderState:
             price=self.price,
             stop_price=self.stop_price,
             filled_quantity=self.filled,
-            average_price=self.quote / self.filled if self.filled else None,
+            average_price=average_price(self.quote, self.filled),
             quote_quantity=self.quote,
             fees=dict(self.fees),
             created_at=self.created_at,

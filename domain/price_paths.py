@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 from domain.market import Candle
@@ -142,6 +143,20 @@ class FixedPrice(PricePath):
         yield self.price, Decimal(0)
 
 
+def on_grid(rows: Sequence[Candle], at: datetime) -> datetime:
+    """`at` floored to the candles' own interval (a minute candle's to the whole minute): a
+    replay started there has each recorded candle open where a venue's candle of that interval
+    does, so the venue serves the recorded candles themselves, not blends of two."""
+    length = _interval(sorted(_us(c.open_time) for c in rows))
+    return _at(_us(at) // length * length)
+
+
+def _interval(opens: Sequence[int]) -> int:
+    """The data's own interval (µs): the smallest spacing of its sorted opens; larger ones are
+    gaps."""
+    return min(b - a for a, b in pairwise(opens))
+
+
 class CandleReplay(PricePath):
     """Real candles replayed `speed` times faster than the wall clock, the first candle opening
     at `started_at`. Each candle is walked open -> low -> high -> close (open -> high -> low ->
@@ -171,8 +186,7 @@ class CandleReplay(PricePath):
             raise ValueError("speed and scale must be positive")
         ordered = sorted(rows, key=lambda c: c.open_time)
         self._opens = [_us(c.open_time) for c in ordered]
-        # The data's own interval is the smallest spacing: larger ones are gaps.
-        self._length = min(b - a for a, b in zip(self._opens, self._opens[1:], strict=False))
+        self._length = _interval(self._opens)
         self._quarter = self._length // 4
         self._span = self._opens[-1] + self._length - self._opens[0]  # one lap, in path time
         with localcontext(_CONTEXT):

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from adapters.db.models import Base, utcnow
-from domain.bots.config import AMOUNT_PRECISION, AMOUNT_SCALE
 from domain.bots.orders import Strategy
 from domain.bots.state import BotKind as BotKind  # re-exported: the columns' types
 from domain.bots.state import BotStatus as BotStatus
+from domain.market import AMOUNT_PRECISION, AMOUNT_SCALE
 
 # 20 integer and 18 fractional digits (domain.bots.config, where a bot's amounts are refused
 # beyond them): Binance quantities (8 decimals), token amounts to the wei-like 18, notionals
@@ -212,6 +212,6 @@ class BotSignalRecord(Base):
     candle_open_ms: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(4))
     confidence: Mapped[str] = mapped_column(String(6))
-    close: Mapped[float]
+    close: Mapped[Decimal] = mapped_column(Amount)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime]

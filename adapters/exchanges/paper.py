@@ -58,6 +58,7 @@ from domain.price_paths import (
     CandleReplay,
     PricePath,
     RandomWalk,
+    on_grid,
 )
 
 Clock = Callable[[], datetime]
@@ -354,7 +355,8 @@ def build_paper_market(
     for rules, driver in markets:
         if isinstance(driver, str):
             candles = market_data.read_candles((data_dir or market_data.data_dir()) / driver)
-            paths[rules.symbol] = CandleReplay(candles, started_at=now - history, looping=looping)
+            start = on_grid(candles, now - history)
+            paths[rules.symbol] = CandleReplay(candles, started_at=start, looping=looping)
         else:
             seed, price = driver
             paths[rules.symbol] = RandomWalk(

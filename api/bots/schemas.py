@@ -156,7 +156,7 @@ class SignalPublic(BaseModel):
     candle_open_time: datetime
     action: SignalAction
     confidence: Confidence
-    close: float = Field(description="the candle's close")
+    close: Money = Field(description="the candle's close, exactly as the venue gave it")
     reasons: list[Reason] = Field(description="every enabled rule, voting or not")
     recorded_at: datetime
 

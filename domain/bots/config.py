@@ -29,17 +29,13 @@ from pydantic_core import PydanticCustomError
 
 from domain.bots.risk import Percent, RiskSettings
 from domain.bots.schedule import validate_cron, validate_timezone
-from domain.market import Money, OrderType, Symbol
+from domain.market import AMOUNT_PRECISION, AMOUNT_SCALE, Money, OrderType, Symbol
 
 __all__ = ["BotMode", "BotOrderType", "SellRule", "SmartBotConfig"]
 
-# What the order tables store exactly, NUMERIC(38, 18) (adapters/db/models_bots.py): an
-# amount finer or larger could never be recorded, nor sent. Refused, never rounded.
-AMOUNT_PRECISION = 38
-AMOUNT_SCALE = 18
-
 
 def _storable(amount: Decimal) -> Decimal:
+    """An amount the user gives is refused, never rounded, when it could not be stored."""
     exponent = amount.normalize().as_tuple().exponent
     assert isinstance(exponent, int)  # finite: NaN and infinities are refused before
     if -exponent > AMOUNT_SCALE or amount.adjusted() >= AMOUNT_PRECISION - AMOUNT_SCALE:

@@ -16,6 +16,8 @@ How the votes combine:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 
 from domain.signals.results import Confidence, Reason, Signal, SignalAction
@@ -55,8 +57,8 @@ def analyse(candles: pl.DataFrame, strategy: CandleStrategy) -> Signal:
         raise ValueError("no closed candle to analyse: the signal is about the last one")
     window = Window.of(candles.tail(candles_needed(strategy)))
     opened = _last_open_ms(window.candles)
-    close = last(window.close)
-    if close is None:
+    close = candles["close"][-1]  # exact, not the indicators' float
+    if close is None or last(window.close) is None:
         raise ValueError("the last candle has no close")
 
     reasons: list[Reason] = []
@@ -106,7 +108,7 @@ def analyse(candles: pl.DataFrame, strategy: CandleStrategy) -> Signal:
         confidence=confidence,
         reasons=tuple(reasons),
         candle_open_ms=opened,
-        close=close,
+        close=Decimal(str(close)),  # a float input: its shortest decimal, not its binary one
     )
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.market import Money
 from domain.signals.strategy import Rule
 
 __all__ = ["Confidence", "Reason", "Signal", "SignalAction"]
@@ -58,4 +59,4 @@ class Signal(_Result):
     confidence: Confidence
     reasons: tuple[Reason, ...]  # every enabled rule, voting or not, in `Rule` order
     candle_open_ms: int  # the last closed candle's open time, the one the signal is about
-    close: float  # its close
+    close: Money  # its close, exactly as the venue gave it

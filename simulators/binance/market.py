@@ -24,6 +24,7 @@ from domain.price_paths import (
     PricePath,
     RandomWalk,
     bucket_start,
+    on_grid,
 )
 from simulators.binance.config import FixedPath, RandomWalkPath, ReplayPath, SymbolConfig
 from simulators.calibration import default_volatility
@@ -97,8 +98,9 @@ class SymbolMarket:
             )
             return cls(config, walk, started_at - RANDOM_WALK_HISTORY)
         assert isinstance(spec, ReplayPath)
-        replay_start = started_at - REPLAY_LEAD
-        replay = CandleReplay(read_candles(spec.file), started_at=replay_start, scale=spec.scale)
+        rows = read_candles(spec.file)
+        replay_start = on_grid(rows, started_at) - REPLAY_LEAD
+        replay = CandleReplay(rows, started_at=replay_start, scale=spec.scale)
         return cls(config, replay, replay_start)
 
     def tick(self, price: Decimal) -> Decimal:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from adapters.market_data import read_candles
 from domain.market import Candle
-from domain.price_paths import CandleReplay, PricePath, RandomWalk
+from domain.price_paths import CandleReplay, PricePath, RandomWalk, on_grid
 from simulators.calibration import default_volatility
 from simulators.mercadobitcoin.config import MarketSpec
 
@@ -96,7 +96,8 @@ def build_source(spec: MarketSpec, started_at: datetime) -> PricePath:
     if spec.file is None:
         raise ValueError(f"{spec.rules.symbol}: a replay market needs a data file")
     # The simulator's clock applies the speed already: the path runs at 1x simulated time.
-    return CandleReplay(read_candles(spec.file), started_at=started_at, scale=spec.scale)
+    rows = read_candles(spec.file)
+    return CandleReplay(rows, started_at=on_grid(rows, started_at), scale=spec.scale)
 
 
 def candles(path: PricePath, resolution: str, start: datetime, end: datetime) -> list[Candle]:

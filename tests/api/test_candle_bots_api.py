@@ -200,7 +200,7 @@ def rsi_signal(candle: int, action: SignalAction, rsi: float) -> Signal:
         confidence=Confidence.HIGH if vote else Confidence.LOW,
         reasons=(reason,),
         candle_open_ms=FIRST_CANDLE_MS + candle * FIVE_MINUTES_MS,
-        close=350_000.5 + candle,
+        close=Decimal("350000.5") + candle,
     )
 
 
@@ -239,7 +239,7 @@ async def test_a_candle_bots_analysis_and_signals_newest_first(
         "timeframe": "5m",
         "action": "BUY",
         "confidence": "HIGH",
-        "close": 350_002.5,
+        "close": "350002.5",  # exact decimal text, like every amount
         "reasons": [{"rule": "rsi", "vote": "BUY", "detail": "RSI 27.4", "values": {"rsi": 27.4}}],
     }
 

@@ -1,16 +1,19 @@
 """Prices of the Binance simulator over real HTTP: a pinned price shows in klines, 24h
-statistics and avgPrice; a venue of 300 markets computes only the markets asked for."""
+statistics and avgPrice; a venue of 300 markets computes only the markets asked for; a replayed
+market's klines of its data's interval are the recorded candles themselves."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from adapters.market_data import data_dir, read_candles
 from domain.market import OrderRequest, OrderStatus, OrderType, Side
 from simulators.binance import SimConfig, SymbolConfig, ThreadedServer, create_app
-from simulators.binance.config import RandomWalkPath
+from simulators.binance.config import RandomWalkPath, default_symbols
 from simulators.binance.venue import BinanceVenue
 from tests.exchanges.conftest_binance import SimFactory
 
@@ -71,6 +74,35 @@ async def test_unpinning_resumes_the_walk_but_keeps_the_pinned_history(
     klines = await _get(sim.base_url, "/api/v3/klines", symbol="BTCUSDT", interval="1m", limit=6)
     closes = [D(k[4]) for k in klines]
     assert D("1000.00") in closes[:4] and closes[-1] > D(10000)
+
+
+async def test_a_replayed_market_serves_the_recorded_minute_candles(
+    binance_sim_factory: SimFactory,
+) -> None:
+    """The replay starts on the data's own grid, whatever second the simulator started at: a
+    one-minute kline is one recorded candle, not a blend of two (and a minute missing from the
+    data holds the previous close, nothing traded)."""
+    [eth_btc] = [market for market in default_symbols() if market.name == "ETHBTC"]
+    sim = binance_sim_factory(symbols=[eth_btc])
+    klines = await _get(sim.base_url, "/api/v3/klines", symbol="ETHBTC", interval="1m", limit=120)
+    recorded = read_candles(data_dir() / "ETH_BTC-1m.parquet")
+    by_open = {c.open_time: (c.open, c.high, c.low, c.close, c.volume) for c in recorded}
+    served = [
+        (datetime.fromtimestamp(k[0] / 1000, UTC), tuple(D(v) for v in k[1:6]))
+        for k in klines[:-1]  # the last one is still open
+    ]
+    opened_at = {ohlcv: at for at, ohlcv in by_open.items()}
+    shift = next((at - opened_at[o] for at, o in served if o in opened_at and o[4] > 0), None)
+    assert shift is not None, "no kline is a recorded candle"
+    matched = 0
+    for (at, ohlcv), (_, previous) in zip(served[1:], served, strict=False):
+        if (at - shift) in by_open:
+            assert ohlcv == by_open[at - shift]
+            matched += 1
+        else:
+            close = previous[3]
+            assert ohlcv == (close, close, close, close, D(0))
+    assert matched > 100
 
 
 async def test_a_300_market_venue_computes_only_the_market_asked_for() -> None:

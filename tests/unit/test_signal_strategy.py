@@ -6,6 +6,7 @@ candles, and the default strategy on real candles."""
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,17 @@ def test_strategy_defaults_and_round_trip() -> None:
 def test_signal_travels_as_json() -> None:
     signal = analyse(candles(REBOUND), strategy(**REBOUND_RULES, volume={"period": 3}))
     assert Signal.model_validate_json(signal.model_dump_json()) == signal
+
+
+def test_the_close_is_the_venues_decimal_exactly() -> None:
+    """The indicators compute in floats; the signal's close is the candle's own decimal (a
+    float input gives its shortest decimal, 0.1 not 0.1000000000000000055...)."""
+    frame = pl.read_parquet(ETH_BTC_5M).tail(30)
+    [close] = frame.get_column("close").tail(1).to_list()
+    assert isinstance(close, Decimal)
+    assert analyse(frame, strategy(**DEFAULTS)).close == close
+    floats = frame.with_columns(pl.col("close").cast(pl.Float64))
+    assert analyse(floats, strategy(**DEFAULTS)).close == Decimal(str(float(close)))
 
 
 def test_uses_advanced() -> None:
@@ -291,7 +303,7 @@ def test_analyse_answers_any_valid_candles(frame: pl.DataFrame, rules: CandleStr
     assert tuple(reason.rule for reason in signal.reasons) == enabled_rules(rules)
     assert all(reason.vote in (BUY, SELL, None) for reason in signal.reasons)
     assert all(reason.vote is None for reason in signal.reasons if reason.rule not in VOTING_RULES)
-    assert signal.close == frame.get_column("close")[-1]
+    assert signal.close == Decimal(str(frame.get_column("close")[-1]))
 
 
 # Real candles.

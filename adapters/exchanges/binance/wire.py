@@ -33,6 +33,7 @@ from domain.market import (
     Side,
     Ticker,
     Venue,
+    average_price,
 )
 
 VENUE = Venue.BINANCE.value
@@ -207,7 +208,7 @@ def parse_order(symbol: str, raw: Json, fees: dict[str, Decimal] | None = None) 
         price=Decimal(raw["price"]) if kind.has_limit_price else None,
         stop_price=stop if kind is OrderType.STOP_LOSS_LIMIT and stop > 0 else None,
         filled_quantity=executed,
-        average_price=quote / executed if executed > 0 else None,
+        average_price=average_price(quote, executed),
         quote_quantity=quote,
         fees=fees or {},
         created_at=ms_to_datetime(created),
