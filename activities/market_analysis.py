@@ -5,10 +5,10 @@ signal once (`domain.signals.analyse`), records every bot's signal and sends it 
 never fetch the same candles twice (issue 12).
 
 The latest candle a venue returns is the one still open; the ones before it are closed. The
-next read of a timeframe waits until its open candle's end, so a timeframe costs the venue one
-candle read per candle, not one per price read. A bot is sent each closed candle's signal once
-per watch run; a new run (or a restarted worker) may send the last one again, which the bot
-and the signals table both take once.
+next read of a timeframe waits until its open candle's end (`next_read`), so a timeframe costs
+the venue one candle read per candle, not one per price read. A bot is sent each closed
+candle's signal once per watch run; a new run (or a restarted worker) may send the last one
+again, which the bot and the signals table both take once.
 """
 
 from __future__ import annotations
@@ -106,9 +106,7 @@ class Analyst:
         if len(candles) < 2:
             self.due[timeframe] = now + RETRY_AFTER
             return []
-        length = timedelta(seconds=timeframe_seconds(timeframe))
-        ends = candles[-1].open_time + length + CLOSE_LAG
-        self.due[timeframe] = ends if ends > now else now + RETRY_AFTER
+        self.due[timeframe] = next_read(candles[-1].open_time, timeframe, now)
         return candles[:-1]
 
     async def deliver(
@@ -150,6 +148,17 @@ class Analyst:
             return False
         self.sent[bot_id] = signal.candle_open_ms
         return True
+
+
+def next_read(opened: datetime, timeframe: str, now: datetime) -> datetime:
+    """When to read a timeframe again, its open candle having opened at `opened` (venue time).
+    Just after that candle's end by our clock; at the next price read when the venue's clock
+    runs ahead of ours (a simulator replaying real candles at speed: waiting on our clock would
+    skip its candles), and a little later when the venue is late closing it."""
+    if opened > now:
+        return now
+    ends = opened + timedelta(seconds=timeframe_seconds(timeframe)) + CLOSE_LAG
+    return ends if ends > now else now + RETRY_AFTER
 
 
 def _frame(candles: list[Candle]) -> pl.DataFrame:

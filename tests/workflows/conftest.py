@@ -342,6 +342,34 @@ async def new_namespace(temporal: Client, prefix: str) -> Client:
     return client
 
 
+@contextlib.asynccontextmanager
+async def own_lab(
+    temporal: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    sim: BinanceSim,
+    prefix: str,
+) -> AsyncIterator[BotLab]:
+    """A lab on a Binance simulator of its own, served by production workers in a namespace of
+    their own (the task queues keep their names, so the session's workers, on the shared
+    simulator, never take these bots' tasks)."""
+    client = await new_namespace(temporal, prefix)
+    local = settings.model_copy(
+        update={"binance_base_url": sim.base_url, "binance_testnet_url": sim.base_url}
+    )
+    running = build_workers(client, WorkerDeps.build(local, sessions, client), local)
+    tasks = [asyncio.create_task(worker.run()) for worker in running]
+    exchanges = ExchangeFactory(local, sessions=sessions)
+    made = BotLab(client, sessions, local, sim, exchanges)
+    try:
+        yield made
+    finally:
+        await made.terminate_all()
+        await asyncio.gather(*(worker.shutdown() for worker in running))
+        await asyncio.gather(*tasks)
+        await exchanges.aclose()
+
+
 @pytest.fixture
 async def partial_lab(
     temporal: Client,
@@ -350,20 +378,7 @@ async def partial_lab(
     binance_sim_factory: SimFactory,
     db: AsyncSession,
 ) -> AsyncIterator[BotLab]:
-    """A lab whose Binance fills resting orders half at a time: a simulator of its own, served
-    by production workers in a namespace of their own (the task queues keep their names, so
-    the session's workers, on the shared simulator, never take these bots' tasks)."""
+    """A lab whose Binance fills resting orders half at a time."""
     sim = binance_sim_factory(symbols=[BTC_BRL], partial_fill_ratio=Decimal("0.5"))
-    client = await new_namespace(temporal, "partial")
-    local = settings.model_copy(
-        update={"binance_base_url": sim.base_url, "binance_testnet_url": sim.base_url}
-    )
-    running = build_workers(client, WorkerDeps.build(local, sessions, client), local)
-    tasks = [asyncio.create_task(worker.run()) for worker in running]
-    exchanges = ExchangeFactory(local, sessions=sessions)
-    made = BotLab(client, sessions, local, sim, exchanges)
-    yield made
-    await made.terminate_all()
-    await asyncio.gather(*(worker.shutdown() for worker in running))
-    await asyncio.gather(*tasks)
-    await exchanges.aclose()
+    async with own_lab(temporal, sessions, settings, sim, "partial") as made:
+        yield made
