@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,7 +67,16 @@ class SignalStore:
 
     async def page(self, bot_id: uuid.UUID, *, limit: int, cursor: str | None) -> SignalPage:
         """The bot's signals, newest candle first. ValueError for a cursor not made here."""
-        query = select(BotSignalRecord).where(BotSignalRecord.bot_id == bot_id)
+        return await self._page(BotSignalRecord.bot_id == bot_id, limit, cursor)
+
+    async def context_page(
+        self, context_id: uuid.UUID, *, limit: int, cursor: str | None
+    ) -> SignalPage:
+        """The signals of every bot of a trading context, newest candle first."""
+        return await self._page(BotSignalRecord.context_id == context_id, limit, cursor)
+
+    async def _page(self, where: ColumnElement[bool], limit: int, cursor: str | None) -> SignalPage:
+        query = select(BotSignalRecord).where(where)
         if cursor is not None:
             at, signal_id = decode_cursor(cursor)
             at_ms = epoch_ms(at)

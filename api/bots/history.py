@@ -67,8 +67,9 @@ async def dca_executions(
     )
 
 
-def _signal(row: BotSignalRecord) -> SignalPublic:
+def signal_public(row: BotSignalRecord) -> SignalPublic:
     return SignalPublic(
+        bot_id=row.bot_id,
         timeframe=row.timeframe,
         candle_open_time=from_epoch_ms(row.candle_open_ms),
         action=row.action,
@@ -87,7 +88,7 @@ async def current_analysis(
     (null until its market feed has analysed one)."""
     bot, _ = await owned_bot(session, user.id, bot_id, include_deleted=True)
     page = await SignalStore(session).page(bot.id, limit=1, cursor=None)
-    return AnalysisPublic(signal=_signal(page.signals[0]) if page.signals else None)
+    return AnalysisPublic(signal=signal_public(page.signals[0]) if page.signals else None)
 
 
 @router.get("/{bot_id}/signals", response_model=SignalList, responses=error_responses(404))
@@ -104,4 +105,6 @@ async def signal_history(
         page = await SignalStore(session).page(bot.id, limit=limit, cursor=cursor)
     except ValueError:
         raise invalid_cursor() from None
-    return SignalList(signals=[_signal(row) for row in page.signals], next_cursor=page.next_cursor)
+    return SignalList(
+        signals=[signal_public(row) for row in page.signals], next_cursor=page.next_cursor
+    )

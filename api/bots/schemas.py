@@ -152,6 +152,7 @@ class ExecutionList(BaseModel):
 class SignalPublic(BaseModel):
     """A Candle bot's signal on one closed candle, with every rule's reason and values."""
 
+    bot_id: uuid.UUID
     timeframe: str
     candle_open_time: datetime
     action: SignalAction

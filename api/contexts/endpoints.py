@@ -19,10 +19,13 @@ from adapters.contexts import (
     resume_context,
     tell_bots,
 )
+from adapters.db.bot_signals import SignalStore
 from adapters.db.models import ContextStatus, PauseReason, TradingContext
 from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.catalogue import CatalogueUnavailable
 from adapters.temporal import TEMPORAL_CALL_ERRORS
+from api.bots.history import PageLimit, signal_public
+from api.bots.schemas import SignalList
 from api.bots.workflow_calls import temporal_unavailable
 from api.deps import (
     BEARER_SECURITY,
@@ -33,6 +36,7 @@ from api.deps import (
     utcnow,
 )
 from api.errors import ApiError, error_responses
+from api.orders.endpoints import CursorQuery, invalid_cursor
 from api.reads import CallerReadsDep, owned_by_caller
 from api.subscriptions.endpoints import stored_subscription
 from domain.market import Venue
@@ -280,6 +284,26 @@ async def resume(
     public = await _written(session, context)
     await _tell_bots(temporal, session, context, paused=False)
     return public
+
+
+@router.get("/{context_id}/signals", response_model=SignalList, responses=error_responses(404))
+async def context_signals(
+    context_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: PageLimit = 50,
+    cursor: CursorQuery = None,
+) -> SignalList:
+    """The signals of every Candle bot of the context (deleted bots' too), newest candle
+    first, each naming its bot: bots with one strategy each have their own row."""
+    await _owned(session, user.id, context_id)
+    try:
+        page = await SignalStore(session).context_page(context_id, limit=limit, cursor=cursor)
+    except ValueError:
+        raise invalid_cursor() from None
+    return SignalList(
+        signals=[signal_public(row) for row in page.signals], next_cursor=page.next_cursor
+    )
 
 
 @router.delete("/{context_id}", status_code=204, responses=error_responses(404, 409))

@@ -1,6 +1,7 @@
 """Candle bots through the API: the plans and venues that have them (timeframes, advanced rules),
 their config as the user writes it (validated, read back, replaced), and their signals at
-`/analysis` and `/signals`, on the paper venue unless a test says otherwise."""
+`/analysis` and `/signals`, and every bot's of a context at `/api/contexts/{id}/signals`, on the
+paper venue unless a test says otherwise."""
 
 from __future__ import annotations
 
@@ -235,6 +236,7 @@ async def test_a_candle_bots_analysis_and_signals_newest_first(
     latest = (await api.get(analysis, headers=t.headers)).json()["signal"]
     assert datetime.fromisoformat(latest.pop("candle_open_time")) == opened(2)
     assert datetime.fromisoformat(latest.pop("recorded_at")) == now
+    assert latest.pop("bot_id") == str(bot_id)
     assert latest == {
         "timeframe": "5m",
         "action": "BUY",
@@ -267,3 +269,37 @@ async def test_a_candle_bots_analysis_and_signals_newest_first(
     other = await trader()
     for path in (analysis, history):
         assert_error(await api.get(path, headers=other.headers), 404, "bot_not_found")
+
+
+async def test_a_contexts_signals_are_every_bots_newest_first_and_only_its_owners(
+    api: httpx.AsyncClient, trader: MakeTrader, sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await pro_on(sessions, t)
+    elsewhere = await add_context(sessions, t.id, exchange="paper", coin="ETH")
+    first = await candle_row(sessions, t.id, context)
+    second = await candle_row(sessions, t.id, context)
+    other_context = await candle_row(sessions, t.id, elsewhere)
+    now = datetime.now(UTC).replace(microsecond=0)
+    await record(sessions, first, rsi_signal(0, SignalAction.HOLD, 50.0), now)
+    await record(sessions, second, rsi_signal(1, SignalAction.BUY, 27.4), now)
+    await record(sessions, first, rsi_signal(2, SignalAction.SELL, 71.25), now)
+    await record(sessions, other_context, rsi_signal(3, SignalAction.BUY, 20.0), now)
+    path = f"/api/contexts/{context}/signals"
+
+    page = await api.get(path, params={"limit": 2}, headers=t.headers)
+    assert page.status_code == 200, page.text
+    rows = page.json()["signals"]
+    assert [(s["bot_id"], s["action"]) for s in rows] == [
+        (str(first), "SELL"),
+        (str(second), "BUY"),
+    ]
+    rest = await api.get(path, params={"cursor": page.json()["next_cursor"]}, headers=t.headers)
+    assert [(s["bot_id"], s["action"]) for s in rest.json()["signals"]] == [(str(first), "HOLD")]
+    assert rest.json()["next_cursor"] is None
+
+    assert_error(
+        await api.get(path, params={"cursor": "nope"}, headers=t.headers), 422, "invalid_cursor"
+    )
+    other = await trader()
+    assert_error(await api.get(path, headers=other.headers), 404, "context_not_found")
