@@ -169,6 +169,28 @@ async def test_an_order_canceled_on_the_venue_is_recorded_and_reported(
     assert (await binance.stored(order.client_order_id)).status == "CANCELED"
 
 
+async def test_orders_all_in_one_market_are_read_with_the_cheaper_call(
+    binance: Account, temporal: Client, half_fills: BinanceSim
+) -> None:
+    """Binance weighs openOrders 6 for one symbol and 80 for all: an account whose open bot
+    orders are all in one market (the usual case) is read with the former."""
+    order = await binance.place("0.0004", "340000")
+    await binance.venue.cancel_order("BTC-BRL", client_order_id=order.client_order_id)
+    before = await used_weight(half_fills)
+    async with bot_targets(temporal, [binance.bot_id]) as targets:
+        result = await binance.run()  # one pass: the venue's open orders, then the lookup
+        await arrived(targets[binance.bot_id], reports=1)
+    assert result.open_orders == 0
+    assert await used_weight(half_fills) - before < 80
+
+
+async def used_weight(sim: BinanceSim) -> int:
+    """The simulator's REQUEST_WEIGHT used this minute, the ping's own 1 included."""
+    response = await sim.http.get("/api/v3/ping")
+    response.raise_for_status()
+    return int(response.headers["X-MBX-USED-WEIGHT-1M"])
+
+
 async def test_a_partial_fill_is_reported_once(
     binance: Account, temporal: Client, half_fills: BinanceSim
 ) -> None:
