@@ -32,6 +32,7 @@ from adapters.db.bots import BotStore
 from adapters.db.models import TradingContext, User
 from adapters.db.models_bots import BotOrderRecord
 from adapters.exchanges.base import Exchange
+from adapters.exchanges.errors import ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.settings import Settings
 from adapters.temporal import ensure_search_attributes
@@ -156,6 +157,7 @@ class BotLab:
     binance: BinanceSim
     exchanges: ExchangeFactory
     started: list[RunningBot] = field(default_factory=list)
+    keys: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)  # Binance, by user
 
     @staticmethod
     def now() -> datetime:
@@ -188,6 +190,7 @@ class BotLab:
                 user_id, Venue.BINANCE, Keys(key, secret), datetime.now(UTC)
             )
             await session.commit()
+        self.keys[user_id] = (key, secret)
         return key, secret
 
     async def start(
@@ -251,9 +254,23 @@ class BotLab:
         return self.exchanges.connect(bot.ref.venue, *key)
 
     async def terminate_all(self) -> None:
+        """End every bot, then cancel what they left resting on the simulator: an account
+        with open bot orders keeps its account sync reading the venue, spending the weight
+        budget that the session's later tests share."""
         for bot in self.started:
             with contextlib.suppress(RPCError):  # already ended (deleted by the test)
                 await bot.handle.terminate("test over")
+        markets = {(bot.ref.user_id, bot.ref.symbol) for bot in self.started}
+        for user_id, symbol in markets:
+            if (key := self.keys.get(user_id)) is None:
+                continue
+            venue = self.exchanges.connect(Venue.BINANCE, *key)
+            try:
+                for order in await venue.open_orders(symbol):
+                    with contextlib.suppress(ExchangeError):  # filled or canceled meanwhile
+                        await venue.cancel_order(symbol, client_order_id=order.client_order_id)
+            finally:
+                await venue.aclose()
 
 
 @pytest.fixture
