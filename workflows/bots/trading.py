@@ -14,6 +14,7 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.bots import actions
+from workflows.bots.placing import placed
 
 with workflow.unsafe.imports_passed_through():
     from activities.bot_models import BotNotice, BotProjection, BotRef, OrderReport, PlaceOrder
@@ -32,10 +33,8 @@ with workflow.unsafe.imports_passed_through():
         buy_request,
         buy_rule,
         creation_context,
-        finished,
         held,
         next_buy_time,
-        resting_order,
         sell_request,
     )
     from domain.bots.state import BotStatus, BotTriggers, Decision, PauseReason, SmartBotState
@@ -52,7 +51,7 @@ class Trader:
         self.bot = bot
         self.state = state
         self._published: BotTriggers | None = None  # None: not yet in this run
-        self._notices: list[BotNotice] = []  # to send once the change is applied
+        self.notices: list[BotNotice] = []  # to send once the change is applied
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -189,16 +188,17 @@ class Trader:
     # -- market events --------------------------------------------------------------------
 
     async def apply_report(self, report: OrderReport) -> None:
-        self._apply(report.order.client_order_id, report.order, report.fills)
+        self.apply(report.order.client_order_id, report.order, report.fills)
         await self.send_notices()
 
-    def _apply(self, cid: str, order: Order | None, fills: list[Fill]) -> None:
+    def apply(self, cid: str, order: Order | None, fills: list[Fill]) -> None:
+        """The venue's word on an order: funds, position and status follow it."""
         before = self.state
         self.state = apply_order(before, cid, order, fills, workflow.now())
         if self.state.status is not before.status:
             workflow.upsert_search_attributes([BOT_STATUS.value_set(self.state.status.value)])
             if self.state.pause_reason is PauseReason.CIRCUIT_BREAKER:
-                self._notices.append(
+                self.notices.append(
                     BotNotice(
                         bot=self.bot,
                         kind="circuit_breaker_tripped",
@@ -365,46 +365,10 @@ class Trader:
         outcome = await actions.place(
             PlaceOrder(bot=self.bot, request=request, strategy=strategy, creation_context=context)
         )
-        cid = request.client_order_id
-        if outcome is None:  # in doubt for good: the account sync settles it
-            await actions.ensure_account_sync(self.bot)
-            return
-        if outcome.credentials_refused:
-            self.set_status(BotStatus.PAUSED, PauseReason.CREDENTIALS, outcome.rejected)
-            self._notices.append(
-                BotNotice(
-                    bot=self.bot,
-                    kind="credentials_refused",
-                    message=outcome.rejected or "the venue refused the key",
-                    at=workflow.now(),
-                )
-            )
-        if outcome.insufficient_balance:
-            side = "buy" if request.side is Side.BUY else "sell"
-            detail = (
-                f"the venue account lacks the funds to {side} ({outcome.rejected}): "
-                "add funds, then resume the bot"
-            )
-            self.set_status(BotStatus.PAUSED, PauseReason.FUNDS, detail)
-            self.decided("pause", "funds", detail)
-        elif outcome.rejected is not None:
-            self.decided("refuse", "venue", outcome.rejected)
-        if outcome.rejected is not None and automatic_buy:
-            self.state = self.state.model_copy(update={"position_buys": buys - 1})
-        self._apply(cid, outcome.order, outcome.fills)
-        await self.send_notices()
-        if automatic_buy and self.state.status is BotStatus.RUNNING and finished(self.state):
-            self.set_status(BotStatus.STOPPED)
-            self.decided("stop", "max_buys", f"{buys} buys made and no exit set: nothing left")
-        if outcome.order is not None and not outcome.order.status.is_final:
-            rest = resting_order(request)
-            if rest is not None:
-                resting = {**self.state.resting, cid: rest}
-                self.state = self.state.model_copy(update={"resting": resting})
-            await actions.ensure_account_sync(self.bot)
+        await placed(self, request, outcome, automatic_buy=automatic_buy)
 
     async def send_notices(self) -> None:
-        notices, self._notices = self._notices, []
+        notices, self.notices = self.notices, []
         for notice in notices:
             await actions.notify(notice)
 
@@ -414,9 +378,9 @@ class Trader:
             return
         order = outcome.order
         if order is None:  # unknown at the venue: never placed
-            self._apply(cid, None, [])
+            self.apply(cid, None, [])
         else:
-            self._apply(cid, order, outcome.fills)
+            self.apply(cid, order, outcome.fills)
 
     async def cancel_all(self) -> None:
         for cid in list(self.state.resting):
