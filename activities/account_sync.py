@@ -21,7 +21,13 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.bot_models import AccountRef, OrderReport, SyncResult, bot_workflow_id
+from activities.bot_models import (
+    PLACEMENT_GIVE_UP,
+    AccountRef,
+    OrderReport,
+    SyncResult,
+    bot_workflow_id,
+)
 from adapters.credentials import CredentialService
 from adapters.db.bots import BotStore
 from adapters.db.models_bots import BotOrderRecord
@@ -35,10 +41,13 @@ from domain.market import Fill, Order, OrderStatus, OrderType, Side, Venue
 
 log = structlog.get_logger(__name__)
 
-# An intent the venue has not heard of this long after it was recorded was never placed: its
-# placement failed for good before reaching the venue (a retried placement looks it up first,
-# and a venue executes nothing it never received), so it is reported as REJECTED.
-INTENT_UNANSWERED = timedelta(minutes=2)
+# An intent the venue has not heard of this long after it was recorded was never placed and
+# never will be, so it is reported REJECTED: no attempt of its placement starts after
+# PLACEMENT_GIVE_UP (the first attempt recorded it), and one that started has sent its request
+# within its HTTP timeouts (Binance refuses a signed request past its recvWindow). Sooner would
+# race a placement still being retried, e.g. by a worker killed mid-placement and restarted
+# minutes later: the order would be placed after its bot was told it never was.
+INTENT_UNANSWERED = PLACEMENT_GIVE_UP + timedelta(minutes=2)
 FILLS_READ = 1000  # the account's newest fills per market, where a reported order's are found
 
 

@@ -9,7 +9,7 @@ market-feeds queue.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -57,6 +57,12 @@ def feed_workflow_id(venue: Venue, symbol: str) -> str:
 
 def account_sync_id(user_id: uuid.UUID, venue: Venue) -> str:
     return f"account:{user_id}:{venue.value}"
+
+
+# No attempt of a bot's order placement starts later than this after it was scheduled (the
+# workflow's schedule-to-close timeout): the account sync waits it out before it declares an
+# order the venue never heard of never placed.
+PLACEMENT_GIVE_UP = timedelta(minutes=10)
 
 
 class BotRef(BaseModel):

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.account_sync import INTENT_UNANSWERED, AccountSyncActivities
-from activities.bot_models import AccountRef, SyncResult, bot_workflow_id
+from activities.bot_models import PLACEMENT_GIVE_UP, AccountRef, SyncResult, bot_workflow_id
 from adapters.credentials import CredentialService, Keys
 from adapters.db.bots import BotStore
 from adapters.db.models_bots import BotOrderRecord
@@ -216,11 +216,15 @@ async def test_a_partial_fill_is_reported_once(
     assert [f.trade_id for f in fills] == [fill.trade_id]
 
 
-async def test_an_intent_the_venue_never_received_is_rejected_after_two_minutes(
+async def test_an_intent_the_venue_never_received_is_rejected_once_no_retry_can_send_it(
     binance: Account, temporal: Client
 ) -> None:
+    """Not before: a placement retried minutes later (its worker killed and restarted) would
+    place the order its bot was told was never placed."""
+    assert INTENT_UNANSWERED > PLACEMENT_GIVE_UP
     lost = await binance.intend("0.0004", "340000", ago=INTENT_UNANSWERED + timedelta(seconds=5))
-    in_flight = await binance.intend("0.0004", "340000")  # its placement may be on its way
+    # Its placement may still be retried (five minutes on: the old two-minute rule's race).
+    in_flight = await binance.intend("0.0004", "340000", ago=timedelta(minutes=5))
     async with bot_targets(temporal, [binance.bot_id]) as targets:
         result = await binance.run()
         received = await arrived(targets[binance.bot_id], reports=1)

@@ -21,6 +21,7 @@ from workflows import TaskQueue
 
 with workflow.unsafe.imports_passed_through():
     from activities.bot_models import (
+        PLACEMENT_GIVE_UP,
         AccountRef,
         BotNotice,
         BotProjection,
@@ -43,7 +44,7 @@ _RETRY = RetryPolicy(
 # A placement's attempt waits at most PLACEMENT_MAX_WAIT (15 s) for the venue's budget and then
 # follows a market order to its fills: its start-to-close must exceed both.
 ORDER_ATTEMPT = timedelta(seconds=60)
-ORDER_GIVE_UP = timedelta(minutes=10)
+ORDER_GIVE_UP = PLACEMENT_GIVE_UP
 STATE_ATTEMPT = timedelta(seconds=30)
 STATE_GIVE_UP = timedelta(minutes=10)
 OBSERVE_ATTEMPT = timedelta(seconds=10)
