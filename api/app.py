@@ -18,6 +18,7 @@ from api.bots.endpoints import router as bots_router
 from api.bots.history import router as bot_history_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
+from api.dashboard.endpoints import router as dashboard_router
 from api.deps import Services
 from api.docs import serve_docs
 from api.errors import ErrorResponse, install_error_handlers
@@ -88,6 +89,7 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         bots_router,
         bot_history_router,
         orders_router,
+        dashboard_router,
         pages_router(settings.docs_enabled),
     )
 

@@ -9,7 +9,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,9 +33,10 @@ from adapters.vault import Vault
 from api.app import create_app
 from api.deps import Services
 from domain.bots.funds import BotFunds
+from domain.bots.orders import Strategy
 from domain.bots.risk import RiskState
 from domain.bots.state import BotKind, BotStatus
-from domain.market import Venue
+from domain.market import Fill, Order, OrderRequest, OrderStatus, OrderType, Side, Venue
 from domain.plans import Plan
 from domain.subscriptions import SubscriptionState
 from tests.conftest import STRONG_PASSWORD, bearer, free_port
@@ -188,3 +189,74 @@ async def end_bots(
     for bot_id in bots:
         with contextlib.suppress(RPCError):  # never started, or already ended
             await temporal.get_workflow_handle(bot_workflow_id(bot_id)).terminate("test ended")
+
+
+T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # the orders' clock in tests
+
+
+async def add_order(
+    sessions: Sessions,
+    bot_id: uuid.UUID,
+    n: int,
+    *,
+    side: Side = Side.BUY,
+    strategy: Strategy = Strategy.SMART,
+    status: OrderStatus = OrderStatus.NEW,
+    at: datetime | None = None,
+) -> str:
+    """The bot's `n`-th order, created `at` (default: `n` minutes after T0); FILLED ones with
+    one fill."""
+    cid = f"cx{bot_id.hex[:12]}-{n}"
+    at = at or T0 + timedelta(minutes=n)
+    request = OrderRequest(
+        client_order_id=cid,
+        symbol="BTC-BRL",
+        side=side,
+        type=OrderType.LIMIT,
+        quantity=Decimal("0.00100000"),
+        price=Decimal("350000.10"),
+    )
+    async with sessions() as session:
+        store = BotStore(session)
+        await store.record_order_intent(
+            bot_id,
+            request,
+            venue="paper",
+            strategy=strategy,
+            creation_context={"source": strategy.value, "bid": Decimal("349999.9")},
+            at=at,
+        )
+        if status is not OrderStatus.NEW:
+            filled = status is OrderStatus.FILLED
+            order = Order(
+                order_id=f"venue-{n}",
+                client_order_id=cid,
+                symbol="BTC-BRL",
+                side=side,
+                type=OrderType.LIMIT,
+                status=status,
+                quantity=Decimal("0.001"),
+                price=Decimal("350000.10"),
+                filled_quantity=Decimal("0.001") if filled else Decimal(0),
+                average_price=Decimal("350000.10") if filled else None,
+                quote_quantity=Decimal("350.0001") if filled else Decimal(0),
+                fees={"BTC": Decimal("0.000001")} if filled else {},
+                created_at=at,
+                updated_at=at + timedelta(seconds=5),
+            )
+            await store.record_order_state(order)
+            if filled:
+                fill = Fill(
+                    trade_id=f"t-{bot_id.hex[:8]}-{n}",
+                    order_id=order.order_id,
+                    symbol="BTC-BRL",
+                    side=side,
+                    price=Decimal("350000.10"),
+                    quantity=Decimal("0.001"),
+                    fee=Decimal("0.000001"),
+                    fee_asset="BTC",
+                    at=at + timedelta(seconds=5),
+                )
+                await store.record_fills(cid, [fill])
+        await session.commit()
+    return cid

@@ -6,88 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 from sqlalchemy import update
 
-from adapters.db.bots import BotStore
 from adapters.db.models_bots import BotRecord
 from domain.bots.orders import Strategy
-from domain.market import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
-from tests.api.bot_helpers import Sessions, Trader, add_bot_row, add_context, trader
+from domain.market import OrderStatus, Side
+from tests.api.bot_helpers import T0, Sessions, Trader, add_bot_row, add_context, add_order, trader
 from tests.conftest import assert_error
 
 __all__ = ["trader"]  # the fixture
-
-T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-
-
-async def add_order(
-    sessions: Sessions,
-    bot_id: uuid.UUID,
-    n: int,
-    *,
-    side: Side = Side.BUY,
-    strategy: Strategy = Strategy.SMART,
-    status: OrderStatus = OrderStatus.NEW,
-) -> str:
-    """The bot's `n`-th order, created `n` minutes after T0; FILLED ones with one fill."""
-    cid = f"cx{bot_id.hex[:12]}-{n}"
-    at = T0 + timedelta(minutes=n)
-    request = OrderRequest(
-        client_order_id=cid,
-        symbol="BTC-BRL",
-        side=side,
-        type=OrderType.LIMIT,
-        quantity=Decimal("0.00100000"),
-        price=Decimal("350000.10"),
-    )
-    async with sessions() as session:
-        store = BotStore(session)
-        await store.record_order_intent(
-            bot_id,
-            request,
-            venue="paper",
-            strategy=strategy,
-            creation_context={"source": strategy.value, "bid": Decimal("349999.9")},
-            at=at,
-        )
-        if status is not OrderStatus.NEW:
-            filled = status is OrderStatus.FILLED
-            order = Order(
-                order_id=f"venue-{n}",
-                client_order_id=cid,
-                symbol="BTC-BRL",
-                side=side,
-                type=OrderType.LIMIT,
-                status=status,
-                quantity=Decimal("0.001"),
-                price=Decimal("350000.10"),
-                filled_quantity=Decimal("0.001") if filled else Decimal(0),
-                average_price=Decimal("350000.10") if filled else None,
-                quote_quantity=Decimal("350.0001") if filled else Decimal(0),
-                fees={"BTC": Decimal("0.000001")} if filled else {},
-                created_at=at,
-                updated_at=at + timedelta(seconds=5),
-            )
-            await store.record_order_state(order)
-            if filled:
-                fill = Fill(
-                    trade_id=f"t-{bot_id.hex[:8]}-{n}",
-                    order_id=order.order_id,
-                    symbol="BTC-BRL",
-                    side=side,
-                    price=Decimal("350000.10"),
-                    quantity=Decimal("0.001"),
-                    fee=Decimal("0.000001"),
-                    fee_asset="BTC",
-                    at=at + timedelta(seconds=5),
-                )
-                await store.record_fills(cid, [fill])
-        await session.commit()
-    return cid
 
 
 async def orders(api: httpx.AsyncClient, t: Trader, url: str = "/api/orders", **params: Any) -> Any:
