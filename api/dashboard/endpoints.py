@@ -5,7 +5,6 @@ as far back as the plan shows history."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -135,7 +134,7 @@ async def recent_executions(
     history."""
     plan = PLANS[(await stored_subscription(session, user)).plan]
     since = history_since(plan, datetime.now(UTC))
-    where = replace(OrderFilter(filled=True), strategy=strategy, since=since)
+    where = OrderFilter(filled=True, strategy=strategy, since=since)
     try:
         page = await BotStore(session).list_orders(user.id, where, limit=limit, cursor=cursor)
     except ValueError:
