@@ -29,6 +29,7 @@ from activities.bot_models import (
     FeedRef,
     MarketView,
 )
+from adapters.db.alerts import AlertStore
 from adapters.db.bot_triggers import TriggerStore
 from adapters.db.bots import BotStore
 from adapters.db.models import AuditEvent, User
@@ -185,8 +186,8 @@ class BotActivities:
 
     @activity.defn
     async def bot_notify(self, notice: BotNotice) -> None:
-        """An audit row and a mail to the bot's owner, once per (bot, kind, at): a retried
-        attempt finds the row of the one before and writes nothing."""
+        """An audit row, a dashboard alert and a mail to the bot's owner, once per (bot, kind,
+        at): a retried attempt finds the audit row of the one before and writes nothing."""
         bot = notice.bot
         async with self.sessions() as session:
             earlier = await session.scalars(
@@ -210,6 +211,7 @@ class BotActivities:
                 kind=notice.kind,
                 message=notice.message,
             )
+            AlertStore(session).add(bot.user_id, notice.kind, notice.message, notice.at, bot.bot_id)
             user = await session.get(User, bot.user_id)
             record = await session.get(BotRecord, bot.bot_id)
             if user is not None and user.deleted_at is None:

@@ -296,5 +296,6 @@ class TradingContext(Base):
         return f"{self.coin}-{self.fiat}"
 
 
+from adapters.db import alerts as alerts  # noqa: E402  (the users' alerts)
 from adapters.db import models_bots as models_bots  # noqa: E402  (bot tables on this Base)
 from adapters.db import models_paper as models_paper  # noqa: E402  (paper venue tables)

@@ -1,6 +1,6 @@
 """The dashboard's reads (issue 13), each the caller's own, from what the database recorded:
-the bots' health (what runs, what is paused and why) and the recent executions across bots,
-as far back as the plan shows history."""
+the bots' health (what runs, what is paused and why), the recent executions across bots, as
+far back as the plan shows history, and the alerts the workflows raised."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from adapters.db.alerts import AlertRecord, AlertStore
 from adapters.db.bots import MAX_PAGE, BotStore, OrderFilter
 from adapters.db.models import ContextStatus, TradingContext
 from adapters.db.models_bots import BotRecord
 from api.deps import CurrentUser, SessionDep
-from api.errors import error_responses
+from api.errors import ApiError, error_responses
 from api.orders.endpoints import CursorQuery, OrderPublic, invalid_cursor
 from api.subscriptions.endpoints import stored_subscription
 from domain.analytics.history import history_since
@@ -144,3 +145,53 @@ async def recent_executions(
         next_cursor=page.next_cursor,
         history_from=since,
     )
+
+
+class Alert(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="circuit_breaker_tripped, credentials_refused, ...")
+    bot_id: uuid.UUID | None
+    message: str
+    at: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def of(cls, row: AlertRecord) -> Alert:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert] = Field(description="newest first")
+    unread: int = Field(description="how many of all the caller's alerts are unread")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+@router.get("/alerts", response_model=AlertList)
+async def alerts(
+    user: CurrentUser,
+    session: SessionDep,
+    unread_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: CursorQuery = None,
+) -> AlertList:
+    """What happened to the caller's bots as it happened: a circuit breaker tripped, a key
+    the venue refused."""
+    try:
+        page = await AlertStore(session).page(
+            user.id, unread_only=unread_only, limit=limit, cursor=cursor
+        )
+    except ValueError:
+        raise invalid_cursor() from None
+    return AlertList(
+        alerts=[Alert.of(row) for row in page.alerts],
+        unread=page.unread,
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post("/alerts/{alert_id}/read", status_code=204, responses=error_responses(404))
+async def read_alert(alert_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    if not await AlertStore(session).mark_read(user.id, alert_id, datetime.now(UTC)):
+        raise ApiError(404, "alert_not_found", "No such alert.")
+    await session.commit()
+    return Response(status_code=204)

@@ -1,6 +1,6 @@
 """The dashboard over HTTP on what the bot storage recorded: the bots' health (statuses, every
-paused bot and why, paused contexts) and the recent executions across bots, as far back as the
-plan shows history; each user sees only their own."""
+paused bot and why, paused contexts), the recent executions across bots, as far back as the
+plan shows history, and the alerts, read or not; each user sees only their own."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from adapters.db.alerts import AlertStore
 from adapters.db.models_bots import BotRecord
 from domain.bots.orders import Strategy
 from domain.bots.risk import CircuitBreakerTrip, RiskState, TripReason
@@ -136,3 +137,40 @@ async def test_executions_are_orders_that_traded_within_the_plans_history(
     assert (await get(api, other, "orders"))["orders"] == []
     bad = await api.get("/api/dashboard/orders", params={"cursor": "x" * 20}, headers=t.headers)
     assert_error(bad, 422, "invalid_cursor")
+
+
+async def test_alerts_newest_first_unread_counted_and_read_once(
+    api: httpx.AsyncClient, trader: MakeTrader, sessions: Sessions
+) -> None:
+    t, other = await trader(), await trader()
+    bot = await add_bot_row(sessions, t.id, await add_context(sessions, t.id))
+    at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    async with sessions() as session:
+        store = AlertStore(session)
+        for minute, kind in enumerate(["credentials_refused", "circuit_breaker_tripped", "x"]):
+            store.add(t.id, kind, f"{kind} happened", at + timedelta(minutes=minute), bot)
+        store.add(other.id, "credentials_refused", "not yours", at, None)
+        await session.commit()
+
+    listed = await get(api, t, "alerts")
+    assert [a["kind"] for a in listed["alerts"]] == ["x", "circuit_breaker_tripped",
+                                                     "credentials_refused"]  # fmt: skip
+    assert listed["unread"] == 3 and listed["next_cursor"] is None
+    assert listed["alerts"][1]["bot_id"] == str(bot)
+    tripped = listed["alerts"][1]["id"]
+
+    read = f"/api/dashboard/alerts/{tripped}/read"
+    assert (await api.post(read, headers=t.headers)).status_code == 204
+    first_read = (await get(api, t, "alerts"))["alerts"][1]["read_at"]
+    assert first_read is not None
+    assert (await api.post(read, headers=t.headers)).status_code == 204  # again: kept
+    again = await get(api, t, "alerts")
+    assert again["alerts"][1]["read_at"] == first_read and again["unread"] == 2
+    unread = await get(api, t, "alerts", unread_only="true")
+    assert [a["kind"] for a in unread["alerts"]] == ["x", "credentials_refused"]
+
+    page = await get(api, t, "alerts", limit=2)
+    rest = await get(api, t, "alerts", limit=2, cursor=page["next_cursor"])
+    assert [a["kind"] for a in rest["alerts"]] == ["credentials_refused"]
+    assert_error(await api.post(read, headers=other.headers), 404, "alert_not_found")
+    assert [a["message"] for a in (await get(api, other, "alerts"))["alerts"]] == ["not yours"]

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.bot_models import BotProjection, ManualOrder
+from adapters.db.alerts import AlertRecord
 from adapters.db.models import AuditEvent, MailOutbox, User
 from domain.accounts import AuditAction
 from domain.bots.state import BotStatus, PauseReason
@@ -128,6 +129,14 @@ async def test_circuit_breaker_trips_after_losing_trades_and_only_a_reset_resume
     assert audit.details["kind"] == "circuit_breaker_tripped"
     assert audit.details["bot_id"] == str(bot.ref.bot_id)
     assert "circuit breaker" in mail.subject
+    async with lab.sessions() as session:  # written with the audit row, for the dashboard
+        [alert] = await session.scalars(select(AlertRecord).where(AlertRecord.user_id == user))
+    assert (alert.kind, alert.bot_id, alert.read_at) == (
+        "circuit_breaker_tripped",
+        bot.ref.bot_id,
+        None,
+    )
+    assert alert.message == tripped.pause_detail
 
     assert "reset" in await refused(bot, "resume")
     assert "circuit breaker" in await refused(bot, "buy", ManualOrder())
