@@ -9,11 +9,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, and_, func, or_, select, update
+from sqlalchemy import ForeignKey, Index, String, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from adapters.db.bots_rows import decode_cursor, encode_place
+from adapters.db.bots_rows import decode_cursor, encode_place, older_than
 from adapters.db.models import Base
 
 
@@ -58,9 +58,7 @@ class AlertStore:
             query = query.where(AlertRecord.read_at.is_(None))
         if cursor is not None:
             at, alert_id = decode_cursor(cursor)
-            query = query.where(
-                or_(AlertRecord.at < at, and_(AlertRecord.at == at, AlertRecord.id < alert_id))
-            )
+            query = query.where(older_than(AlertRecord.at, AlertRecord.id, at, alert_id))
         query = query.order_by(AlertRecord.at.desc(), AlertRecord.id.desc()).limit(limit + 1)
         rows = list((await self.session.scalars(query)).all())
         last = rows[limit - 1] if len(rows) > limit else None

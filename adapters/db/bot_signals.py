@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.bots_rows import decode_cursor, encode_place
+from adapters.db.bots_rows import decode_cursor, encode_place, older_than
 from adapters.db.models_bots import BotRecord, BotSignalRecord
 from domain.market import epoch_ms, from_epoch_ms
 from domain.signals import Signal
@@ -79,11 +79,9 @@ class SignalStore:
         query = select(BotSignalRecord).where(where)
         if cursor is not None:
             at, signal_id = decode_cursor(cursor)
-            at_ms = epoch_ms(at)
             query = query.where(
-                or_(
-                    BotSignalRecord.candle_open_ms < at_ms,
-                    and_(BotSignalRecord.candle_open_ms == at_ms, BotSignalRecord.id < signal_id),
+                older_than(
+                    BotSignalRecord.candle_open_ms, BotSignalRecord.id, epoch_ms(at), signal_id
                 )
             )
         query = query.order_by(BotSignalRecord.candle_open_ms.desc(), BotSignalRecord.id.desc())

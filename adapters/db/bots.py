@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from adapters.db.bots_rows import (
     forward,
     funds_json,
     jsonable,
+    older_than,
     order_status,
     venue_status,
 )
@@ -336,10 +337,7 @@ class BotStore:
         if cursor is not None:
             at, order_id = decode_cursor(cursor)
             query = query.where(
-                or_(
-                    BotOrderRecord.created_at < at,
-                    and_(BotOrderRecord.created_at == at, BotOrderRecord.id < order_id),
-                )
+                older_than(BotOrderRecord.created_at, BotOrderRecord.id, at, order_id)
             )
         query = query.order_by(BotOrderRecord.created_at.desc(), BotOrderRecord.id.desc())
         rows = list(

@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from adapters.db.models_bots import BotFillRecord, BotOrderRecord, plain
 from domain.bots.funds import BotFunds
 from domain.bots.orders import Strategy
 from domain.market import Order, OrderStatus, Side
+
+T = TypeVar("T")
 
 
 def venue_status(status: OrderStatus) -> str:
@@ -103,6 +106,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     if moment.tzinfo is None:
         raise ValueError("invalid cursor")
     return moment, uuid.UUID(order_id)
+
+
+def older_than(
+    time: InstrumentedAttribute[T],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    at: T,
+    last_id: uuid.UUID,
+) -> ColumnElement[bool]:
+    """The rows after a page that ended at (`at`, `last_id`), newest first: older, or as old
+    with a smaller id (so rows recorded meanwhile neither repeat nor shift the pages)."""
+    return or_(time < at, and_(time == at, row_id < last_id))
 
 
 def filtered(
