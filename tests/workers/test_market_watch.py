@@ -169,7 +169,8 @@ async def test_a_fired_trigger_wakes_exactly_the_fired_bots(
     await publish(sessions, above, take_profit("10000000"))
     await publish(sessions, below, BotTriggers(risk=RiskTriggers(sell_at_or_below=Decimal(1000))))
     await publish(sessions, gone, take_profit("300000"))  # fires, but its bot was deleted
-    watch = watcher(settings, sessions, factory, temporal, run_seconds=1.0)
+    # Long enough for two reads even when a loaded machine makes the first one slow.
+    watch = watcher(settings, sessions, factory, temporal, run_seconds=3.0)
     async with bot_targets(temporal, [b.bot_id for b in (fires, above, below, gone)]) as targets:
         await targets[gone.bot_id].terminate("bot deleted")
         result = await ActivityEnvironment().run(watch.watch_market, FEED)
