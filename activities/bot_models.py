@@ -26,6 +26,7 @@ from domain.bots.state import (
     SmartBotState,
     bot_workflow_id,
 )
+from domain.bots.trades import TradeResult
 from domain.market import Fill, MarketRules, Money, Order, OrderRequest, Venue
 from domain.signals import Signal
 
@@ -163,6 +164,8 @@ class BotProjection(BaseModel):
     at: datetime
     # The triggers went from none to some: the market's feed may have ended and must run.
     start_feed: bool = False
+    # Positions closed since the last projection that was written (table bot_trades).
+    trades: tuple[TradeResult, ...] = ()
 
 
 class BotNotice(BaseModel):

@@ -36,9 +36,11 @@ from adapters.db.models import AuditEvent, User
 from adapters.db.models_bots import BotRecord
 from adapters.db.outbox import Outbox
 from adapters.db.repositories import AuditRepository
+from adapters.db.trades import TradeStore
 from adapters.exchanges.errors import ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
 from domain.accounts import AuditAction
+from domain.bots.orders import Strategy
 from domain.bots.risk import Observation
 from domain.market import Ticker, Venue
 from workflows import TaskQueue
@@ -155,11 +157,11 @@ class BotActivities:
         return await self.reads.get((bot.venue, bot.symbol), read)
 
     @activity.defn
-    async def bot_project(self, projection: BotProjection) -> None:
+    async def bot_project(self, projection: BotProjection) -> bool:
         """The bot's row and its triggers, in one transaction, then its market's feed made
         sure to run when `start_feed`. Row and triggers are keyed by the projection's
         sequence, so a repeated or late projection changes nothing (and `ensure` twice is
-        one running feed)."""
+        one running feed); its closed trades are keyed by their number. True: written."""
         bot = projection.bot
         async with self.sessions() as session:
             await BotStore(session).project_bot(
@@ -180,9 +182,18 @@ class BotActivities:
             await TriggerStore(session).save(
                 bot, projection.triggers, projection.sequence, datetime.now(UTC)
             )
+            await TradeStore(session).record(
+                bot_id=bot.bot_id,
+                user_id=bot.user_id,
+                context_id=bot.context_id,
+                quote=projection.funds.quote,
+                strategy=Strategy(bot.kind.value),
+                trades=projection.trades,
+            )
             await session.commit()
         if projection.start_feed:
             await self.bot_ensure_feed(FeedRef(venue=bot.venue, symbol=bot.symbol))
+        return True
 
     @activity.defn
     async def bot_notify(self, notice: BotNotice) -> None:

@@ -19,6 +19,8 @@ from api.bots.history import router as bot_history_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.dashboard.endpoints import router as dashboard_router
+from api.dashboard.performance import router as performance_router
+from api.dashboard.summary import router as summary_router
 from api.deps import Services
 from api.docs import serve_docs
 from api.errors import ErrorResponse, install_error_handlers
@@ -90,6 +92,8 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         bot_history_router,
         orders_router,
         dashboard_router,
+        summary_router,
+        performance_router,
         pages_router(settings.docs_enabled),
     )
 

@@ -19,6 +19,7 @@ from adapters.db.engine import shared_read_engine
 from adapters.db.models import User
 from adapters.exchanges.catalogue import MarketCatalogue
 from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.prices import MarketPrices
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import IPNetwork, Settings
 from adapters.vault import Vault
@@ -39,6 +40,7 @@ class Services:
     catalogue: MarketCatalogue
     payments: PaymentGateways
     reads: AsyncEngine  # Core reads outside a transaction (api/reads.py)
+    prices: MarketPrices  # the dashboard's last prices, shared by every user
 
     @classmethod
     def build(
@@ -59,6 +61,7 @@ class Services:
             catalogue=MarketCatalogue(exchanges),
             payments=PaymentGateways.from_settings(settings),
             reads=reads or shared_read_engine(sessions.kw["bind"]),
+            prices=MarketPrices(exchanges),
         )
 
 
@@ -105,10 +108,15 @@ async def get_catalogue(request: Request) -> MarketCatalogue:
     return _services(request).catalogue
 
 
+async def get_prices(request: Request) -> MarketPrices:
+    return _services(request).prices
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 ExchangesDep = Annotated[ExchangeFactory, Depends(get_exchanges)]
 CatalogueDep = Annotated[MarketCatalogue, Depends(get_catalogue)]
+PricesDep = Annotated[MarketPrices, Depends(get_prices)]
 PaymentsDep = Annotated[PaymentGateways, Depends(get_payments)]
 # Function scope: the commit happens before the response is sent, so a failed commit is a 5xx
 # and never a 2xx for data that was not written.

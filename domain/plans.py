@@ -103,3 +103,10 @@ PLANS: dict[Plan, PlanLimits] = {
 
 def limits(plan: Plan) -> PlanLimits:
     return PLANS[plan]
+
+
+def unlocking_plan(feature: Feature) -> Plan:
+    """The cheapest plan that has `feature`: what a refusal tells the user to pick."""
+    return min(
+        (p for p in PLANS.values() if p.allows(feature)), key=lambda p: p.monthly_price_brl
+    ).plan

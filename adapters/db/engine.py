@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,17 @@ def _sqlite_engine(url: str, *, read_only: bool = False, **options: Any) -> Asyn
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+        dbapi_connection.create_function("decimal_total", 1, decimal_total, deterministic=True)
 
     return engine
+
+
+def decimal_total(joined: str | None) -> str | None:
+    """SQLite's half of `adapters.db.sums.exact_sum`: the exact sum of comma-joined decimal
+    texts (None: no row, as SUM gives NULL)."""
+    if joined is None:
+        return None
+    return format(sum((Decimal(value) for value in joined.split(",")), Decimal(0)), "f")
 
 
 def _create_private(path: Path) -> None:

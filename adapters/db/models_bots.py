@@ -215,3 +215,29 @@ class BotSignalRecord(Base):
     close: Mapped[Decimal] = mapped_column(Amount)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class BotTradeRecord(Base):
+    """A position a bot closed (`domain.bots.trades.TradeResult`), written by its projection,
+    keyed by (bot, number) so a repeated projection writes it once. `strategy` is that of the
+    sale that closed it (a manual sale closes a manual trade); `won` is the profit's sign (1,
+    0, -1), counted in SQL where the exact profit is text (SQLite)."""
+
+    __tablename__ = "bot_trades"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "number", name="uq_bot_trades_bot_number"),
+        Index("ix_bot_trades_user_closed", "user_id", "closed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    context_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trading_contexts.id"))
+    number: Mapped[int]
+    strategy: Mapped[Strategy] = mapped_column(String(10))
+    quote: Mapped[str] = mapped_column(String(20))  # the currency `profit` is in
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime]
+    closing_order: Mapped[str] = mapped_column(String(64))
+    profit: Mapped[Decimal] = mapped_column(Amount)
+    won: Mapped[int]

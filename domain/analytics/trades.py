@@ -38,7 +38,12 @@ def profit_factor(trades: Sequence[ClosedTrade]) -> Decimal | None:
     """Gross profit over gross loss; None without a loss."""
     won = sum((t.profit for t in trades if t.profit > 0), _ZERO)
     lost = sum((-t.profit for t in trades if t.profit < 0), _ZERO)
-    return won / lost if lost > 0 else None
+    return gross_ratio(won, lost)
+
+
+def gross_ratio(gross_profit: Decimal, gross_loss: Decimal) -> Decimal | None:
+    """The profit factor of trades that won `gross_profit` and lost `gross_loss` (> 0)."""
+    return gross_profit / gross_loss if gross_loss > 0 else None
 
 
 def average_hold(trades: Sequence[ClosedTrade]) -> timedelta | None:

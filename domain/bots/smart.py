@@ -25,6 +25,7 @@ from domain.bots.state import (
     PauseReason,
     SmartBotState,
 )
+from domain.bots.trades import TradeResult
 from domain.market import Fill, Order, OrderRequest, OrderType, Side
 
 __all__ = [
@@ -288,21 +289,32 @@ def apply_order(
     if last_fill is not None:
         update["reference_price"] = last_fill
     sold = funds.orders[client_order_id].side is Side.SELL
+    if not sold and fills and state.position_opened_at is None:
+        update["position_opened_at"] = min(f.at for f in fills)
     if final and sold and fills and is_dust(state, funds.position_quantity, last_fill):
-        update.update(_close_trade(state, funds, now))
+        update.update(_close_trade(state, funds, client_order_id, now))
     if final and order is not None and funds.orders[client_order_id].complete:
         # Fully filled and reported: the database keeps its history, the state need not.
         update["funds"] = funds.forget([client_order_id])
     return state.model_copy(update=update)
 
 
-def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[str, object]:
-    """A sale closed the position: its result goes to the circuit breaker, the cooldown
-    starts, the buy count starts again, and a one-cycle bot (or one told to stop after a loss,
-    on a loss) stops. The position's trailing peak and soft-stop window end
-    with it: the next position (a manual buy takes no look at the market first) starts
-    afresh."""
+def _close_trade(
+    state: SmartBotState, funds: BotFunds, sale: str, now: datetime
+) -> dict[str, object]:
+    """The sale `sale` closed the position: its result goes to the circuit breaker and to the
+    trades the next projection writes, the cooldown starts, the buy count starts again, and a
+    one-cycle bot (or one told to stop after a loss, on a loss) stops. The position's trailing
+    peak and soft-stop window end with it: the next position (a manual buy takes no look at
+    the market first) starts afresh."""
     pnl = funds.realized_profit - state.realized_at_last_trade
+    trade = TradeResult(
+        number=state.closed_positions + 1,
+        opened_at=state.position_opened_at,
+        closed_at=now,
+        closing_order=sale,
+        profit=pnl,
+    )
     breaker = state.config.risk.circuit_breaker
     risk = record_trade_result(
         breaker, state.risk, pnl, now, state.config.allocated_balance
@@ -311,7 +323,9 @@ def _close_trade(state: SmartBotState, funds: BotFunds, now: datetime) -> dict[s
         "risk": risk,
         "realized_at_last_trade": funds.realized_profit,
         "position_buys": 0,
-        "closed_positions": state.closed_positions + 1,
+        "closed_positions": trade.number,
+        "position_opened_at": None,
+        "unrecorded_trades": (*state.unrecorded_trades, trade),
     }
     cooldown = state.config.sell.cooldown_seconds
     if cooldown:

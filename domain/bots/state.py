@@ -22,6 +22,7 @@ from domain.bots.dca import DcaBotConfig
 from domain.bots.funds import BotFunds
 from domain.bots.risk import RestingOrder, RiskState, RiskTriggers
 from domain.bots.risk_rules import triggers_fired
+from domain.bots.trades import TradeResult
 from domain.market import MarketRules, Money
 from domain.signals import CandleStrategy, Signal
 
@@ -145,6 +146,9 @@ class SmartBotState(_Data):
     # positions the bot has closed: a DCA bot's cycle and accumulation.
     position_buys: int = 0
     closed_positions: int = 0
+    position_opened_at: datetime | None = None  # the open position's first buy fill
+    # Closed positions no projection has written yet (`BotProjection.trades`).
+    unrecorded_trades: tuple[TradeResult, ...] = ()
     # A DCA or Candle bot's config as its user wrote it; `config` is what it means to the
     # engine.
     dca: DcaBotConfig | None = None

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.bot_models import BotProjection, ManualOrder
 from adapters.db.alerts import AlertRecord
 from adapters.db.models import AuditEvent, MailOutbox, User
+from adapters.db.models_bots import BotTradeRecord
 from domain.accounts import AuditAction
 from domain.bots.state import BotStatus, PauseReason
 from domain.market import Venue
@@ -137,6 +138,24 @@ async def test_circuit_breaker_trips_after_losing_trades_and_only_a_reset_resume
         None,
     )
     assert alert.message == tripped.pause_detail
+
+    async def closed_trades() -> list[BotTradeRecord] | None:
+        async with lab.sessions() as session:  # each closed position, for the dashboard
+            rows = await session.scalars(
+                select(BotTradeRecord)
+                .where(BotTradeRecord.bot_id == bot.ref.bot_id)
+                .order_by(BotTradeRecord.number)
+            )
+            found = list(rows)
+        return found if len(found) >= 2 else None
+
+    trades = await until(closed_trades)
+    assert [(t.number, t.strategy, t.won, t.quote) for t in trades] == [
+        (1, "manual", -1, "BRL"),
+        (2, "manual", -1, "BRL"),
+    ]
+    assert sum(t.profit for t in trades) == tripped.funds.realized_profit
+    assert all(t.opened_at is not None and t.opened_at <= t.closed_at for t in trades)
 
     assert "reset" in await refused(bot, "resume")
     assert "circuit breaker" in await refused(bot, "buy", ManualOrder())

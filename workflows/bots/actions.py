@@ -131,17 +131,27 @@ async def _state_call(name: str, arg: Any) -> None:
     )
 
 
-async def project(projection: BotProjection) -> None:
+async def project(projection: BotProjection) -> bool:
     """The bot's row and triggers, and its feed started when `projection.start_feed`, in the
-    workflow task that changed the state: no activity task and no extra workflow task."""
-    await _call_locally(
-        "bot_project", projection, None, attempt=STATE_ATTEMPT, give_up=STATE_GIVE_UP
+    workflow task that changed the state: no activity task and no extra workflow task. False:
+    not written (given up on; the next projection carries the state)."""
+    written = await _call_locally(
+        "bot_project", projection, bool, attempt=STATE_ATTEMPT, give_up=STATE_GIVE_UP
     )
+    return bool(written)
 
 
-async def project_as_task(projection: BotProjection) -> None:
+async def project_as_task(projection: BotProjection) -> bool:
     """Before PROJECT_LOCALLY: the projection as an activity task of its own."""
-    await _state_call("bot_project", projection)
+    written = await _call(
+        "bot_project",
+        projection,
+        bool,
+        task_queue=TaskQueue.BOTS,
+        attempt=STATE_ATTEMPT,
+        give_up=STATE_GIVE_UP,
+    )
+    return bool(written)
 
 
 async def notify(notice: BotNotice) -> None:

@@ -166,6 +166,7 @@ class Trader:
             order_sequence=state.order_sequence,
             triggers=bot_triggers(state),
             at=workflow.now(),
+            trades=state.unrecorded_trades,
         )
 
     async def publish(self) -> None:
@@ -179,11 +180,18 @@ class Trader:
         start_feed = was_empty and not projection.triggers.empty
         self._published = projection.triggers
         if workflow.patched(PROJECT_LOCALLY):
-            await actions.project(projection.model_copy(update={"start_feed": start_feed}))
-            return
-        await actions.project_as_task(projection)
-        if start_feed:
-            await actions.ensure_feed(self.bot)
+            written = await actions.project(
+                projection.model_copy(update={"start_feed": start_feed})
+            )
+        else:
+            written = await actions.project_as_task(projection)
+            if start_feed:
+                await actions.ensure_feed(self.bot)
+        if written and projection.trades:
+            # Trades closed while the projection ran (a handler) wait for the next one.
+            last = projection.trades[-1].number
+            kept = tuple(t for t in self.state.unrecorded_trades if t.number > last)
+            self.state = self.state.model_copy(update={"unrecorded_trades": kept})
 
     # -- market events --------------------------------------------------------------------
 

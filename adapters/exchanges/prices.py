@@ -1,0 +1,100 @@
+"""Prices the dashboard values positions at, read from the venues' public market data and
+shared by every user: the last price of a market (cached for `ttl`; when the venue cannot be
+read, the last one known, flagged stale) and a market's price at a past hour (the
+buy-and-hold comparison's start; history does not change, so it is kept)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from adapters.exchanges.errors import ExchangeError
+from adapters.exchanges.factory import ExchangeFactory
+from domain.market import Venue
+
+PRICE_TTL_SECONDS = 30.0
+_HISTORY_KEPT = 10_000  # past prices remembered (one per market and hour asked)
+
+Market = tuple[Venue, str]  # (venue, BASE-QUOTE)
+
+
+@dataclass(frozen=True)
+class Quote:
+    price: Decimal
+    at: datetime  # when the venue was read
+    stale: bool  # the venue could not be read now: the last price known
+
+
+class MarketPrices:
+    def __init__(
+        self,
+        factory: ExchangeFactory,
+        *,
+        ttl: float = PRICE_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._factory = factory
+        self._ttl = ttl
+        self._clock = clock
+        self._last: dict[Market, tuple[float, Quote]] = {}
+        self._past: dict[tuple[Market, datetime], Decimal | None] = {}
+        self._lock = asyncio.Lock()
+
+    async def last(self, markets: set[Market]) -> dict[Market, Quote]:
+        """The last price of each market: fresh within the TTL, else read (one call per
+        venue); a market neither readable nor known is left out."""
+        async with self._lock:  # concurrent requests share one read
+            now = self._clock()
+            due: dict[Venue, list[str]] = {}
+            for venue, symbol in markets:
+                cached = self._last.get((venue, symbol))
+                if cached is None or now - cached[0] >= self._ttl:
+                    due.setdefault(venue, []).append(symbol)
+            await asyncio.gather(
+                *(self._read(venue, symbols, now) for venue, symbols in due.items())
+            )
+        return {m: self._last[m][1] for m in markets if m in self._last}
+
+    async def _read(self, venue: Venue, symbols: list[str], now: float) -> None:
+        exchange = self._factory.connect(venue)
+        try:
+            tickers = await exchange.tickers(sorted(symbols))
+        except ExchangeError:
+            for symbol in symbols:  # keep what was known, marked stale
+                cached = self._last.get((venue, symbol))
+                if cached is not None and not cached[1].stale:
+                    quote = cached[1]
+                    self._last[(venue, symbol)] = (cached[0], Quote(quote.price, quote.at, True))
+            return
+        finally:
+            await exchange.aclose()
+        for ticker in tickers:
+            if ticker.last > 0:
+                self._last[(venue, ticker.symbol)] = (now, Quote(ticker.last, ticker.at, False))
+
+    async def at_hour(self, market: Market, at: datetime) -> Decimal | None:
+        """The market's opening price in the hour `at` falls in; None when the venue has no
+        candle for it (the market did not trade yet) or cannot be read."""
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        key = (market, hour)
+        if key in self._past:
+            return self._past[key]
+        venue, symbol = market
+        exchange = self._factory.connect(venue)
+        try:
+            candles = await exchange.candles(
+                symbol, "1h", start=hour, end=hour + timedelta(hours=1), limit=1
+            )
+        except ExchangeError:
+            return None  # not remembered: asked again next time
+        finally:
+            await exchange.aclose()
+        price = candles[0].open if candles else None
+        if len(self._past) >= _HISTORY_KEPT:
+            self._past.pop(next(iter(self._past)))
+        self._past[key] = price
+        return price
