@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     market_feed_seconds: float = Field(default=2.0, gt=0)
     account_sync_seconds: float = Field(default=15.0, gt=0)
     watch_run_seconds: float = Field(default=300.0, gt=0)
+    # The dashboard's aggregates are kept this long per user, while none of the user's bots
+    # changed (0: computed on every request).
+    dashboard_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO

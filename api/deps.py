@@ -23,6 +23,7 @@ from adapters.exchanges.prices import MarketPrices
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import IPNetwork, Settings
 from adapters.vault import Vault
+from api.dashboard.cache import DashboardCache
 from api.errors import ApiError
 from api.security import AccessClaims, InvalidToken, decode_access_claims
 from api.validation import CONTROL_CHARACTERS
@@ -41,6 +42,7 @@ class Services:
     payments: PaymentGateways
     reads: AsyncEngine  # Core reads outside a transaction (api/reads.py)
     prices: MarketPrices  # the dashboard's last prices, shared by every user
+    dashboard: DashboardCache
 
     @classmethod
     def build(
@@ -62,6 +64,7 @@ class Services:
             payments=PaymentGateways.from_settings(settings),
             reads=reads or shared_read_engine(sessions.kw["bind"]),
             prices=MarketPrices(exchanges),
+            dashboard=DashboardCache(settings.dashboard_cache_seconds),
         )
 
 
@@ -112,11 +115,16 @@ async def get_prices(request: Request) -> MarketPrices:
     return _services(request).prices
 
 
+async def get_dashboard_cache(request: Request) -> DashboardCache:
+    return _services(request).dashboard
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 ExchangesDep = Annotated[ExchangeFactory, Depends(get_exchanges)]
 CatalogueDep = Annotated[MarketCatalogue, Depends(get_catalogue)]
 PricesDep = Annotated[MarketPrices, Depends(get_prices)]
+DashboardCacheDep = Annotated[DashboardCache, Depends(get_dashboard_cache)]
 PaymentsDep = Annotated[PaymentGateways, Depends(get_payments)]
 # Function scope: the commit happens before the response is sent, so a failed commit is a 5xx
 # and never a 2xx for data that was not written.

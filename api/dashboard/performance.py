@@ -31,7 +31,7 @@ from adapters.db.dashboard import BucketTotals, DashboardReads, Holding
 from adapters.db.models import TradingContext, User
 from adapters.exchanges.prices import MarketPrices
 from api.dashboard.plans import Window, plan_window, require
-from api.deps import CurrentUser, PricesDep, SessionDep
+from api.deps import CurrentUser, DashboardCacheDep, PricesDep, SessionDep
 from api.errors import error_responses
 from domain.analytics import (
     PERIODS_PER_YEAR,
@@ -134,8 +134,7 @@ def _quote(h: Holding) -> str:
     return str(h.funds["quote"])
 
 
-async def read_curves(session: AsyncSession, user: User, period: Period) -> Curves:
-    window = await plan_window(session, user)
+async def read_curves(session: AsyncSession, user: User, window: Window, period: Period) -> Curves:
     reads = DashboardReads(session)
     if period is Period.HOUR:
         week = window.now - timedelta(days=HOURLY_DAYS)
@@ -157,11 +156,26 @@ def _points(points: list[Point]) -> list[PointOut]:
 
 @router.get("/performance", response_model=Performance)
 async def performance(
-    user: CurrentUser, session: SessionDep, prices: PricesDep, period: Period = Period.DAY
+    user: CurrentUser,
+    session: SessionDep,
+    prices: PricesDep,
+    cache: DashboardCacheDep,
+    period: Period = Period.DAY,
 ) -> Performance:
     window = await plan_window(session, user)
     require(window.plan, Feature.MARKET_COMPARISON, "performance series")
-    curves = await read_curves(session, user, period)
+    return await cache.get(
+        session,
+        user.id,
+        ("performance", window.plan.plan, period),
+        lambda: _performance(session, user, window, prices, period),
+    )
+
+
+async def _performance(
+    session: AsyncSession, user: User, window: Window, prices: MarketPrices, period: Period
+) -> Performance:
+    curves = await read_curves(session, user, window, period)
     symbols = {h.context_id: h.symbol for h in curves.holdings}
     total = curves.total()
     context_capital = curves.capital(lambda h: (h.context_id, _quote(h)))
@@ -264,11 +278,22 @@ class Metrics(BaseModel):
 
 
 @router.get("/metrics", response_model=Metrics)
-async def metrics(user: CurrentUser, session: SessionDep, period: Period = Period.DAY) -> Metrics:
+async def metrics(
+    user: CurrentUser, session: SessionDep, cache: DashboardCacheDep, period: Period = Period.DAY
+) -> Metrics:
     """The advanced metrics of the equity curve `performance` draws, and of the trades."""
     window = await plan_window(session, user)
     require(window.plan, Feature.ADVANCED_METRICS, "advanced metrics")
-    curves = await read_curves(session, user, period)
+    return await cache.get(
+        session,
+        user.id,
+        ("metrics", window.plan.plan, period),
+        lambda: _metrics(session, user, window, period),
+    )
+
+
+async def _metrics(session: AsyncSession, user: User, window: Window, period: Period) -> Metrics:
+    curves = await read_curves(session, user, window, period)
     total = curves.total()
     reads = DashboardReads(session)
     counts = await reads.trade_totals(user.id, curves.start)  # per strategy and currency

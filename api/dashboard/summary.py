@@ -19,11 +19,13 @@ from decimal import Decimal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.dashboard import DashboardReads, Holding, TradeTotals
-from adapters.exchanges.prices import Quote
-from api.dashboard.plans import plan_window
-from api.deps import CurrentUser, PricesDep, SessionDep
+from adapters.db.models import User
+from adapters.exchanges.prices import MarketPrices, Quote
+from api.dashboard.plans import Window, plan_window
+from api.deps import CurrentUser, DashboardCacheDep, PricesDep, SessionDep
 from api.errors import error_responses
 from domain.analytics.trades import unrealized_pnl
 from domain.bots.orders import Strategy
@@ -91,8 +93,21 @@ def _rate(wins: int, trades: int) -> Decimal | None:
 
 
 @router.get("/summary", response_model=Summary)
-async def summary(user: CurrentUser, session: SessionDep, prices: PricesDep) -> Summary:
+async def summary(
+    user: CurrentUser, session: SessionDep, prices: PricesDep, cache: DashboardCacheDep
+) -> Summary:
     window = await plan_window(session, user)
+    return await cache.get(
+        session,
+        user.id,
+        ("summary", window.plan.plan),
+        lambda: _summary(session, user, window, prices),
+    )
+
+
+async def _summary(
+    session: AsyncSession, user: User, window: Window, prices: MarketPrices
+) -> Summary:
     reads = DashboardReads(session)
     holdings = await reads.holdings(user.id)
     totals = await reads.trade_totals(user.id, window.since)

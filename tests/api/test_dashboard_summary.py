@@ -191,3 +191,27 @@ async def test_positions_are_valued_at_the_venues_last_price(
     assert position["bot_id"] == str(dca)
     assert position["average_price"] == "333333.333333333333333333"  # 300 / 0.0009, to 1e-18
     assert Decimal(position["unrealized_profit"]) == Decimal("0.0009") * price - 300
+
+
+async def test_the_summary_is_kept_until_a_bots_projection_changes_it(
+    api: httpx.AsyncClient, trader: MakeTrader, sessions: Sessions
+) -> None:
+    t = await trader()
+    context = await add_context(sessions, t.id)
+    bot = await add_bot_row(sessions, t.id, context)
+    await close_trades(sessions, t, bot, context, [("5", Strategy.SMART, NOW)])
+    assert (await summary(api, t))["realized_pnl"] == {"BRL": "5"}
+
+    async with sessions() as session:  # a trade written behind the projection's back
+        sale = await add_order(sessions, bot, 900, side=Side.SELL, status=FILLED)
+        trade = TradeResult(
+            number=2, opened_at=None, closed_at=NOW, closing_order=sale, profit=Decimal(7)
+        )
+        ids = {"bot_id": bot, "user_id": t.id, "context_id": context, "quote": "BRL"}
+        await TradeStore(session).record(**ids, strategy=Strategy.SMART, trades=[trade])
+        await session.commit()
+    assert (await summary(api, t))["realized_pnl"] == {"BRL": "5"}  # from the cache
+
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    await set_funds(sessions, bot, BotFunds.allocate("BTC-BRL", Decimal(1000)), updated_at=later)
+    assert (await summary(api, t))["realized_pnl"] == {"BRL": "12"}  # the projection moved

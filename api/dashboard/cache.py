@@ -1,0 +1,58 @@
+"""The dashboard's aggregates, kept per user for a while (`Settings.dashboard_cache_seconds`)
+and only while the user's bots stay as they were: a bot's projection (a fill, a closed trade,
+a status) stamps its row, and a stamp newer than the cached entry's computes it again. One
+indexed read of the user's bot rows decides; the aggregates run only on a miss."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.db.models_bots import BotRecord
+
+T = TypeVar("T")
+MAX_ENTRIES = 20_000  # a few responses for each of thousands of users; the oldest go first
+
+
+class DashboardCache:
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: OrderedDict[Hashable, tuple[float, Hashable, Any]] = OrderedDict()
+
+    async def get(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        key: Hashable,
+        compute: Callable[[], Awaitable[T]],
+    ) -> T:
+        """`compute()`'s answer for the user's `key` (what the request asked, its plan),
+        from the cache when it is young and the user's bots did not change since."""
+        if self._ttl <= 0:
+            return await compute()
+        version = (
+            await session.execute(
+                select(func.max(BotRecord.updated_at), func.count()).where(
+                    BotRecord.user_id == user_id
+                )
+            )
+        ).one()
+        full_key = (user_id, key)
+        now = self._clock()
+        cached = self._entries.get(full_key)
+        if cached is not None and now - cached[0] < self._ttl and cached[1] == tuple(version):
+            self._entries.move_to_end(full_key)
+            return cached[2]  # type: ignore[no-any-return]
+        value = await compute()
+        self._entries[full_key] = (now, tuple(version), value)
+        self._entries.move_to_end(full_key)
+        while len(self._entries) > MAX_ENTRIES:
+            self._entries.popitem(last=False)
+        return value
