@@ -18,6 +18,7 @@ from api.bots.endpoints import router as bots_router
 from api.bots.history import router as bot_history_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
+from api.dashboard.balances import router as balances_router
 from api.dashboard.endpoints import router as dashboard_router
 from api.dashboard.performance import router as performance_router
 from api.dashboard.summary import router as summary_router
@@ -94,6 +95,7 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         dashboard_router,
         summary_router,
         performance_router,
+        balances_router,
         pages_router(settings.docs_enabled),
     )
 

@@ -23,7 +23,7 @@ from adapters.exchanges.prices import MarketPrices
 from adapters.payments.gateways import PaymentGateways
 from adapters.settings import IPNetwork, Settings
 from adapters.vault import Vault
-from api.dashboard.cache import DashboardCache
+from api.dashboard.cache import BALANCES_TTL_SECONDS, BalanceBook, DashboardCache
 from api.errors import ApiError
 from api.security import AccessClaims, InvalidToken, decode_access_claims
 from api.validation import CONTROL_CHARACTERS
@@ -43,6 +43,7 @@ class Services:
     reads: AsyncEngine  # Core reads outside a transaction (api/reads.py)
     prices: MarketPrices  # the dashboard's last prices, shared by every user
     dashboard: DashboardCache
+    balances: BalanceBook  # the venues' balances as last read, per user
 
     @classmethod
     def build(
@@ -65,6 +66,7 @@ class Services:
             reads=reads or shared_read_engine(sessions.kw["bind"]),
             prices=MarketPrices(exchanges),
             dashboard=DashboardCache(settings.dashboard_cache_seconds),
+            balances=BalanceBook(BALANCES_TTL_SECONDS),
         )
 
 
@@ -119,12 +121,17 @@ async def get_dashboard_cache(request: Request) -> DashboardCache:
     return _services(request).dashboard
 
 
+async def get_balance_book(request: Request) -> BalanceBook:
+    return _services(request).balances
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 ExchangesDep = Annotated[ExchangeFactory, Depends(get_exchanges)]
 CatalogueDep = Annotated[MarketCatalogue, Depends(get_catalogue)]
 PricesDep = Annotated[MarketPrices, Depends(get_prices)]
 DashboardCacheDep = Annotated[DashboardCache, Depends(get_dashboard_cache)]
+BalanceBookDep = Annotated[BalanceBook, Depends(get_balance_book)]
 PaymentsDep = Annotated[PaymentGateways, Depends(get_payments)]
 # Function scope: the commit happens before the response is sent, so a failed commit is a 5xx
 # and never a 2xx for data that was not written.

@@ -13,17 +13,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.contexts import ContextRepository
-from adapters.credentials import CredentialService
 from adapters.db.bots import BotStore
 from adapters.db.models import ContextStatus, TradingContext, User
 from adapters.db.models_bots import BotRecord, plain
-from adapters.db.repositories import CredentialRepository
 from adapters.exchanges.errors import AuthError, ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
-from adapters.exchanges.keys import MalformedKey
 from adapters.vault import Vault
 from api.errors import ApiError
 from api.subscriptions.endpoints import stored_subscription
+from api.venue_accounts import account_exchange, keys_rejected
 from domain.bots.candle import CandleBotConfig
 from domain.bots.config import SmartBotConfig
 from domain.bots.kinds import KIND_FEATURES, KindConfig, parse_config, plan_refusal
@@ -205,26 +203,11 @@ async def _free_balance(
     venue: Venue,
     asset: str,
 ) -> Decimal:
-    if venue is Venue.PAPER:
-        exchange = exchanges.connect(venue, account=str(user_id))
-    else:
-        credential = await CredentialRepository(session).get(user_id, venue.value)
-        if credential is None:
-            raise ApiError(
-                409,
-                "credentials_missing",
-                f"Save your {venue.value} API keys first (POST /api/credentials).",
-                {"exchange": venue.value},
-            )
-        keys = CredentialService(session, vault, exchanges).keys(credential)
-        try:
-            exchange = exchanges.connect(venue, keys.api_key, keys.api_secret, testnet=keys.testnet)
-        except MalformedKey as exc:
-            raise _rejected(venue, exc) from None
+    exchange = await account_exchange(session, vault, exchanges, user_id, venue)
     try:
         balances = await exchange.balances()
     except AuthError as exc:
-        raise _rejected(venue, exc) from None
+        raise keys_rejected(venue, exc) from None
     except ExchangeError as exc:
         raise ApiError(
             503,
@@ -234,15 +217,6 @@ async def _free_balance(
     finally:
         await exchange.aclose()
     return next((b.free for b in balances if b.asset == asset), Decimal(0))
-
-
-def _rejected(venue: Venue, exc: ExchangeError) -> ApiError:
-    return ApiError(
-        409,
-        "credentials_rejected",
-        f"{venue.value} refused your API keys: {exc.message}. Save working keys first.",
-        {"exchange": venue.value},
-    )
 
 
 async def _committed_elsewhere(
