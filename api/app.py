@@ -21,6 +21,7 @@ from api.credentials.endpoints import router as credentials_router
 from api.dashboard.balances import router as balances_router
 from api.dashboard.endpoints import router as dashboard_router
 from api.dashboard.performance import router as performance_router
+from api.dashboard.reports import router as reports_router
 from api.dashboard.summary import router as summary_router
 from api.deps import Services
 from api.docs import serve_docs
@@ -96,6 +97,7 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         summary_router,
         performance_router,
         balances_router,
+        reports_router,
         pages_router(settings.docs_enabled),
     )
 

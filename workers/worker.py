@@ -24,6 +24,7 @@ from activities.bots import BotActivities
 from activities.credentials import CredentialActivities
 from activities.market_watch import MarketWatchActivities
 from activities.purge import PurgeActivities
+from activities.reports import ReportActivities
 from activities.subscriptions import SubscriptionActivities
 from adapters.db.engine import create_engine, session_factory
 from adapters.exchanges.factory import ExchangeFactory
@@ -38,6 +39,7 @@ from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
 from workflows.bots.smart import CandleBotWorkflow, DcaBotWorkflow, SmartBotWorkflow
 from workflows.maintenance import CredentialRevalidationWorkflow
 from workflows.purge import LoginRecordsPurgeWorkflow
+from workflows.reports import ReportWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = structlog.get_logger(__name__)
@@ -127,6 +129,11 @@ def order_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     return [orders.bot_place_order, orders.bot_cancel_order]
 
 
+def report_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
+    reports = ReportActivities(deps.sessions)
+    return [reports.produce_report, reports.fail_report]
+
+
 def market_feed_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     watch = MarketWatchActivities(deps.sessions, deps.exchanges, deps.client, deps.settings)
     return [watch.watch_market]
@@ -159,6 +166,7 @@ ROLES = (
         bot_activities,
     ),
     QueueRole(TaskQueue.MARKET_FEEDS, [MarketFeedWorkflow], market_feed_activities),
+    QueueRole(TaskQueue.REPORTS, [ReportWorkflow], report_activities),
     *(
         QueueRole(TaskQueue.orders(venue), activities=order_activities, venue=venue)
         for venue in Venue

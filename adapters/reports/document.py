@@ -90,4 +90,5 @@ class Report(_Model):
     summary: list[SummaryLine]
     strategies: list[StrategyRow]
     equity: list[EquitySeries]
-    orders: list[OrderLine]
+    orders: list[OrderLine]  # the newest the PDF shows (all of them, for a short history)
+    orders_total: int | None = None  # how many the period holds; None: len(orders)

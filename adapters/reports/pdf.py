@@ -127,7 +127,8 @@ def _story(report: Report) -> list[Flowable]:
     story.append(Paragraph("Equity and drawdown", _HEADING))
     story += [_chart(series) for series in charted] or [_nothing("No equity recorded yet.")]
     story.append(Paragraph("Orders", _HEADING))
-    story += _orders(report.orders) if report.orders else [_nothing("No order yet.")]
+    total = len(report.orders) if report.orders_total is None else report.orders_total
+    story += _orders(report.orders, total) if report.orders else [_nothing("No order yet.")]
     return story
 
 
@@ -172,7 +173,7 @@ def _strategies(rows: Sequence[StrategyRow]) -> Table:
     return table
 
 
-def _orders(orders: Sequence[OrderLine]) -> list[Flowable]:
+def _orders(orders: Sequence[OrderLine], total: int) -> list[Flowable]:
     newest = sorted(orders, key=lambda order: order.created_at, reverse=True)[:MAX_ORDERS]
     cells = [[title for title, _, _ in _ORDER_COLUMNS]] + [_order(order) for order in newest]
     table = LongTable(cells, colWidths=_ORDER_WIDTHS, repeatRows=1)
@@ -181,8 +182,8 @@ def _orders(orders: Sequence[OrderLine]) -> list[Flowable]:
         if right:
             style.add("ALIGN", (column, 0), (column, -1), "RIGHT")
     table.setStyle(style)
-    note = f"The newest {len(newest)} of {len(orders)} orders: the CSV holds all."
-    return [table] if len(newest) == len(orders) else [_nothing(note), table]
+    note = f"The newest {len(newest)} of {total} orders: the CSV holds all."
+    return [table] if len(newest) == total else [_nothing(note), table]
 
 
 def _order(order: OrderLine) -> list[str]:

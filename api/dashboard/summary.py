@@ -101,11 +101,11 @@ async def summary(
         session,
         user.id,
         ("summary", window.plan.plan),
-        lambda: _summary(session, user, window, prices),
+        lambda: summarise(session, user, window, prices),
     )
 
 
-async def _summary(
+async def summarise(
     session: AsyncSession, user: User, window: Window, prices: MarketPrices
 ) -> Summary:
     reads = DashboardReads(session)
