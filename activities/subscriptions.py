@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.contexts import fit_contexts_to_plan, tell_bots, tell_plan_fit
+from adapters.db.alerts import AlertStore
 from adapters.db.models import User
 from adapters.db.repositories import AuditRepository
 from adapters.payments.events import (
@@ -34,6 +35,7 @@ from domain.subscriptions import (
     PaymentProvider,
     SubscriptionEvent,
     SubscriptionState,
+    SubscriptionStatus,
     Transition,
 )
 
@@ -146,12 +148,21 @@ class SubscriptionActivities:
     @activity.defn
     async def record_transition(self, record: TransitionRecord) -> None:
         """Audit line per transition. Keyed by the transition's workflow time, so a retried
-        attempt after a lost answer writes the same line twice at most (harmless, visible)."""
+        attempt after a lost answer writes the same line twice at most (harmless, visible).
+        A renewal that failed (now past due) is also the user's dashboard alert, once."""
         t = record.transition
+        failed = t.to_status is SubscriptionStatus.PAST_DUE
+        alert = (
+            f"The renewal payment of your {PLANS[t.to_plan].name} plan failed; the provider "
+            "tries again. Check your payment method to keep the plan."
+            if failed and t.from_status is not SubscriptionStatus.PAST_DUE
+            else None
+        )
         await self._audit(
             AuditAction.SUBSCRIPTION_CHANGED,
             record.user_id,
             t.at,
+            alert=("payment_failed", alert) if alert else None,
             from_plan=t.from_plan.value,
             to_plan=t.to_plan.value,
             from_status=t.from_status.value,
@@ -160,15 +171,24 @@ class SubscriptionActivities:
         )
 
     async def _audit(
-        self, action: AuditAction, user_id: uuid.UUID, at: datetime, **details: str | None
+        self,
+        action: AuditAction,
+        user_id: uuid.UUID,
+        at: datetime,
+        alert: tuple[str, str] | None = None,
+        **details: str | None,
     ) -> None:
-        """An audit line of the workflow's (no caller IP); none for a user already erased."""
+        """An audit line of the workflow's (no caller IP), and with it the user's `alert`
+        (kind, message) unless a retried attempt wrote it already; none for a user already
+        erased."""
         async with self.sessions() as session:
             if await session.get(User, user_id) is None:
                 return
             await AuditRepository(session).record(
                 action, user_id=user_id, ip=None, user_agent=None, at=at, **details
             )
+            if alert is not None:
+                await AlertStore(session).add_once(user_id, alert[0], alert[1], at)
             await session.commit()
 
     @activity.defn

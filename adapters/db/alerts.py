@@ -48,6 +48,17 @@ class AlertStore:
             AlertRecord(user_id=user_id, kind=kind, bot_id=bot_id, message=message[:500], at=at)
         )
 
+    async def add_once(self, user_id: uuid.UUID, kind: str, message: str, at: datetime) -> None:
+        """The user's alert of `kind` at `at`, unless one is there already (a retried write:
+        one writer, the user's workflow, so a check in the transaction is enough)."""
+        exists = await self.session.scalar(
+            select(AlertRecord.id).where(
+                AlertRecord.user_id == user_id, AlertRecord.kind == kind, AlertRecord.at == at
+            )
+        )
+        if exists is None:
+            self.add(user_id, kind, message, at, None)
+
     async def page(
         self, user_id: uuid.UUID, *, unread_only: bool, limit: int, cursor: str | None
     ) -> AlertPage:

@@ -230,9 +230,27 @@ async def test_renewal_failed_payment_and_recovery(
     assert past_due["plan"] == "PRO"  # access stays while Stripe retries
     assert_error(await t.context("ETH", "BRL"), 402, "subscription_inactive")
 
+    alert = await _alert(t, "payment_failed")  # on the dashboard, once
+    assert "Pro plan failed" in alert["message"] and alert["bot_id"] is None
+
     await payment_sims.stripe.action(sub_id, "recover")
     await t.until(lambda s: s["status"] == "active")
     assert (await t.context("ETH", "BRL")).status_code == 201
+    alerts = (await t.http.get("/api/dashboard/alerts", headers=t.headers)).json()["alerts"]
+    assert [a["kind"] for a in alerts] == ["payment_failed"]
+
+
+async def _alert(t: Trader, kind: str) -> Json:
+    """The caller's newest dashboard alert, once it is of `kind` (written by the workflow's
+    activity, after the state the API shows)."""
+    deadline = time.monotonic() + 15
+    while True:
+        response = await t.http.get("/api/dashboard/alerts", headers=t.headers)
+        alerts = response.json()["alerts"]
+        if alerts and alerts[0]["kind"] == kind:
+            return dict(alerts[0])
+        assert time.monotonic() < deadline, alerts
+        await asyncio.sleep(0.05)
 
 
 async def test_mercadopago_cancel_is_immediate(
