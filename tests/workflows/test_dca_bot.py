@@ -9,8 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.db.alerts import AlertRecord
 from domain.bots.state import BotKind, BotStatus, PauseReason
 from domain.market import Side, Venue
 from tests.workflows.conftest import (
@@ -19,6 +21,7 @@ from tests.workflows.conftest import (
     Tally,
     assert_funds_match,
     market_price,
+    until,
     venue_fills,
     venue_orders,
 )
@@ -176,6 +179,14 @@ async def test_a_venue_account_short_of_money_pauses_the_bot_and_spends_nothing(
     assert funds.violations() == [] and funds.blocked == 0
     assert funds.free == Decimal(300) - funds.invested
     assert paused.triggers.empty  # paused: nothing for the feed to watch
+
+    async def alerted() -> AlertRecord | None:
+        async with lab.sessions() as session:
+            return await session.scalar(select(AlertRecord).where(AlertRecord.user_id == user))
+
+    alert = await until(alerted)  # the user hears of it
+    assert (alert.kind, alert.bot_id) == ("paused_for_funds", bot.ref.bot_id)
+    assert alert.message == paused.pause_detail
     resumed = await bot.command("resume")  # the user's call, once the account has money
     assert resumed.status is BotStatus.RUNNING
 

@@ -20,6 +20,9 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from workflows.bots.trading import Trader
 
+# v0.6.0: a bot paused for funds tells its user (an alert and a mail), as a breaker does.
+NOTIFY_FUNDS_PAUSE = "v0.6.0-notify-funds-pause"
+
 
 async def placed(
     trader: Trader, request: OrderRequest, outcome: OrderOutcome | None, *, automatic_buy: bool
@@ -48,6 +51,12 @@ async def placed(
         )
         trader.set_status(BotStatus.PAUSED, PauseReason.FUNDS, detail)
         trader.decided("pause", "funds", detail)
+        if workflow.patched(NOTIFY_FUNDS_PAUSE):
+            trader.notices.append(
+                BotNotice(
+                    bot=trader.bot, kind="paused_for_funds", message=detail, at=workflow.now()
+                )
+            )
     elif outcome.rejected is not None:
         trader.decided("refuse", "venue", outcome.rejected)
     buys = trader.state.position_buys
