@@ -197,6 +197,8 @@ class RiskState(_Data):
     day: date | None = None  # the UTC day `day_realized_pnl` belongs to
     day_realized_pnl: Money = Decimal(0)  # net: wins offset losses
     tripped: CircuitBreakerTrip | None = None
+    # The warnings given for the open position (`domain.bots.warnings`), once each.
+    warned: frozenset[str] = frozenset()
 
 
 class Position(_Data):

@@ -26,6 +26,7 @@ from domain.bots.state import (
     SmartBotState,
 )
 from domain.bots.trades import TradeResult
+from domain.bots.warnings import warn_trigger
 from domain.market import Fill, Order, OrderRequest, OrderType, Side
 
 __all__ = [
@@ -176,7 +177,8 @@ def bot_triggers(state: SmartBotState) -> BotTriggers:
     if state.candle is not None:  # its signals are its buy rule: the feed analyses for it
         seen = None if state.signal is None else state.signal.candle_open_ms
         analysis = AnalysisTrigger(strategy=state.candle.strategy, seen_ms=seen)
-    return BotTriggers(risk=risk, buy=buy, analysis=analysis)
+    warn = warn_trigger(state.config.risk, state.risk, held(state), state.volatility_percent)
+    return BotTriggers(risk=risk, buy=buy, analysis=analysis, warn=warn)
 
 
 def buy_request(
@@ -318,7 +320,7 @@ def _close_trade(
     breaker = state.config.risk.circuit_breaker
     risk = record_trade_result(
         breaker, state.risk, pnl, now, state.config.allocated_balance
-    ).model_copy(update={"peak_price": None, "soft_stop_since": None})
+    ).model_copy(update={"peak_price": None, "soft_stop_since": None, "warned": frozenset()})
     update: dict[str, object] = {
         "risk": risk,
         "realized_at_last_trade": funds.realized_profit,

@@ -23,6 +23,7 @@ from domain.bots.funds import BotFunds
 from domain.bots.risk import RestingOrder, RiskState, RiskTriggers
 from domain.bots.risk_rules import triggers_fired
 from domain.bots.trades import TradeResult
+from domain.bots.warnings import WarnTrigger
 from domain.market import MarketRules, Money
 from domain.signals import CandleStrategy, Signal
 
@@ -98,10 +99,12 @@ class BotTriggers(_Data):
     risk: RiskTriggers = RiskTriggers()
     buy: BuyTrigger | None = None
     analysis: AnalysisTrigger | None = None
+    warn: WarnTrigger | None = None
 
     @property
     def empty(self) -> bool:
-        return self.buy is None and self.analysis is None and self.risk == RiskTriggers()
+        nothing = self.buy is None and self.analysis is None and self.warn is None
+        return nothing and self.risk == RiskTriggers()
 
     def fired(self, price: Decimal, at: datetime, high: Decimal | None = None) -> bool:
         """Whether the feed should wake the bot, on `price` (the best bid when the feed has
@@ -112,6 +115,12 @@ class BotTriggers(_Data):
             and buy.at_or_below is not None
             and price <= buy.at_or_below
             and (buy.not_before is None or at >= buy.not_before)
+        ):
+            return True
+        warn = self.warn
+        if warn is not None and (
+            (warn.at_or_above is not None and price >= warn.at_or_above)
+            or (warn.at_or_below is not None and price <= warn.at_or_below)
         ):
             return True
         return triggers_fired(self.risk, price, at, high)

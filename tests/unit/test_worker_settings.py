@@ -105,14 +105,14 @@ def test_a_bad_value_is_one_line_naming_the_setting(
 
 
 def test_the_pool_has_a_connection_per_activity_slot_up_to_the_bound() -> None:
-    # Accounts, maintenance, bots and market feeds run workflows and activities; the three
-    # order queues only activities.
+    # Accounts, maintenance, bots, market feeds and reports run workflows and activities; the
+    # three order queues only activities.
     small = settings(
         worker_max_concurrent_activities=3,
         worker_max_concurrent_local_activities=2,
         database_pool_max=100,
     )
-    assert database_pool_size(small) == 4 * (3 + 2) + 3 * 3
+    assert database_pool_size(small) == 5 * (3 + 2) + 3 * 3
     assert database_pool_size(settings(database_pool_max=7)) == 7
     only_activities = [QueueRole(TaskQueue.ORDERS_PAPER, activities=lambda _deps: [])]
     assert database_pool_size(small, only_activities) == 3

@@ -254,3 +254,51 @@ async def test_a_trailing_stop_follows_the_peak_the_feed_saw_and_sells_on_the_pu
     assert sold.risk.peak_price is None  # the position is closed: no peak to follow
     [_, sale] = await bot.orders()
     assert Decimal(sale.creation_context["best_bid"]) < START * Decimal("1.02")
+
+
+async def test_the_user_is_warned_once_as_the_price_nears_the_take_profit_or_the_stop(
+    lab: BotLab,
+) -> None:
+    """Take profit 10 % and soft stop 5 % over and under the average cost: the feed wakes the
+    bot 80 % of the way to either, and the user hears of each once per position."""
+    await lab.binance.set_price(SIM_SYMBOL, START)
+    user = await lab.user()
+    await lab.binance_key(user, BRL="1000")
+    bot = await lab.start(user, Venue.BINANCE, manual(risk={"take_profit": {"percent": "10"}}))
+    held = await bot.command("buy", ManualOrder())
+    warn = held.triggers.warn
+    assert warn is not None and warn.at_or_above is not None and warn.at_or_below is not None
+    average = held.funds.average_price
+    assert average is not None
+    assert warn.at_or_above == average + average * Decimal("0.10") * Decimal("0.8")
+
+    async def alerts(count: int) -> list[AlertRecord] | None:
+        async with lab.sessions() as session:
+            rows = await session.scalars(
+                select(AlertRecord).where(AlertRecord.user_id == user).order_by(AlertRecord.at)
+            )
+            found = list(rows)
+        return found if len(found) >= count else None
+
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("1.085"))
+    [near_profit] = await until(lambda: alerts(1))
+    assert near_profit.kind == "take_profit_near" and "take profit" in near_profit.message
+    warned = await bot.until(lambda v: v.risk.warned == frozenset({"take_profit_near"}))
+    assert warned.triggers.warn is not None and warned.triggers.warn.at_or_above is None
+    assert warned.funds.proceeds == 0  # a warning, not a sale
+
+    await lab.binance.set_price(SIM_SYMBOL, START)  # no jump the sanity check would refuse
+    await feed_has_read(lab.binance)
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("0.955"))
+    _, near_stop = await until(lambda: alerts(2))
+    assert near_stop.kind == "stop_loss_near" and "stop loss" in near_stop.message
+    await bot.until(lambda v: v.triggers.warn is None)  # both given: nothing left to watch
+
+    await lab.binance.set_price(SIM_SYMBOL, START * Decimal("1.09"))
+    await feed_has_read(lab.binance)  # the feed saw it: nothing woke the bot to warn
+    closed = await bot.command("sell", ManualOrder())
+    assert closed.risk.warned == frozenset()  # the next position is warned afresh
+    assert [a.kind for a in await until(lambda: alerts(2)) or []] == [
+        "take_profit_near",
+        "stop_loss_near",
+    ]

@@ -15,6 +15,7 @@ from temporalio import workflow
 
 from workflows.bots import actions
 from workflows.bots.placing import placed
+from workflows.bots.warning import warn_near_exits
 
 with workflow.unsafe.imports_passed_through():
     from activities.bot_models import BotNotice, BotProjection, BotRef, OrderReport, PlaceOrder
@@ -264,6 +265,7 @@ class Trader:
         if decision.action is Action.SELL:
             await self._sell_all(decision, observation)
             return
+        await warn_near_exits(self, observation)
         detail = decision.detail
         if decision.action is Action.CANCEL:
             self.decided("cancel", "auto_cancel", detail)
