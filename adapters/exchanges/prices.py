@@ -42,33 +42,43 @@ class MarketPrices:
         self._clock = clock
         self._last: dict[Market, tuple[float, Quote]] = {}
         self._past: dict[tuple[Market, datetime], Decimal | None] = {}
-        self._lock = asyncio.Lock()
+        self._locks = {venue: asyncio.Lock() for venue in Venue}
 
     async def last(self, markets: set[Market]) -> dict[Market, Quote]:
         """The last price of each market: fresh within the TTL, else read (one call per
         venue); a market neither readable nor known is left out."""
-        async with self._lock:  # concurrent requests share one read
-            now = self._clock()
-            due: dict[Venue, list[str]] = {}
-            for venue, symbol in markets:
-                cached = self._last.get((venue, symbol))
-                if cached is None or now - cached[0] >= self._ttl:
-                    due.setdefault(venue, []).append(symbol)
-            await asyncio.gather(
-                *(self._read(venue, symbols, now) for venue, symbols in due.items())
-            )
+        by_venue: dict[Venue, list[str]] = {}
+        for venue, symbol in markets:
+            by_venue.setdefault(venue, []).append(symbol)
+        await asyncio.gather(
+            *(self._refresh(venue, symbols) for venue, symbols in by_venue.items())
+        )
         return {m: self._last[m][1] for m in markets if m in self._last}
+
+    async def _refresh(self, venue: Venue, symbols: list[str]) -> None:
+        # One read of a venue at a time: concurrent requests share it; a slow venue holds up
+        # only the requests that need its prices.
+        async with self._locks[venue]:
+            now = self._clock()
+            due = [
+                symbol
+                for symbol in symbols
+                if (venue, symbol) not in self._last
+                or now - self._last[(venue, symbol)][0] >= self._ttl
+            ]
+            if due:
+                await self._read(venue, due, now)
 
     async def _read(self, venue: Venue, symbols: list[str], now: float) -> None:
         exchange = self._factory.connect(venue)
         try:
             tickers = await exchange.tickers(sorted(symbols))
         except ExchangeError:
-            for symbol in symbols:  # keep what was known, marked stale
+            for symbol in symbols:  # what was known, marked stale, until the next TTL
                 cached = self._last.get((venue, symbol))
-                if cached is not None and not cached[1].stale:
+                if cached is not None:
                     quote = cached[1]
-                    self._last[(venue, symbol)] = (cached[0], Quote(quote.price, quote.at, True))
+                    self._last[(venue, symbol)] = (now, Quote(quote.price, quote.at, True))
             return
         finally:
             await exchange.aclose()

@@ -4,6 +4,7 @@ within the plan's history, each strategy apart, each user only their own."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -12,10 +13,16 @@ from typing import Any
 
 import httpx
 from sqlalchemy import update
+from temporalio.client import Client
 
 from adapters.db.bots_rows import funds_json
 from adapters.db.models_bots import BotKind, BotRecord
 from adapters.db.trades import TradeStore
+from adapters.exchanges.prices import MarketPrices
+from adapters.settings import Settings
+from api.app import create_app
+from api.dashboard.cache import DashboardCache
+from api.deps import Services
 from domain.bots.funds import BotFunds
 from domain.bots.orders import Strategy
 from domain.bots.trades import TradeResult
@@ -30,6 +37,7 @@ from tests.api.bot_helpers import (
     set_plan,
     trader,
 )
+from tests.exchanges.conftest_binance import BinanceSim
 
 __all__ = ["trader"]  # the fixture
 
@@ -215,3 +223,43 @@ async def test_the_summary_is_kept_until_a_bots_projection_changes_it(
     later = datetime.now(UTC) + timedelta(seconds=1)
     await set_funds(sessions, bot, BotFunds.allocate("BTC-BRL", Decimal(1000)), updated_at=later)
     assert (await summary(api, t))["realized_pnl"] == {"BRL": "12"}  # the projection moved
+
+
+async def test_a_venue_that_cannot_be_read_values_positions_at_the_last_price_known(
+    trader: MakeTrader,
+    settings: Settings,
+    sessions: Sessions,
+    temporal: Client,
+    binance_sim: BinanceSim,
+) -> None:
+    # Nothing kept between requests: each summary reads the venue again.
+    built = Services.build(settings, sessions, temporal)
+    services = dataclasses.replace(
+        built, prices=MarketPrices(built.exchanges, ttl=0), dashboard=DashboardCache(ttl=0)
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, services)),
+        base_url="http://testserver",
+    ) as api:
+        t = await trader()
+        context = await add_context(sessions, t.id, exchange="binance")
+        bot = await add_bot_row(sessions, t.id, context)
+        held = BotFunds.allocate("BTC-BRL", Decimal(1000)).model_copy(
+            update={
+                "free": Decimal(650),
+                "invested": Decimal(350),
+                "position_quantity": Decimal("0.001"),
+            }
+        )
+        await set_funds(sessions, bot, held)
+        [fresh] = (await summary(api, t))["prices"]
+        assert (fresh["venue"], fresh["stale"]) == ("binance", False)
+
+        await binance_sim.fault(path="/api/v3/ticker/24hr", status=503, count=1000)
+        try:
+            down = await summary(api, t)
+        finally:
+            await binance_sim.http.delete("/_sim/faults")
+        [stale] = down["prices"]
+        assert stale == {**fresh, "stale": True}
+        assert Decimal(down["in_positions"]["BRL"]) == Decimal("0.001") * Decimal(fresh["price"])
