@@ -17,7 +17,7 @@ from workflows.subscription import SubscriptionWorkflow
 FOLDER = Path(__file__).parent / "histories"
 HISTORIES = sorted(FOLDER.glob("*.json"))
 # Releases whose histories must stay (record.py never deletes; this catches a hand removal).
-RELEASES = ("0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0")
+RELEASES = ("0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0")
 # The replayer runs each history with the workflow its events name.
 WORKFLOWS = [
     SubscriptionWorkflow,
