@@ -15,15 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adapters.db.exports import count_orders, period_fills, period_orders
 from adapters.db.models_bots import BotFillRecord, BotOrderRecord
-from adapters.db.reports import (
-    ReportFormat,
-    ReportStatus,
-    ReportStore,
-    count_orders,
-    period_fills,
-    period_orders,
-)
+from adapters.db.reports import ReportFormat, ReportStatus, ReportStore
 from adapters.reports.csv_export import fills_csv, orders_csv
 from adapters.reports.document import FillLine, OrderLine, Report
 from adapters.reports.pdf import MAX_ORDERS, render_pdf

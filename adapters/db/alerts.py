@@ -13,8 +13,8 @@ from sqlalchemy import ForeignKey, Index, String, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from adapters.db.bots_rows import decode_cursor, encode_place, older_than
 from adapters.db.models import Base
+from adapters.db.paging import decode_cursor, encode_place, older_than
 
 
 class AlertRecord(Base):

@@ -13,8 +13,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.bots_rows import decode_cursor, encode_place, older_than
 from adapters.db.models_bots import BotRecord, BotSignalRecord
+from adapters.db.paging import decode_cursor, encode_place, older_than
 from domain.market import epoch_ms, from_epoch_ms
 from domain.signals import Signal
 

@@ -28,13 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.db.bots_rows import (
     OrderFilter,
     OrderPage,
-    decode_cursor,
     encode_cursor,
     filtered,
     forward,
     funds_json,
     jsonable,
-    older_than,
     order_status,
     venue_status,
 )
@@ -45,6 +43,7 @@ from adapters.db.models_bots import (
     BotRecord,
     BotStatus,
 )
+from adapters.db.paging import decode_cursor, older_than
 from domain.bots.funds import BotFunds
 from domain.bots.orders import Strategy
 from domain.bots.risk import RiskState

@@ -3,8 +3,6 @@ functions, no I/O."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,10 +12,10 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import Select, exists, select
 
 from adapters.db.models_bots import BotFillRecord, BotOrderRecord, plain
+from adapters.db.paging import encode_place
 from domain.bots.funds import BotFunds
 from domain.bots.orders import Strategy
 from domain.market import Order, OrderStatus, Side
@@ -87,36 +85,6 @@ class OrderPage:
 
 def encode_cursor(order: BotOrderRecord) -> str:
     return encode_place(order.created_at, order.id)
-
-
-def encode_place(at: datetime, row_id: uuid.UUID) -> str:
-    """A page's end: the last row's time and id (`decode_cursor` reads it back)."""
-    raw = f"{at.isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """ValueError for anything this module did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, order_id = raw.partition("|")
-        moment = datetime.fromisoformat(at)
-    except (binascii.Error, UnicodeDecodeError) as error:
-        raise ValueError("invalid cursor") from error
-    if moment.tzinfo is None:
-        raise ValueError("invalid cursor")
-    return moment, uuid.UUID(order_id)
-
-
-def older_than(
-    time: InstrumentedAttribute[T],
-    row_id: InstrumentedAttribute[uuid.UUID],
-    at: T,
-    last_id: uuid.UUID,
-) -> ColumnElement[bool]:
-    """The rows after a page that ended at (`at`, `last_id`), newest first: older, or as old
-    with a smaller id (so rows recorded meanwhile neither repeat nor shift the pages)."""
-    return or_(time < at, and_(time == at, row_id < last_id))
 
 
 def filtered(
