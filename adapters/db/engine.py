@@ -29,6 +29,10 @@ _READ_POOL = {"pool_size": 10, "max_overflow": 0, "pool_recycle": _RECYCLE_SECON
 # order; over several, each waits on the GIL hand-offs between the threads (p95 2x worse at 4,
 # benchmarks/README.md).
 _SQLITE_READERS = 1
+# PostgreSQL compiles a query it estimates as costly with LLVM first: 7-11 ms of the
+# dashboard's 32 ms aggregate over 50,000 orders (benchmarks/README.md, "dashboard"), spent on
+# every run. Our queries are short and indexed; none gains from it.
+_NO_JIT: dict[str, Any] = {"connect_args": {"server_settings": {"jit": "off"}}}
 
 
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
@@ -45,9 +49,9 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if pool_size is None:
-            return create_async_engine(url, pool_pre_ping=True, **_WRITE_POOL)
+            return create_async_engine(url, pool_pre_ping=True, **_WRITE_POOL, **_NO_JIT)
         pool = {**_WRITE_POOL, "pool_size": pool_size, "max_overflow": 0}
-        return create_async_engine(url, pool_pre_ping=False, **pool)
+        return create_async_engine(url, pool_pre_ping=False, **pool, **_NO_JIT)
     return _sqlite_engine(url)
 
 
@@ -59,7 +63,7 @@ def create_read_engine(url: str) -> AsyncEngine:
     roll back when they return to the pool (each rollback is a hop to the connection's
     thread); WAL lets them read while the write engine writes."""
     if make_url(url).get_backend_name() != "sqlite":
-        return create_async_engine(url, isolation_level="AUTOCOMMIT", **_READ_POOL)
+        return create_async_engine(url, isolation_level="AUTOCOMMIT", **_READ_POOL, **_NO_JIT)
     return _sqlite_engine(
         url,
         read_only=True,

@@ -133,7 +133,17 @@ class BotOrderRecord(Base):
         # The API's reads, each scoped to the owner, newest first (a B-tree reads backwards).
         Index("ix_bot_orders_user_created", "user_id", "created_at", "id"),
         Index("ix_bot_orders_user_status", "user_id", "status", "created_at"),
-        Index("ix_bot_orders_user_side", "user_id", "side", "created_at"),
+        # Also what the dashboard sums of the buys (strategy, market, quote spent): read from
+        # the index alone, without a visit to each order's row.
+        Index(
+            "ix_bot_orders_user_side",
+            "user_id",
+            "side",
+            "created_at",
+            "strategy",
+            "symbol",
+            "quote_quantity",
+        ),
         Index("ix_bot_orders_bot_created", "bot_id", "created_at", "id"),
         Index("ix_bot_orders_context_created", "context_id", "created_at", "id"),
     )
@@ -226,7 +236,18 @@ class BotTradeRecord(Base):
     __tablename__ = "bot_trades"
     __table_args__ = (
         UniqueConstraint("bot_id", "number", name="uq_bot_trades_bot_number"),
-        Index("ix_bot_trades_user_closed", "user_id", "closed_at"),
+        # Every column the dashboard's aggregates read: they scan the index alone.
+        Index(
+            "ix_bot_trades_user_closed",
+            "user_id",
+            "closed_at",
+            "context_id",
+            "strategy",
+            "quote",
+            "won",
+            "profit",
+            "opened_at",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

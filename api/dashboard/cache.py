@@ -15,15 +15,15 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
+from fastapi import Response
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.models_bots import BotRecord
 from domain.market import Balance, Venue
 
-T = TypeVar("T")
 MAX_ENTRIES = 20_000
 BALANCES_TTL_SECONDS = 60.0  # a few responses for each of thousands of users; the oldest go first
 
@@ -32,38 +32,46 @@ class DashboardCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._clock = clock
-        self._entries: OrderedDict[Hashable, tuple[float, Hashable, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, Hashable, bytes]] = OrderedDict()
 
-    async def get(
+    async def response(
         self,
         session: AsyncSession,
         user_id: uuid.UUID,
         key: Hashable,
-        compute: Callable[[], Awaitable[T]],
-    ) -> T:
-        """`compute()`'s answer for the user's `key` (what the request asked, its plan),
-        from the cache when it is young and the user's bots did not change since."""
+        compute: Callable[[], Awaitable[BaseModel]],
+    ) -> Response:
+        """`compute()`'s answer for the user's `key` (what the request asked, its plan) as
+        JSON, from the cache when it is young and the user's bots did not change since. The
+        JSON is kept, not the model: a hit serializes nothing again (a year of points is
+        hundreds of kilobytes)."""
         if self._ttl <= 0:
-            return await compute()
-        version = (
-            await session.execute(
-                select(func.max(BotRecord.updated_at), func.count()).where(
-                    BotRecord.user_id == user_id
+            return _json((await compute()).model_dump_json().encode())
+        version = tuple(
+            (
+                await session.execute(
+                    select(func.max(BotRecord.updated_at), func.count()).where(
+                        BotRecord.user_id == user_id
+                    )
                 )
-            )
-        ).one()
+            ).one()
+        )
         full_key = (user_id, key)
         now = self._clock()
         cached = self._entries.get(full_key)
-        if cached is not None and now - cached[0] < self._ttl and cached[1] == tuple(version):
+        if cached is not None and now - cached[0] < self._ttl and cached[1] == version:
             self._entries.move_to_end(full_key)
-            return cached[2]  # type: ignore[no-any-return]
-        value = await compute()
-        self._entries[full_key] = (now, tuple(version), value)
+            return _json(cached[2])
+        body = (await compute()).model_dump_json().encode()
+        self._entries[full_key] = (now, version, body)
         self._entries.move_to_end(full_key)
         while len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
-        return value
+        return _json(body)
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 import polars as pl
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,10 +161,10 @@ async def performance(
     prices: PricesDep,
     cache: DashboardCacheDep,
     period: Period = Period.DAY,
-) -> Performance:
+) -> Response:
     window = await plan_window(session, user)
     require(window.plan, Feature.MARKET_COMPARISON, "performance series")
-    return await cache.get(
+    return await cache.response(
         session,
         user.id,
         ("performance", window.plan.plan, period),
@@ -280,11 +280,11 @@ class Metrics(BaseModel):
 @router.get("/metrics", response_model=Metrics)
 async def metrics(
     user: CurrentUser, session: SessionDep, cache: DashboardCacheDep, period: Period = Period.DAY
-) -> Metrics:
+) -> Response:
     """The advanced metrics of the equity curve `performance` draws, and of the trades."""
     window = await plan_window(session, user)
     require(window.plan, Feature.ADVANCED_METRICS, "advanced metrics")
-    return await cache.get(
+    return await cache.response(
         session,
         user.id,
         ("metrics", window.plan.plan, period),

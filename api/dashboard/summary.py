@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,9 +95,9 @@ def _rate(wins: int, trades: int) -> Decimal | None:
 @router.get("/summary", response_model=Summary)
 async def summary(
     user: CurrentUser, session: SessionDep, prices: PricesDep, cache: DashboardCacheDep
-) -> Summary:
+) -> Response:
     window = await plan_window(session, user)
-    return await cache.get(
+    return await cache.response(
         session,
         user.id,
         ("summary", window.plan.plan),

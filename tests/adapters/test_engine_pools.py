@@ -1,6 +1,7 @@
-"""The write engines on a real PostgreSQL server when it drops a connection: the API's pool
-pings at checkout and never hands the dead one out; a worker's pool does not ping, fails the
-one unit of work that met it (an activity, retried whole) and replaces it."""
+"""The engines on a real PostgreSQL server: none runs the JIT; when the server drops a
+connection, the API's pool pings at checkout and never hands the dead one out; a worker's pool
+does not ping, fails the one unit of work that met it (an activity, retried whole) and
+replaces it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.db.engine import create_engine
+from adapters.db.engine import create_engine, create_read_engine
 
 SERVER = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -64,3 +65,18 @@ async def test_a_worker_pool_fails_one_unit_of_work_on_a_dropped_connection_and_
         assert await pooled_backend(engine) != dropped  # the retry gets a new connection
     finally:
         await engine.dispose()
+
+
+async def test_every_engine_runs_without_the_jit() -> None:
+    """The API's, a worker's and the read engine's connections: PostgreSQL's JIT compiled the
+    dashboard's aggregates again on every run (benchmarks/README.md, "dashboard")."""
+    for engine in (
+        create_engine(SERVER),
+        create_engine(SERVER, pool_size=1),
+        create_read_engine(SERVER),
+    ):
+        try:
+            async with engine.connect() as conn:
+                assert await conn.scalar(text("SHOW jit")) == "off"
+        finally:
+            await engine.dispose()
