@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 from hypothesis import settings
 from sqlalchemy import delete, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio import activity
 from temporalio.client import Client
@@ -154,17 +155,26 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 
 async def _empty_every_table(sessions: async_sessionmaker[AsyncSession]) -> None:
-    async with sessions() as session:
-        tables = Base.metadata.sorted_tables
-        if session.bind.dialect.name == "postgresql":
-            # One statement locks every table at once: a workflow's projection landing in
-            # the middle cannot break the foreign keys.
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            await session.execute(text(f"TRUNCATE {names} CASCADE"))
-        else:
-            for table in reversed(tables):
-                await session.execute(delete(table))
-        await session.commit()
+    # A workflow's projection still landing (its bot row, then its trades, whose foreign keys
+    # lock the users and contexts) may deadlock with the TRUNCATE: PostgreSQL cancels one of
+    # the two, and the TRUNCATE is simply run again.
+    for attempt in range(5):
+        try:
+            async with sessions() as session:
+                tables = Base.metadata.sorted_tables
+                if session.bind.dialect.name == "postgresql":
+                    # One statement locks every table at once: a workflow's projection landing
+                    # in the middle cannot break the foreign keys.
+                    names = ", ".join(f'"{table.name}"' for table in tables)
+                    await session.execute(text(f"TRUNCATE {names} CASCADE"))
+                else:
+                    for table in reversed(tables):
+                        await session.execute(delete(table))
+                await session.commit()
+            return
+        except DBAPIError as error:
+            if "deadlock detected" not in str(error) or attempt == 4:
+                raise
 
 
 @pytest.fixture
