@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.engine import dialect_insert
 from adapters.db.models_bots import BotRecord, BotSignalRecord
 from adapters.db.paging import decode_cursor, encode_place, older_than
 from domain.market import epoch_ms, from_epoch_ms
@@ -59,10 +59,9 @@ class SignalStore:
         ]
         if not rows:
             return
-        dialect = self.session.get_bind().dialect.name
-        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-            BotSignalRecord
-        ).on_conflict_do_nothing(index_elements=["bot_id", "candle_open_ms"])
+        statement = dialect_insert(self.session, BotSignalRecord).on_conflict_do_nothing(
+            index_elements=["bot_id", "candle_open_ms"]
+        )
         await self.session.execute(statement, rows)
 
     async def page(self, bot_id: uuid.UUID, *, limit: int, cursor: str | None) -> SignalPage:

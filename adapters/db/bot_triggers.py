@@ -11,16 +11,15 @@ transactions still committing then, misses none; a row seen twice carries its ve
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.bots_rows import jsonable
+from adapters.db.engine import dialect_insert
 from adapters.db.models_bots import BotRecord, BotTriggerRecord
 from domain.bots.state import BotTriggers
 from domain.market import Venue
@@ -59,9 +58,7 @@ class TriggerStore:
         """The bot's triggers as of `version`, written at `at`; False (nothing written) when
         the stored version is as new or newer. Empty triggers are stored too: the bot waits
         for nothing its feed can see."""
-        dialect = self.session.get_bind().dialect.name
-        insert: Callable[..., Any] = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(BotTriggerRecord).values(
+        statement = dialect_insert(self.session, BotTriggerRecord).values(
             bot_id=bot.bot_id,
             venue=bot.venue.value,
             symbol=bot.symbol,

@@ -15,14 +15,13 @@ owner: another user's rows are simply not found.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.bots_rows import (
@@ -36,6 +35,7 @@ from adapters.db.bots_rows import (
     order_status,
     venue_status,
 )
+from adapters.db.engine import dialect_insert
 from adapters.db.models_bots import (
     BotFillRecord,
     BotKind,
@@ -67,11 +67,6 @@ _CAS_ATTEMPTS = 10
 class BotStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    def _insert(self, model: type[Any]) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        insert: Callable[..., Any] = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert(model)
 
     # -- bots ------------------------------------------------------------------------------
 
@@ -212,7 +207,7 @@ class BotStore:
         if owner is None:
             raise LookupError(f"no bot {bot_id}")
         statement = (
-            self._insert(BotOrderRecord)
+            dialect_insert(self.session, BotOrderRecord)
             .values(
                 id=uuid.uuid4(),
                 bot_id=bot_id,
@@ -311,7 +306,7 @@ class BotStore:
             for fill in fills
         ]
         statement = (
-            self._insert(BotFillRecord)
+            dialect_insert(self.session, BotFillRecord)
             .values(rows)
             .on_conflict_do_nothing(
                 index_elements=[BotFillRecord.venue, BotFillRecord.symbol, BotFillRecord.trade_id]

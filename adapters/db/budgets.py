@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.db.engine import dialect_insert
 from adapters.db.models import UtcDateTime, VenueBudget
 from adapters.exchanges.budget import WindowKey, granted
 
@@ -43,9 +43,7 @@ class DbBudgetStore:
         self._purged = float("-inf")
 
     def _upsert(self, session: AsyncSession, values: dict[str, Any]) -> Any:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        insert: Callable[..., Any] = postgresql.insert if postgres else sqlite.insert
-        return insert(VenueBudget).values(**values)
+        return dialect_insert(session, VenueBudget).values(**values)
 
     @staticmethod
     def _greatest(session: AsyncSession, column: Any, floor: int) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -119,6 +120,13 @@ def _create_private(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
+    """INSERT into `model`'s table in the session's dialect: PostgreSQL's or SQLite's construct,
+    both with the ON CONFLICT clauses the idempotent writes use."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return (postgresql.insert if postgres else sqlite.insert)(model)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,15 +8,15 @@ PostgreSQL and SQLite (3.35+) alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.engine import dialect_insert
 from adapters.db.models import Throttle, ThrottleKind, UtcDateTime
 
 
@@ -40,9 +40,7 @@ class Throttles:
         self.session = session
 
     def _upsert(self, values: dict[str, Any]) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        insert: Callable[..., Any] = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert(Throttle).values(**values)
+        return dialect_insert(self.session, Throttle).values(**values)
 
     async def hit(
         self, kind: ThrottleKind, key: str, *, limit: int, window: timedelta, now: datetime

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db.engine import dialect_insert
 from adapters.db.models_bots import BotOrderRecord, BotTradeRecord
 from domain.bots.orders import Strategy
 from domain.bots.trades import TradeResult
@@ -61,10 +61,8 @@ class TradeStore:
             }
             for trade in trades
         ]
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(BotTradeRecord)
+            dialect_insert(self.session, BotTradeRecord)
             .values(rows)
             .on_conflict_do_nothing(index_elements=[BotTradeRecord.bot_id, BotTradeRecord.number])
             .returning(BotTradeRecord.id)
