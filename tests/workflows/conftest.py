@@ -134,7 +134,10 @@ class RunningBot:
             return orders if len(done) >= count else None
 
         enough.__name__ = f"{count} {side.value} orders filled"
-        return await until(enough)
+        try:
+            return await until(enough)
+        except AssertionError as error:  # what the bot decided says why
+            raise AssertionError(f"{error}; the bot's last view: {await self.view()}") from None
 
     async def orders(self) -> list[BotOrderRecord]:
         """The bot's recorded orders, oldest first."""

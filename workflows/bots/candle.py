@@ -1,6 +1,6 @@
 """A Candle bot's part of the engine: the signal its market feed sent on a closed candle,
 kept as its current analysis and acted on as `domain.bots.candle.signal_decision` says.
-Workflow code, like workflows/bots/trading.py."""
+Run by its host, like workflows/bots/trading.py."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ async def analysed(trader: Trader, analysis: CandleAnalysis) -> None:
     decision, why = signal_decision(
         candle,
         signal,
-        started=state.trading_since or workflow.now(),
+        started=state.trading_since or trader.host.now(),
         holding=held(state).quantity > 0,
-        buy_blocker=buy_blocker(state, candle.order_amount, workflow.now()),
+        buy_blocker=buy_blocker(state, candle.order_amount, trader.host.now()),
     )
     if decision is not SignalDecision.NONE:
         # As on any order of the bot: none on a market that jumped or whose spread is wide.

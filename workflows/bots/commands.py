@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from temporalio import workflow
 
-from workflows.bots import actions
 from workflows.bots.trading import Trader
 
 with workflow.unsafe.imports_passed_through():
@@ -23,7 +22,7 @@ UNREADABLE = "the market could not be read; try again"
 
 async def fresh(trader: Trader) -> Observation | None:
     """The market now (its rules kept), for an order the user asked for."""
-    view = await actions.observe(trader.bot)
+    view = await trader.host.observe(trader.bot)
     if view is None:
         return None
     trader.state = trader.state.model_copy(update={"rules": view.rules})

@@ -1,6 +1,7 @@
 """What a bot does with the venue's answer to one of its orders (`Trader.place` sends it): a
 refused key or missing funds pause the bot, a refusal is recorded, the answer moves the funds,
-a resting order is followed by the account sync. Workflow code, like workflows/bots/trading.py.
+a resting order is followed by the account sync. Run by its host, like
+workflows/bots/trading.py.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-
-from workflows.bots import actions
 
 with workflow.unsafe.imports_passed_through():
     from activities.bot_models import BotNotice, OrderOutcome
@@ -31,7 +30,7 @@ async def placed(
     settles it). A refused buy of the buy rule does not count toward `max_buys`."""
     cid = request.client_order_id
     if outcome is None:
-        await actions.ensure_account_sync(trader.bot)
+        await trader.host.ensure_account_sync(trader.bot)
         return
     if outcome.credentials_refused:
         trader.set_status(BotStatus.PAUSED, PauseReason.CREDENTIALS, outcome.rejected)
@@ -40,7 +39,7 @@ async def placed(
                 bot=trader.bot,
                 kind="credentials_refused",
                 message=outcome.rejected or "the venue refused the key",
-                at=workflow.now(),
+                at=trader.host.now(),
             )
         )
     if outcome.insufficient_balance:
@@ -51,10 +50,10 @@ async def placed(
         )
         trader.set_status(BotStatus.PAUSED, PauseReason.FUNDS, detail)
         trader.decided("pause", "funds", detail)
-        if workflow.patched(NOTIFY_FUNDS_PAUSE):
+        if trader.host.patched(NOTIFY_FUNDS_PAUSE):
             trader.notices.append(
                 BotNotice(
-                    bot=trader.bot, kind="paused_for_funds", message=detail, at=workflow.now()
+                    bot=trader.bot, kind="paused_for_funds", message=detail, at=trader.host.now()
                 )
             )
     elif outcome.rejected is not None:
@@ -72,4 +71,4 @@ async def placed(
         if rest is not None:
             resting = {**trader.state.resting, cid: rest}
             trader.state = trader.state.model_copy(update={"resting": resting})
-        await actions.ensure_account_sync(trader.bot)
+        await trader.host.ensure_account_sync(trader.bot)

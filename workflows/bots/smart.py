@@ -27,6 +27,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.bots import candle, commands
+from workflows.bots.host import WorkflowHost
 from workflows.bots.trading import Trader
 
 with workflow.unsafe.imports_passed_through():
@@ -59,7 +60,7 @@ def _refuse(message: str) -> ApplicationError:
 class SmartBotWorkflow:
     @workflow.init
     def __init__(self, start: SmartBotInput) -> None:
-        self._trader = Trader(start.bot, start.state)
+        self._trader = Trader(start.bot, start.state, WorkflowHost())
         self._lock = asyncio.Lock()
         self._observation: Observation | None = None
         self._reports: list[OrderReport] = []

@@ -1,8 +1,9 @@
 """What a SmartBot does when it has work: decide with the domain's rules on its own state, act
-through activities, keep its funds in step with the venue's answers, publish what changed.
+through its host, keep its funds in step with the venue's answers, publish what changed.
 
-Workflow code (deterministic: workflow time, no I/O but activities); `SmartBotWorkflow` holds
-one `Trader` and serialises every call into it.
+Deterministic, as workflow code must be: its time, the market and the venue come from its
+`TraderHost` (workflows/bots/host.py), the bot's workflow or a backtest. `SmartBotWorkflow`
+holds one `Trader` and serialises every call into it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.bots import actions
+from workflows.bots.host import TraderHost
 from workflows.bots.placing import placed
 from workflows.bots.warning import warn_near_exits
 
@@ -40,16 +41,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.bots.state import BotStatus, BotTriggers, Decision, PauseReason, SmartBotState
     from domain.market import Fill, Order, OrderRequest, Side
-    from workflows.search_attributes import BOT_STATUS
-
-# v0.4.0: the projection runs as a local activity that also starts the feed (one task less per
-# change, two less per start); histories from before it project with an activity task.
-PROJECT_LOCALLY = "v0.4.0-project-locally"
 
 
 class Trader:
-    def __init__(self, bot: BotRef, state: SmartBotState) -> None:
+    def __init__(self, bot: BotRef, state: SmartBotState, host: TraderHost) -> None:
         self.bot = bot
+        self.host = host
         self.state = state
         self._published: BotTriggers | None = None  # None: not yet in this run
         self.notices: list[BotNotice] = []  # to send once the change is applied
@@ -60,7 +57,7 @@ class Trader:
         """A new run: read the market once when the bot has never seen it (its rules, the dip
         rule's reference, the first buy's time), then publish and make sure its feed runs."""
         if self.state.rules is None:
-            view = await actions.observe(self.bot)
+            view = await self.host.observe(self.bot)
             if view is not None:
                 self.state = self.state.model_copy(
                     update={
@@ -72,22 +69,22 @@ class Trader:
             if self.state.next_buy_at is None and self.state.status is BotStatus.RUNNING:
                 self.state = self.state.model_copy(update={"next_buy_at": self._first_buy_at()})
             if self.state.candle is not None and self.state.trading_since is None:
-                self.state = self.state.model_copy(update={"trading_since": workflow.now()})
+                self.state = self.state.model_copy(update={"trading_since": self.host.now()})
         await self.publish()
         if self.state.resting:
-            await actions.ensure_account_sync(self.bot)
+            await self.host.ensure_account_sync(self.bot)
 
     def _first_buy_at(self) -> datetime | None:
         """A continuous bot buys at once when started; a scheduled one at its next fire."""
         if self.state.config.mode is BotMode.CONTINUOUS:
-            return workflow.now()
-        return next_buy_time(self.state.config, workflow.now())
+            return self.host.now()
+        return next_buy_time(self.state.config, self.host.now())
 
     def set_status(
         self, status: BotStatus, reason: PauseReason | None = None, detail: str | None = None
     ) -> None:
         if status is not self.state.status:
-            workflow.upsert_search_attributes([BOT_STATUS.value_set(status.value)])
+            self.host.status_changed(status)
         self.state = self.state.model_copy(
             update={"status": status, "pause_reason": reason, "pause_detail": detail}
         )
@@ -125,7 +122,7 @@ class Trader:
         funds = self.state.funds.reallocate(config.allocated_balance)
         next_buy = self.state.next_buy_at
         if config.mode is not self.state.config.mode or config.cron != self.state.config.cron:
-            next_buy = next_buy_time(config, workflow.now())
+            next_buy = next_buy_time(config, self.host.now())
         self.state = self.state.model_copy(
             update={
                 "config": config,
@@ -145,7 +142,7 @@ class Trader:
         self.state = self.state.model_copy(
             update={
                 "last_decision": Decision(
-                    at=workflow.now(), action=action, reason=reason, detail=detail
+                    at=self.host.now(), action=action, reason=reason, detail=detail
                 )
             }
         )
@@ -166,7 +163,7 @@ class Trader:
             config=(state.dca or state.candle or state.config).model_dump(mode="json"),
             order_sequence=state.order_sequence,
             triggers=bot_triggers(state),
-            at=workflow.now(),
+            at=self.host.now(),
             trades=state.unrecorded_trades,
         )
 
@@ -180,14 +177,7 @@ class Trader:
         projection = self.projection()
         start_feed = was_empty and not projection.triggers.empty
         self._published = projection.triggers
-        if workflow.patched(PROJECT_LOCALLY):
-            written = await actions.project(
-                projection.model_copy(update={"start_feed": start_feed})
-            )
-        else:
-            written = await actions.project_as_task(projection)
-            if start_feed:
-                await actions.ensure_feed(self.bot)
+        written = await self.host.project(projection, start_feed=start_feed)
         if written and projection.trades:
             # Trades closed while the projection ran (a handler) wait for the next one.
             last = projection.trades[-1].number
@@ -203,22 +193,22 @@ class Trader:
     def apply(self, cid: str, order: Order | None, fills: list[Fill]) -> None:
         """The venue's word on an order: funds, position and status follow it."""
         before = self.state
-        self.state = apply_order(before, cid, order, fills, workflow.now())
+        self.state = apply_order(before, cid, order, fills, self.host.now())
         if self.state.status is not before.status:
-            workflow.upsert_search_attributes([BOT_STATUS.value_set(self.state.status.value)])
+            self.host.status_changed(self.state.status)
             if self.state.pause_reason is PauseReason.CIRCUIT_BREAKER:
                 self.notices.append(
                     BotNotice(
                         bot=self.bot,
                         kind="circuit_breaker_tripped",
                         message=self.state.pause_detail or "circuit breaker tripped",
-                        at=workflow.now(),
+                        at=self.host.now(),
                     )
                 )
 
     async def tick(self) -> None:
         """The bot's own timer: read the market, then decide as on any observation."""
-        view = await actions.observe(self.bot)
+        view = await self.host.observe(self.bot)
         if view is None:
             self.decided("hold", "market_unreadable", "the market could not be read")
             self._schedule_next_buy()
@@ -228,7 +218,7 @@ class Trader:
 
     def _schedule_next_buy(self) -> None:
         self.state = self.state.model_copy(
-            update={"next_buy_at": next_buy_time(self.state.config, workflow.now())}
+            update={"next_buy_at": next_buy_time(self.state.config, self.host.now())}
         )
 
     async def evaluate(self, observation: Observation, *, timer: bool) -> None:
@@ -274,7 +264,7 @@ class Trader:
 
     async def _maybe_buy(self, observation: Observation, *, timer: bool, risk_detail: str) -> None:
         state = self.state
-        now = workflow.now()
+        now = self.host.now()
         config = state.config
         due = state.next_buy_at is not None and now >= state.next_buy_at
         if not due or (not timer and config.dip_percent is None):
@@ -372,7 +362,7 @@ class Trader:
             automatic_buy=automatic_buy,
             indicators=indicators,
         )
-        outcome = await actions.place(
+        outcome = await self.host.place(
             PlaceOrder(bot=self.bot, request=request, strategy=strategy, creation_context=context)
         )
         await placed(self, request, outcome, automatic_buy=automatic_buy)
@@ -380,10 +370,10 @@ class Trader:
     async def send_notices(self) -> None:
         notices, self.notices = self.notices, []
         for notice in notices:
-            await actions.notify(notice)
+            await self.host.notify(notice)
 
     async def cancel(self, cid: str) -> None:
-        outcome = await actions.cancel(self.bot, cid)
+        outcome = await self.host.cancel(self.bot, cid)
         if outcome is None:
             return
         order = outcome.order

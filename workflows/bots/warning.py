@@ -1,5 +1,5 @@
 """Telling a bot's user that the price nears the position's take profit or stop loss
-(`domain.bots.warnings`): once per position each, as an alert and a mail. Workflow code, like
+(`domain.bots.warnings`): once per position each, as an alert and a mail. Run by its host, like
 workflows/bots/trading.py."""
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ WARN_NEAR_EXITS = "v0.6.0-warn-near-exits"
 async def warn_near_exits(trader: Trader, observation: Observation) -> None:
     state = trader.state
     due = due_warnings(state.config.risk, state.risk, held(state), observation, trader.bot.symbol)
-    if not due or not workflow.patched(WARN_NEAR_EXITS):
+    if not due or not trader.host.patched(WARN_NEAR_EXITS):
         return
     warned = state.risk.warned | {warning.value for warning in due}
     risk = state.risk.model_copy(update={"warned": warned})
     trader.state = state.model_copy(update={"risk": risk})
     trader.notices += [
-        BotNotice(bot=trader.bot, kind=warning.value, message=message, at=workflow.now())
+        BotNotice(bot=trader.bot, kind=warning.value, message=message, at=trader.host.now())
         for warning, message in due.items()
     ]
     await trader.send_notices()
