@@ -190,7 +190,7 @@ class CandleReplay(PricePath):
         self._quarter = self._length // 4
         self._span = self._opens[-1] + self._length - self._opens[0]  # one lap, in path time
         with localcontext(_CONTEXT):
-            self._walks = [_walk(c, scale) for c in ordered]
+            self._walks = [candle_walk(c, scale) for c in ordered]
             self._volumes = [c.volume / 4 for c in ordered]
         self._started_us = _us(started_at)
         self._speed = Fraction(speed)  # exact, so the time mapping is deterministic
@@ -378,7 +378,11 @@ def _combine(parts: Sequence[_Summary]) -> _Summary:
     )
 
 
-def _walk(candle: Candle, scale: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+def candle_walk(
+    candle: Candle, scale: Decimal = Decimal(1)
+) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The prices a candle is walked through, a quarter of its time each: open, low, high,
+    close (open, high, low, close when it fell)."""
     o, h, low, c = (p * scale for p in (candle.open, candle.high, candle.low, candle.close))
     return (o, low, h, c) if c >= o else (o, h, low, c)
 

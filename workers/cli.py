@@ -1,5 +1,5 @@
 """The `crypteras` command: `up` for the whole local stack; `api`, `worker`, `migrate` for
-production-style separate processes."""
+production-style separate processes; `backtest` for a bot's configuration over past candles."""
 
 from __future__ import annotations
 
@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("name", choices=sorted(SIMULATORS))
     sim.add_argument("options", nargs=argparse.REMAINDER, help="the simulator's own options")
     sim.set_defaults(handler=_sim)
+
+    from backtest.cli import add_parser as add_backtest
+
+    add_backtest(commands)
     return parser
 
 

@@ -154,7 +154,7 @@ class PaperExchange(Exchange):
         self.market.sync(symbol)
         now = self.market.clock()
         last = self._engine.price(symbol)
-        bid, ask = self._best(symbol, last)
+        bid, ask = self.best(symbol, last)
         day = self.market.path(symbol).candle(now - timedelta(days=1), now)
         return Ticker(
             symbol=symbol,
@@ -177,7 +177,7 @@ class PaperExchange(Exchange):
         self.market.sync(symbol)
         rules = self._engine.markets[symbol]
         last = self._engine.price(symbol)
-        bid, ask = self._best(symbol, last)
+        bid, ask = self.best(symbol, last)
         step = max(rules.quantise_price(last * _HALF_SPREAD, Side.BUY), rules.price_tick)
         # Deeper levels hold more, a few minimum orders each, so the book looks like one.
         unit = max(rules.min_quantity, rules.quantise_quantity(rules.min_notional / last))
@@ -286,7 +286,7 @@ class PaperExchange(Exchange):
         with _mapped():
             return self._engine.key(symbol)
 
-    def _best(self, symbol: str, last: Decimal) -> tuple[Decimal, Decimal]:
+    def best(self, symbol: str, last: Decimal) -> tuple[Decimal, Decimal]:
         """Best bid and ask, half a spread either side of the last price, on the tick."""
         rules = self._engine.markets[symbol]
         bid = rules.quantise_price(last * (1 - _HALF_SPREAD), Side.BUY)

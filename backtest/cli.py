@@ -1,0 +1,153 @@
+"""`crypteras backtest`: a bot configuration run over candles from a file, with a progress bar,
+a summary table on the terminal and the whole report as JSON (`--output DIR`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.exchanges.paper import BINANCE_FEES, DEFAULT_MARKETS
+from backtest.candles import CandleDataError, read_candles
+from backtest.report import report
+from backtest.runner import Backtest, BacktestMarket
+from domain.bots.kinds import parse_config
+from domain.bots.state import BotKind
+from domain.market import MarketRules, Symbol
+from domain.matching import Fees
+
+# The kinds whose every trigger the runner drives; a Candle bot also needs its market's
+# analysis on each closed candle, which the runner does not make yet.
+KINDS = (BotKind.SMART, BotKind.DCA)
+
+
+class BacktestError(Exception):
+    """Input a backtest cannot run on; the message says what to change."""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "backtest", help="run a bot's configuration over historical candles"
+    )
+    parser.add_argument("--kind", choices=[k.value for k in KINDS], required=True)
+    parser.add_argument("--config", type=Path, required=True, help="the bot's config (JSON)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="candles: CSV with the header open_time_ms,open,high,low,close,volume, or Parquet",
+    )
+    parser.add_argument("--symbol", help="the market, e.g. BTC-BRL (default: the config's)")
+    parser.add_argument("--from", dest="start", type=_moment, help="ISO date or time (UTC)")
+    parser.add_argument("--to", dest="end", type=_moment, help="ISO date or time (UTC)")
+    parser.add_argument("--fee", type=_rate, default=BINANCE_FEES.taker, help="e.g. 0.001")
+    parser.add_argument("--slippage", type=_rate, default=Decimal(0), help="market orders")
+    parser.add_argument("--output", type=Path, help="folder for report.json")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        backtest = prepare(args)
+    except BacktestError as error:
+        console.print(f"[red]crypteras backtest:[/red] {error}")
+        return 2
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("candles", total=len(backtest.candles.rows))
+        asyncio.run(backtest.run(lambda done: progress.update(task, completed=done)))
+    result = report(backtest)
+    console.print(summary_table(result["summary"]))
+    if args.output is not None:
+        args.output.mkdir(parents=True, exist_ok=True)
+        path = args.output / "report.json"
+        path.write_text(json.dumps(result, indent=1))
+        console.print(f"report: {path}")
+    return 0
+
+
+def prepare(args: argparse.Namespace) -> Backtest:
+    kind = BotKind(args.kind)
+    try:
+        raw = json.loads(args.config.read_text())
+    except (OSError, ValueError) as error:
+        raise BacktestError(f"{args.config}: not a JSON config ({error})") from None
+    if args.symbol is not None and isinstance(raw, dict):
+        raw = {**raw, "symbol": args.symbol}
+    try:
+        config = parse_config(kind, raw)
+    except ValidationError as error:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
+        )
+        raise BacktestError(f"{args.config}: {fields}") from None
+    try:
+        candles = read_candles(args.data)
+        if args.start is not None or args.end is not None:
+            candles = candles.between(args.start, args.end)
+    except CandleDataError as error:
+        raise BacktestError(str(error)) from None
+    fees = Fees(maker=args.fee, taker=args.fee)
+    market = BacktestMarket(_rules(raw["symbol"]), fees, args.slippage)
+    return Backtest(kind, config, candles, market)
+
+
+def _rules(symbol: str) -> MarketRules:
+    name = str(Symbol.parse(symbol))
+    for rules, _ in DEFAULT_MARKETS:
+        if rules.symbol == name:
+            return rules
+    known = ", ".join(rules.symbol for rules, _ in DEFAULT_MARKETS)
+    raise BacktestError(f"no market rules for {name}; known markets: {known}")
+
+
+def summary_table(numbers: dict[str, Any]) -> Table:
+    table = Table(title=f"Backtest {numbers['symbol']}: {numbers['from']} to {numbers['to']}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    rows = (
+        "candles", "allocated", "final_equity", "pnl", "return", "realized_profit",
+        "buy_and_hold_return", "orders", "trades", "win_rate", "profit_factor",
+        "average_hold_seconds", "sharpe", "sortino",
+    )  # fmt: skip
+    for name in rows:
+        value = numbers[name]
+        table.add_row(name.replace("_", " "), "-" if value is None else str(value))
+    drawdown = numbers["max_drawdown"]
+    table.add_row("max drawdown", "-" if drawdown is None else f"{drawdown['depth']:.2%}")
+    table.add_row("gaps", str(len(numbers["gaps"])))
+    return table
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not an ISO date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _rate(text: str) -> Decimal:
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text} is not a number") from None
+    if not 0 <= rate < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate in [0, 1)")
+    return rate

@@ -1,0 +1,141 @@
+"""Backtests (backtest/): the bots' own Trader on the paper venue's code over real minute
+candles (ETH/BTC, data/ohlcv): its funds equal its fills, every fill is at a price the path
+reached, no decision sees a later candle, the DCA schedule buys once per cycle, and the CLI
+runs from a CSV to a report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from decimal import Decimal
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from adapters.exchanges.paper import DEFAULT_MARKETS
+from adapters.market_data import OHLCV_DIR
+from backtest.candles import Candles, read_candles
+from backtest.report import summary
+from backtest.runner import Backtest, BacktestMarket
+from domain.bots.kinds import parse_config
+from domain.bots.risk import SellReason
+from domain.bots.state import BotKind, BotStatus
+from domain.market import Candle, Side
+from tests.workflows.conftest import Tally, assert_funds_match
+from workers.cli import main
+
+DATA = OHLCV_DIR / "ETH_BTC-1m.parquet"
+RULES = next(rules for rules, _ in DEFAULT_MARKETS if rules.symbol == "ETH-BTC")
+SMART: dict[str, Any] = {
+    "symbol": "ETH-BTC",
+    "order_amount": "0.01",
+    "allocated_balance": "0.1",
+    "interval_seconds": 3600,
+    "risk": {
+        "take_profit": {"percent": "2"},
+        "stop_loss": {"soft_percent": "3", "hard_percent": "6"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def candles() -> Candles:
+    return read_candles(DATA)
+
+
+def backtest(candles: Candles, config: dict[str, Any], kind: BotKind = BotKind.SMART) -> Backtest:
+    run = Backtest(kind, parse_config(kind, config), candles, BacktestMarket(RULES))
+    asyncio.run(run.run())
+    return run
+
+
+def test_a_smart_bot_trades_real_candles_and_its_funds_are_its_fills(candles: Candles) -> None:
+    run = backtest(candles, SMART)
+    funds = run.trader.state.funds
+    assert len(run.host.trades) > 10 and len(run.host.orders) > len(run.host.trades)
+    assert_funds_match(funds, Tally.of(run.host.fills, "ETH", "BTC"))
+    # Fees to the last unit: 0.1 % of each fill, in the asset it received.
+    for fill in run.host.fills:
+        received = fill.quantity if fill.side is Side.BUY else fill.quantity * fill.price
+        assert fill.fee == received * Decimal("0.001")
+    # Every fill is at a price the path had at that moment (no slippage asked): none invented.
+    for fill in run.host.fills:
+        assert fill.price == run.path.price_at(fill.at)
+    # The timer's buys come an interval apart at least; every sale says why it was made.
+    buys = [p.at for p in run.host.orders if p.request.request.side is Side.BUY]
+    assert all(b - a >= timedelta(hours=1) for a, b in pairwise(buys))
+    sales = [p for p in run.host.orders if p.request.request.side is Side.SELL]
+    reasons = {p.request.creation_context["reason"] for p in sales}
+    exits = {SellReason.TAKE_PROFIT, SellReason.STOP_LOSS_SOFT, SellReason.STOP_LOSS_HARD}
+    assert reasons <= exits and SellReason.TAKE_PROFIT in reasons
+    numbers = summary(run)
+    assert Decimal(numbers["realized_profit"]) == funds.realized_profit
+    assert numbers["trades"] == len(run.host.trades) and numbers["gaps"]
+
+
+def test_no_decision_sees_a_later_candle(candles: Candles) -> None:
+    """A spike planted after hour 100 (5 %: over the take profit, under the sanity check's
+    jump limit) is sold into when it comes, and changes nothing the bot did before it."""
+    cut = 100 * 60
+    spiked = list(candles.rows)
+    c = spiked[cut]
+    spiked[cut] = Candle.model_construct(
+        open_time=c.open_time, open=c.open, high=c.high * Decimal("1.05"), low=c.low,
+        close=c.close, volume=c.volume,
+    )  # fmt: skip
+    planted = Candles(tuple(spiked), candles.interval)
+    before = candles.rows[cut].open_time
+
+    def until_cut(run: Backtest) -> list[tuple[Any, ...]]:
+        return [
+            (p.at, p.request.request, p.order.average_price if p.order else None)
+            for p in run.host.orders
+            if p.at < before
+        ]
+
+    plain, spike = backtest(candles, SMART), backtest(planted, SMART)
+    assert until_cut(plain) == until_cut(spike) and until_cut(plain)
+    [sale] = [p for p in spike.host.orders if p.at >= before][:1]
+    assert sale.at < before + candles.interval and sale.request.request.side is Side.SELL
+    assert sale.request.creation_context["reason"] == SellReason.TAKE_PROFIT
+    window = [p for p in plain.host.orders if before <= p.at < before + candles.interval]
+    assert all(p.request.request.side is Side.BUY for p in window)  # no spike, no sale
+
+
+def test_a_dca_plan_buys_once_a_cycle_until_its_cycles_are_made(candles: Candles) -> None:
+    config = {
+        "symbol": "ETH-BTC",
+        "purchase_amount": "0.01",
+        "frequency": "1h",
+        "allocated_balance": "0.05",
+        "max_cycles": 4,
+    }
+    run = backtest(candles, config, BotKind.DCA)
+    orders = run.host.orders
+    assert [p.request.creation_context["cycle"] for p in orders] == [1, 2, 3, 4]
+    assert [p.at - orders[0].at for p in orders] == [timedelta(hours=n) for n in range(4)]
+    assert run.trader.state.status is BotStatus.STOPPED  # no exit set: nothing left to do
+    assert_funds_match(run.trader.state.funds, Tally.of(run.host.fills, "ETH", "BTC"))
+
+
+def test_the_cli_runs_a_csv_and_writes_its_report(tmp_path: Path, capsys: Any) -> None:
+    frame = pl.read_parquet(DATA).head(3000)
+    data = tmp_path / "candles.csv"
+    frame.with_columns(pl.col(c).cast(pl.Utf8) for c in frame.columns[1:]).write_csv(data)
+    config = tmp_path / "bot.json"
+    config.write_text(json.dumps(SMART))
+    out = tmp_path / "out"
+    argv = ["backtest", "--kind", "smart", "--config", str(config), "--data", str(data)]
+    assert main([*argv, "--output", str(out)]) == 0
+    written = json.loads((out / "report.json").read_text())
+    assert written["summary"]["candles"] == 3000
+    assert len(written["orders"]) == written["summary"]["orders"] > 0
+    assert "final equity" in capsys.readouterr().out
+    # A config the bot would refuse names its field, and nothing runs.
+    config.write_text(json.dumps({**SMART, "order_amount": "-1"}))
+    assert main(argv) == 2
+    assert "order_amount" in capsys.readouterr().out
