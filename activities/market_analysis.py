@@ -87,7 +87,7 @@ class Analyst:
                 if (seen_ms is None or seen_ms < last_ms) and self.sent.get(bot_id) != last_ms
             ]
             if waiting:
-                sent += await self.deliver(waiting, timeframe, _frame(closed), observation)
+                sent += await self.deliver(waiting, timeframe, candle_frame(closed), observation)
                 activity.heartbeat()
         return sent
 
@@ -161,7 +161,7 @@ def next_read(opened: datetime, timeframe: str, now: datetime) -> datetime:
     return ends if ends > now else now + RETRY_AFTER
 
 
-def _frame(candles: list[Candle]) -> pl.DataFrame:
+def candle_frame(candles: list[Candle]) -> pl.DataFrame:
     """The candles as `analyse` reads them (exact decimals, oldest first)."""
     return pl.DataFrame(
         {

@@ -25,9 +25,8 @@ from domain.bots.state import BotKind
 from domain.market import MarketRules, Symbol
 from domain.matching import Fees
 
-# The kinds whose every trigger the runner drives; a Candle bot also needs its market's
-# analysis on each closed candle, which the runner does not make yet.
-KINDS = (BotKind.SMART, BotKind.DCA)
+# Every bot kind: SmartBots, Candle bots (their signals made as the feed makes them), DCA.
+KINDS = (BotKind.SMART, BotKind.CANDLE, BotKind.DCA)
 
 
 class BacktestError(Exception):

@@ -29,6 +29,7 @@ from activities.bots import observation
 from activities.market_watch import MarketBoard
 from adapters.db.bot_triggers import TriggerRow
 from adapters.exchanges.paper import BINANCE_FEES, PaperMarket
+from backtest.analysis import StrategyCloses
 from backtest.candles import Candles
 from backtest.host import BacktestHost
 from domain.bots.candle import CandleBotConfig
@@ -38,16 +39,16 @@ from domain.bots.kinds import KindConfig, engine_config
 from domain.bots.risk import Observation
 from domain.bots.smart import timer_due
 from domain.bots.state import BotKind, BotTriggers, SmartBotState
-from domain.market import MarketRules, Order, Side, Symbol, Venue
+from domain.market import MarketRules, Order, Side, Symbol, Venue, from_epoch_ms
 from domain.matching import Fees, MatchingEngine
 from domain.price_paths import CandleReplay, candle_walk
+from workflows.bots import candle
 from workflows.bots.trading import Trader
 
 ACCOUNT = "backtest"
 BOT_ID = uuid.UUID(int=1)
 _CHUNK = 4096  # candles scanned at once for the next one that matters
-_FEED_READ = timedelta(seconds=1)  # the live feed reads every second: its previous look was
-# the price before this one (a quarter candle earlier), a second ago
+_FEED_READ = timedelta(seconds=1)  # the live feed reads every second: its previous look
 _BID_ROOM = 0.999  # the best bid: half a spread (0.05 %) and a tick under the last price
 _EPSILON = 1e-9  # float scan against exact levels: err towards a look
 
@@ -93,6 +94,8 @@ class Backtest:
         self._quarter = candles.interval / 4
         self._quarter_ms = int(self._quarter.total_seconds() * 1000)
         self.funds_at: list[tuple[datetime, BotFunds]] = []
+        strategy = config.strategy if isinstance(config, CandleBotConfig) else None
+        self._closes = None if strategy is None else StrategyCloses(strategy, candles)
 
     def clock(self) -> datetime:
         return self.now
@@ -177,6 +180,8 @@ class Backtest:
             hit |= armed & (highs > peaks[:-1])
             fall = 1 - float(risk.trailing_percent) / 100
             hit |= armed & (lows <= peaks[1:] * fall * (1 + _EPSILON))
+        if self._closes is not None and t.analysis is not None:
+            hit |= self._closes.flags(first, last)
         if risk.wake_at is not None:
             index = self._first_point_at(risk.wake_at) // 4
             if first <= index < last:
@@ -186,25 +191,47 @@ class Backtest:
     async def _look(self, point: int) -> bool:
         """The account sync's and the feed's look at the venue at one price point, and the
         bot's work when either has news for it (as `SmartBotWorkflow._work` orders it:
-        reports first, then the wake-up)."""
+        reports, then a Candle bot's signals, then the wake-up)."""
         self.now = self._point_time(point)
         before = self.trader.state
         reported = await self._reports()
+        analysed = False
+        if self._closes is not None and point % 4 == 0 and self._triggers.analysis is not None:
+            for end_ms in self._closes.ends(point // 4):  # more than one across a gap
+                self.now = from_epoch_ms(end_ms)
+                analysed |= await self._analyse()
+            self.now = self._point_time(point)
         venue = self.host.venue
-        last = self._price(point)
-        bid, _ = venue.best(self.bot.symbol, last)  # the venue's book, as the feed reads it
+        bid, _ = venue.best(self.bot.symbol, self._price(point))  # as the feed reads it
         woken = bool(self.board.fired(bid, self.now))
         if woken:
-            ticker = await venue.ticker(self.bot.symbol)
-            previous = Observation(price=self._price(max(point - 1, 0)), at=self.now - _FEED_READ)
             watched = self.board.bots.get(BOT_ID)
-            seen = observation(ticker, previous).model_copy(
-                update={"at": self.now, "high": watched.high if watched else None}
-            )
-            await self.trader.evaluate(seen, timer=False)
+            seen = await self._feed_read()
+            high = watched.high if watched else None
+            await self.trader.evaluate(seen.model_copy(update={"high": high}), timer=False)
         if reported or woken:
             await self._publish(before)
-        return reported or woken
+        return reported or analysed or woken
+
+    async def _analyse(self) -> bool:
+        """A Candle bot's signal on the strategy candle that closed now, acted on."""
+        assert self._closes is not None
+        before = self.trader.state
+        made = await self._closes.analysis(
+            self.host.venue, self.bot.symbol, await self._feed_read()
+        )
+        if made is None:
+            return False
+        await candle.analysed(self.trader, made)
+        await self._publish(before)
+        return True
+
+    async def _feed_read(self) -> Observation:
+        """The market as the feed reads it now, with its previous read a second before."""
+        ticker = await self.host.venue.ticker(self.bot.symbol)
+        at = self.now - _FEED_READ
+        previous = Observation(price=self.path.price_at(at), at=at)
+        return observation(ticker, previous).model_copy(update={"at": self.now})
 
     def _price(self, point: int) -> Decimal:
         """The path's price at a point: the candle's walk (`CandleReplay`'s own)."""

@@ -16,15 +16,19 @@ from typing import Any
 import polars as pl
 import pytest
 
+from activities.market_analysis import candle_frame
 from adapters.exchanges.paper import DEFAULT_MARKETS
+from adapters.exchanges.paper_klines import klines
 from adapters.market_data import OHLCV_DIR
 from backtest.candles import Candles, read_candles
 from backtest.report import summary
 from backtest.runner import Backtest, BacktestMarket
+from domain.bots.candle import indicator_values
 from domain.bots.kinds import parse_config
 from domain.bots.risk import SellReason
 from domain.bots.state import BotKind, BotStatus
-from domain.market import Candle, Side
+from domain.market import Candle, Side, epoch_ms
+from domain.signals import SignalAction, analyse, candles_needed
 from tests.workflows.conftest import Tally, assert_funds_match
 from workers.cli import main
 
@@ -139,3 +143,34 @@ def test_the_cli_runs_a_csv_and_writes_its_report(tmp_path: Path, capsys: Any) -
     config.write_text(json.dumps({**SMART, "order_amount": "-1"}))
     assert main(argv) == 2
     assert "order_amount" in capsys.readouterr().out
+
+
+def test_a_candle_bot_acts_on_the_signals_the_feed_would_make(candles: Candles) -> None:
+    config = {
+        "symbol": "ETH-BTC",
+        "strategy": {"timeframe": "5m", "rsi": {"period": 14}, "bollinger": {"period": 20}},
+        "order_amount": "0.01",
+        "allocated_balance": "0.1",
+        "auto_execute": True,
+        "min_confidence": "MEDIUM",
+        "risk": {"take_profit": {"percent": "2"}},
+    }
+    head = Candles(candles.rows[:4000], candles.interval)
+    run = backtest(head, config, BotKind.CANDLE)
+    strategy = parse_config(BotKind.CANDLE, config).strategy
+    buys = [p for p in run.host.orders if p.request.request.side is Side.BUY]
+    assert buys and len(run.host.trades) >= 1
+    assert_funds_match(run.trader.state.funds, Tally.of(run.host.fills, "ETH", "BTC"))
+    for placed in buys:
+        context = placed.request.creation_context
+        assert context["detail"].startswith("signal BUY")
+        # The signal it bought on is the one the venue's klines give at that moment, read
+        # whole (the backtest reads each closed candle once).
+        closed = klines(run.path, "5m", placed.at, limit=candles_needed(strategy) + 1)[:-1]
+        signal = analyse(candle_frame(closed), strategy)
+        assert signal.action is SignalAction.BUY
+        assert context["indicators"] == indicator_values(signal)
+    # The bot's latest signal is on the last 5-minute candle closed before the data ends.
+    last = run.trader.state.signal
+    assert last is not None
+    assert last.candle_open_ms == (epoch_ms(head.rows[-1].open_time) // 300_000 - 1) * 300_000
