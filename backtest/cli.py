@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.exchanges.paper import BINANCE_FEES, DEFAULT_MARKETS
+from adapters.exchanges.paper import BINANCE_FEES, DEFAULT_MARKETS, SLIPPAGE
 from backtest.candles import CandleDataError, read_candles
 from backtest.report import report
 from backtest.runner import Backtest, BacktestMarket
@@ -49,7 +49,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--from", dest="start", type=_moment, help="ISO date or time (UTC)")
     parser.add_argument("--to", dest="end", type=_moment, help="ISO date or time (UTC)")
     parser.add_argument("--fee", type=_rate, default=BINANCE_FEES.taker, help="e.g. 0.001")
-    parser.add_argument("--slippage", type=_rate, default=Decimal(0), help="market orders")
+    parser.add_argument(
+        "--slippage", type=_rate, default=SLIPPAGE, help="against market orders, e.g. 0.0005"
+    )
     parser.add_argument("--output", type=Path, help="folder for report.json")
     parser.set_defaults(handler=run)
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from adapters.db.bots_rows import venue_status
 from backtest.candles import Candles
 from backtest.runner import Backtest
 from domain.analytics.returns import Period, max_drawdown, periodic_returns, sharpe, sortino
@@ -124,7 +125,7 @@ def report(backtest: Backtest) -> dict[str, Any]:
                 "at": _iso(p.at),
                 "side": p.request.request.side.value,
                 "type": p.request.request.type.value,
-                "status": p.order.status.value if p.order else "REJECTED",
+                "status": venue_status(p.order.status) if p.order else "REJECTED",
                 "quantity": _text(p.order.quantity if p.order else p.request.request.quantity),
                 "filled_quantity": _text(p.order.filled_quantity if p.order else Decimal(0)),
                 "average_price": _text(p.order.average_price if p.order else None),

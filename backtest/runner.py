@@ -28,7 +28,7 @@ from activities.bot_models import BotRef, OrderReport
 from activities.bots import observation
 from activities.market_watch import MarketBoard
 from adapters.db.bot_triggers import TriggerRow
-from adapters.exchanges.paper import BINANCE_FEES, PaperMarket
+from adapters.exchanges.paper import BINANCE_FEES, SLIPPAGE, PaperMarket
 from backtest.analysis import StrategyCloses
 from backtest.candles import Candles
 from backtest.host import BacktestHost
@@ -55,11 +55,12 @@ _EPSILON = 1e-9  # float scan against exact levels: err towards a look
 
 @dataclass(frozen=True)
 class BacktestMarket:
-    """The market a backtest trades: its rules, the venue's fees and market orders' slippage."""
+    """The market a backtest trades: its rules, the venue's fees and market orders' slippage
+    (by default the paper venue's)."""
 
     rules: MarketRules
     fees: Fees = BINANCE_FEES
-    slippage: Decimal = Decimal(0)
+    slippage: Decimal = SLIPPAGE
 
 
 class Backtest:

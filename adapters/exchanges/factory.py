@@ -127,14 +127,16 @@ class ExchangeFactory:
         max_adapters: int = MAX_ADAPTERS,
         idle_seconds: float = IDLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        paper: PaperMarket | None = None,
     ) -> None:
         """`sessions` coordinates the venues' budgets with the other processes through the
         database (else `budget_store`, else this process alone). `host` names this process's
         egress IP in the budget (default: one name for every process of the deployment, see
-        `adapters.exchanges.budget.DEFAULT_HOST`)."""
+        `adapters.exchanges.budget.DEFAULT_HOST`). `paper`: the paper venue's prices (default:
+        the shipped data and walks)."""
         self._settings = settings
         self._breakers = {venue: CircuitBreaker(venue.value) for venue in Venue}
-        self._paper: PaperMarket | None = None
+        self._paper: PaperMarket | None = paper
         self._sessions = sessions
         self._paper_db: DbPaperVenue | None = None
         if budget_store is None:
@@ -171,6 +173,7 @@ class ExchangeFactory:
                 self._sessions,
                 data_dir=Path(data_dir) if data_dir else None,
                 starting_balances=PAPER_STARTING_BALANCES,
+                market=self._paper,
             )
         return self._paper_db
 

@@ -64,6 +64,7 @@ from domain.price_paths import (
 Clock = Callable[[], datetime]
 
 BINANCE_FEES = Fees(maker=Decimal("0.001"), taker=Decimal("0.001"))
+SLIPPAGE = Decimal("0.0005")  # of the price, against a market order
 _HALF_SPREAD = Decimal("0.0005")  # of the price, each side of the synthesised book
 
 
@@ -335,7 +336,7 @@ def build_paper_market(
     data_dir: Path | None = None,
     history: timedelta = timedelta(days=7),
     fees: Fees = BINANCE_FEES,
-    slippage: Decimal = Decimal("0.0005"),
+    slippage: Decimal = SLIPPAGE,
     partial_fill_ratio: Decimal = Decimal(1),
     markets: tuple[tuple[MarketRules, str | tuple[int, Decimal]], ...] = DEFAULT_MARKETS,
     looping: bool = True,

@@ -69,13 +69,15 @@ class DbPaperVenue:
         clock: Clock | None = None,
         data_dir: Path | None = None,
         starting_balances: Mapping[str, Decimal] | None = None,
+        market: PaperMarket | None = None,
     ) -> None:
-        """`starting_balances`: what a named account holds when first used."""
+        """`starting_balances`: what a named account holds when first used. `market`: the
+        prices to trade on (default: the shipped data and walks, from the stored epoch)."""
         self._sessions = sessions
         self._clock = clock or (lambda: datetime.now(UTC))
         self._data_dir = data_dir
         self._starting = dict(starting_balances or {})
-        self._market: PaperMarket | None = None
+        self._market: PaperMarket | None = market
         self._building = asyncio.Lock()
 
     def exchange(self, account: str) -> DbPaperExchange:

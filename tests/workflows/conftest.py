@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -34,6 +34,7 @@ from adapters.db.models_bots import BotOrderRecord
 from adapters.exchanges.base import Exchange
 from adapters.exchanges.errors import ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.paper import PaperMarket
 from adapters.settings import Settings
 from adapters.temporal import ensure_search_attributes
 from adapters.vault import Vault
@@ -369,17 +370,22 @@ async def own_lab(
     settings: Settings,
     sim: BinanceSim,
     prefix: str,
+    paper: PaperMarket | None = None,
 ) -> AsyncIterator[BotLab]:
-    """A lab on a Binance simulator of its own, served by production workers in a namespace of
-    their own (the task queues keep their names, so the session's workers, on the shared
-    simulator, never take these bots' tasks)."""
+    """A lab on a Binance simulator of its own (and a paper venue on `paper`'s prices when
+    given), served by production workers in a namespace of their own (the task queues keep
+    their names, so the session's workers, on the shared simulator, never take these bots'
+    tasks)."""
     client = await new_namespace(temporal, prefix)
     local = settings.model_copy(
         update={"binance_base_url": sim.base_url, "binance_testnet_url": sim.base_url}
     )
-    running = build_workers(client, WorkerDeps.build(local, sessions, client), local)
+    deps = WorkerDeps.build(local, sessions, client)
+    if paper is not None:
+        deps = replace(deps, exchanges=ExchangeFactory(local, sessions=sessions, paper=paper))
+    running = build_workers(client, deps, local)
     tasks = [asyncio.create_task(worker.run()) for worker in running]
-    exchanges = ExchangeFactory(local, sessions=sessions)
+    exchanges = ExchangeFactory(local, sessions=sessions, paper=paper)
     made = BotLab(client, sessions, local, sim, exchanges)
     try:
         yield made
