@@ -1,5 +1,6 @@
 """`crypteras backtest`: a bot configuration run over candles from a file, with a progress bar,
-a summary table on the terminal and the whole report as JSON (`--output DIR`)."""
+a summary table on the terminal and the whole report as JSON and an HTML page with the charts
+(`--output DIR`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from adapters.exchanges.paper import BINANCE_FEES, DEFAULT_MARKETS, SLIPPAGE
 from backtest.candles import CandleDataError, read_candles
+from backtest.page import page
 from backtest.report import report
 from backtest.runner import Backtest, BacktestMarket
 from domain.bots.kinds import parse_config
@@ -52,7 +54,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--slippage", type=_rate, default=SLIPPAGE, help="against market orders, e.g. 0.0005"
     )
-    parser.add_argument("--output", type=Path, help="folder for report.json")
+    parser.add_argument("--output", type=Path, help="folder for report.json and report.html")
     parser.set_defaults(handler=run)
 
 
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         args.output.mkdir(parents=True, exist_ok=True)
         path = args.output / "report.json"
         path.write_text(json.dumps(result, indent=1))
-        console.print(f"report: {path}")
+        (args.output / "report.html").write_text(page(backtest))
+        console.print(f"report: {path} and report.html")
     return 0
 
 

@@ -43,12 +43,13 @@ def equity_curve(backtest: Backtest) -> tuple[list[datetime], list[Decimal]]:
     for end in ends:
         end_ms = int(end.timestamp() * 1000)
         funds = records[max(int(np.searchsorted(record_ms, end_ms, side="right")) - 1, 0)][1]
-        close = _close_before(candles, end_ms)
+        close = close_before(candles, end_ms)
         values.append(funds.free + funds.blocked + funds.position_quantity * close)
     return ends, values
 
 
-def _close_before(candles: Candles, end_ms: int) -> Decimal:
+def close_before(candles: Candles, end_ms: int) -> Decimal:
+    """The close of the last candle that ended by `end_ms`."""
     step = int(candles.interval.total_seconds() * 1000)
     index = int(np.searchsorted(candles.open_ms, end_ms - step, side="right")) - 1
     return candles.rows[max(index, 0)].close

@@ -142,6 +142,8 @@ def test_the_cli_runs_a_csv_and_writes_its_report(tmp_path: Path, capsys: Any) -
     assert written["summary"]["candles"] == 3000
     assert len(written["orders"]) == written["summary"]["orders"] > 0
     assert "final equity" in capsys.readouterr().out
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") == 2 and written["summary"]["final_equity"] in html
     # A config the bot would refuse names its field, and nothing runs.
     config.write_text(json.dumps({**SMART, "order_amount": "-1"}))
     assert main(argv) == 2
