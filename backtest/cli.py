@@ -17,14 +17,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.exchanges.paper import BINANCE_FEES, DEFAULT_MARKETS, SLIPPAGE
+from adapters.exchanges.errors import ExchangeError
+from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.paper import BINANCE_FEES, SLIPPAGE
+from adapters.settings import get_settings
 from backtest.candles import CandleDataError, read_candles
+from backtest.data import download
 from backtest.page import page
 from backtest.report import report
 from backtest.runner import Backtest, BacktestMarket
-from domain.bots.kinds import parse_config
+from domain.bots.kinds import engine_config, parse_config
 from domain.bots.state import BotKind
-from domain.market import MarketRules, Symbol
+from domain.market import Venue
 from domain.matching import Fees
 
 # Every bot kind: SmartBots, Candle bots (their signals made as the feed makes them), DCA.
@@ -44,8 +48,18 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        required=True,
-        help="candles: CSV with the header open_time_ms,open,high,low,close,volume, or Parquet",
+        help="candles: CSV with the header open_time_ms,open,high,low,close,volume, or Parquet"
+        " (default: downloaded from --venue)",
+    )
+    parser.add_argument(
+        "--venue",
+        choices=[v.value for v in Venue],
+        default=Venue.PAPER.value,
+        help="whose market rules (and candles, without --data) the backtest uses",
+    )
+    parser.add_argument("--timeframe", default="1m", help="of the downloaded candles")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(".crypteras/candles"), help="downloaded candles"
     )
     parser.add_argument("--symbol", help="the market, e.g. BTC-BRL (default: the config's)")
     parser.add_argument("--from", dest="start", type=_moment, help="ISO date or time (UTC)")
@@ -60,11 +74,6 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    try:
-        backtest = prepare(args)
-    except BacktestError as error:
-        console.print(f"[red]crypteras backtest:[/red] {error}")
-        return 2
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -73,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
         console=console,
         transient=True,
     ) as progress:
+        try:
+            backtest = asyncio.run(prepare(args, progress))
+        except BacktestError as error:
+            console.print(f"[red]crypteras backtest:[/red] {error}")
+            return 2
         task = progress.add_task("candles", total=len(backtest.candles.rows))
         asyncio.run(backtest.run(lambda done: progress.update(task, completed=done)))
     result = report(backtest)
@@ -86,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare(args: argparse.Namespace) -> Backtest:
+async def prepare(args: argparse.Namespace, progress: Progress) -> Backtest:
+    """The backtest the arguments ask for: its config checked, the venue's market rules and
+    the candles read (from the file, or downloaded)."""
     kind = BotKind(args.kind)
     try:
         raw = json.loads(args.config.read_text())
@@ -101,24 +117,34 @@ def prepare(args: argparse.Namespace) -> Backtest:
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
         )
         raise BacktestError(f"{args.config}: {fields}") from None
+    if args.data is None and (args.start is None or args.end is None):
+        raise BacktestError("give --data, or --from and --to to download the venue's candles")
+    symbol = engine_config(config).symbol
+    factory = ExchangeFactory(get_settings())
     try:
-        candles = read_candles(args.data)
-        if args.start is not None or args.end is not None:
-            candles = candles.between(args.start, args.end)
-    except CandleDataError as error:
+        async with factory.connect(Venue(args.venue)) as exchange:
+            rules = await exchange.market_rules(symbol)
+            if args.data is not None:
+                candles = read_candles(args.data)
+                if args.start is not None or args.end is not None:
+                    candles = candles.between(args.start, args.end)
+            else:
+                span = (args.end - args.start).total_seconds()
+                task = progress.add_task("download", total=span)
+                candles = await download(
+                    exchange, symbol, args.timeframe, args.start, args.end, args.cache,
+                    lambda at: progress.update(task, completed=(at - args.start).total_seconds()),
+                )  # fmt: skip
+                progress.remove_task(task)
+    except (CandleDataError, ExchangeError) as error:
         raise BacktestError(str(error)) from None
+    finally:
+        await factory.aclose()
     fees = Fees(maker=args.fee, taker=args.fee)
-    market = BacktestMarket(_rules(raw["symbol"]), fees, args.slippage)
-    return Backtest(kind, config, candles, market)
-
-
-def _rules(symbol: str) -> MarketRules:
-    name = str(Symbol.parse(symbol))
-    for rules, _ in DEFAULT_MARKETS:
-        if rules.symbol == name:
-            return rules
-    known = ", ".join(rules.symbol for rules, _ in DEFAULT_MARKETS)
-    raise BacktestError(f"no market rules for {name}; known markets: {known}")
+    try:
+        return Backtest(kind, config, candles, BacktestMarket(rules, fees, args.slippage))
+    except ValueError as error:
+        raise BacktestError(str(error)) from None
 
 
 def summary_table(numbers: dict[str, Any]) -> Table:
