@@ -8,6 +8,7 @@ price path holds the previous close across them, as a venue that did not trade w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from domain.market import Candle, from_epoch_ms
+from domain.market import Candle, epoch_ms, from_epoch_ms
 
 COLUMNS = ("open_time_ms", "open", "high", "low", "close", "volume")
 
@@ -76,6 +77,16 @@ class Candles:
         if len(rows) < 2:
             raise CandleDataError("fewer than two candles in the period asked for")
         return Candles(rows, self.interval)
+
+
+def frame_of(rows: Sequence[Candle]) -> pl.DataFrame:
+    """Candles as a table with the file's columns, exact values as decimal text."""
+    return pl.DataFrame(
+        {
+            "open_time_ms": [epoch_ms(c.open_time) for c in rows],
+            **{name: [str(getattr(c, name)) for c in rows] for name in COLUMNS[1:]},
+        }
+    )
 
 
 def read_candles(path: Path) -> Candles:

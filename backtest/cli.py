@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,14 +22,16 @@ from adapters.exchanges.errors import ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
 from adapters.exchanges.paper import BINANCE_FEES, SLIPPAGE
 from adapters.settings import get_settings
-from backtest.candles import CandleDataError, read_candles
+from backtest.candles import CandleDataError, Candles, read_candles
 from backtest.data import download
 from backtest.page import page
 from backtest.report import report
 from backtest.runner import Backtest, BacktestMarket
+from backtest.sweep import METRICS, SweepError, config_problems
+from backtest.sweep_cli import run_sweep
 from domain.bots.kinds import engine_config, parse_config
 from domain.bots.state import BotKind
-from domain.market import Venue
+from domain.market import Symbol, Venue
 from domain.matching import Fees
 
 # Every bot kind: SmartBots, Candle bots (their signals made as the feed makes them), DCA.
@@ -68,7 +71,23 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--slippage", type=_rate, default=SLIPPAGE, help="against market orders, e.g. 0.0005"
     )
-    parser.add_argument("--output", type=Path, help="folder for report.json and report.html")
+    parser.add_argument("--output", type=Path, help="folder for the report files")
+    sweep = parser.add_argument_group("parameter sweep")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        metavar="PATH=V1,V2",
+        help="sweep a config value, e.g. risk.take_profit.percent=1,2,3 (repeatable: every "
+        "combination runs)",
+    )
+    sweep.add_argument("--rank", choices=METRICS, default="return", help="the ranking's metric")
+    sweep.add_argument(
+        "--walk-forward",
+        type=_share,
+        metavar="SHARE",
+        help="rank on this share of the period (e.g. 0.7), then run the best on the rest",
+    )
+    sweep.add_argument("--processes", type=int, help="default: one per core")
     parser.set_defaults(handler=run)
 
 
@@ -83,10 +102,13 @@ def run(args: argparse.Namespace) -> int:
         transient=True,
     ) as progress:
         try:
-            backtest = asyncio.run(prepare(args, progress))
-        except BacktestError as error:
+            prepared = asyncio.run(prepare(args, progress))
+            if args.grid:
+                return run_sweep(args, prepared, console)
+        except (BacktestError, SweepError) as error:
             console.print(f"[red]crypteras backtest:[/red] {error}")
             return 2
+        backtest = prepared.backtest(prepared.raw)
         task = progress.add_task("candles", total=len(backtest.candles.rows))
         asyncio.run(backtest.run(lambda done: progress.update(task, completed=done)))
     result = report(backtest)
@@ -100,7 +122,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def prepare(args: argparse.Namespace, progress: Progress) -> Backtest:
+@dataclass(frozen=True)
+class Prepared:
+    """What a backtest runs on: a bot kind and its config as the user wrote it, candles and
+    the venue's market."""
+
+    kind: BotKind
+    raw: dict[str, Any]
+    candles: Candles
+    market: BacktestMarket
+
+    def backtest(self, raw: dict[str, Any]) -> Backtest:
+        return Backtest(self.kind, parse_config(self.kind, raw), self.candles, self.market)
+
+
+async def prepare(args: argparse.Namespace, progress: Progress) -> Prepared:
     """The backtest the arguments ask for: its config checked, the venue's market rules and
     the candles read (from the file, or downloaded)."""
     kind = BotKind(args.kind)
@@ -113,10 +149,7 @@ async def prepare(args: argparse.Namespace, progress: Progress) -> Backtest:
     try:
         config = parse_config(kind, raw)
     except ValidationError as error:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
-        )
-        raise BacktestError(f"{args.config}: {fields}") from None
+        raise BacktestError(f"{args.config}: {config_problems(error)}") from None
     if args.data is None and (args.start is None or args.end is None):
         raise BacktestError("give --data, or --from and --to to download the venue's candles")
     symbol = engine_config(config).symbol
@@ -140,11 +173,10 @@ async def prepare(args: argparse.Namespace, progress: Progress) -> Backtest:
         raise BacktestError(str(error)) from None
     finally:
         await factory.aclose()
+    if Symbol.parse(rules.symbol) != Symbol.parse(symbol):
+        raise BacktestError(f"the venue's market is {rules.symbol}, the bot trades {symbol}")
     fees = Fees(maker=args.fee, taker=args.fee)
-    try:
-        return Backtest(kind, config, candles, BacktestMarket(rules, fees, args.slippage))
-    except ValueError as error:
-        raise BacktestError(str(error)) from None
+    return Prepared(kind, raw, candles, BacktestMarket(rules, fees, args.slippage))
 
 
 def summary_table(numbers: dict[str, Any]) -> Table:
@@ -171,6 +203,16 @@ def _moment(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text} is not an ISO date or time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a number") from None
+    if not 0 < share < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share in (0, 1)")
+    return share
 
 
 def _rate(text: str) -> Decimal:

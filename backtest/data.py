@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from adapters.exchanges.base import Exchange
-from backtest.candles import COLUMNS, CandleDataError, Candles, candles_of
+from backtest.candles import COLUMNS, CandleDataError, Candles, candles_of, frame_of
 from domain.indicators.availability import timeframe_seconds
 from domain.market import Candle, epoch_ms, from_epoch_ms
 
@@ -68,7 +68,7 @@ async def download(
     rows = [c for c in cached if start <= c.open_time < end]
     if len(rows) < 2:
         raise CandleDataError(f"{exchange.venue.value} has fewer than two candles in that period")
-    return candles_of(_frame(rows), f"{exchange.venue.value} {symbol} {timeframe}")
+    return candles_of(frame_of(rows), f"{exchange.venue.value} {symbol} {timeframe}")
 
 
 def _read(path: Path) -> list[Candle]:
@@ -88,21 +88,8 @@ def _read(path: Path) -> list[Candle]:
     ]
 
 
-def _frame(rows: list[Candle]) -> pl.DataFrame:
-    """Exact values as decimal text (a venue's precision varies by market)."""
-    return pl.DataFrame(
-        {
-            "open_time_ms": [epoch_ms(c.open_time) for c in rows],
-            **{
-                name: [str(getattr(c, name)) for c in rows]
-                for name in ("open", "high", "low", "close", "volume")
-            },
-        }
-    )
-
-
 def _write(path: Path, rows: list[Candle]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    _frame(rows).write_parquet(partial)
+    frame_of(rows).write_parquet(partial)
     partial.replace(path)  # whole or not at all: a crash leaves the previous file
