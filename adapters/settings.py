@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     mercadobitcoin_base_url: str = "https://api.mercadobitcoin.net/api/v4"
     # Real candles that drive the paper venue's BTC-quoted markets.
     paper_data_dir: str | None = None
+    # The venues' candles backtests downloaded (Parquet), shared by a machine's workers.
+    backtest_data_dir: str = ".crypteras/candles"
 
     # Payments. Webhook signing secrets and API keys come from configuration, never from code;
     # the *_API_BASE settings point the SDKs at the local simulators (crypteras up does).

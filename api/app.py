@@ -14,6 +14,7 @@ from adapters.db.engine import create_engine, create_read_engine, session_factor
 from adapters.settings import Settings
 from adapters.temporal import connect
 from api.auth.endpoints import router as auth_router
+from api.backtests import router as backtests_router
 from api.bots.endpoints import router as bots_router
 from api.bots.history import router as bot_history_router
 from api.contexts.endpoints import router as contexts_router
@@ -98,6 +99,7 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         performance_router,
         balances_router,
         reports_router,
+        backtests_router,
         pages_router(settings.docs_enabled),
     )
 

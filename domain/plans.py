@@ -28,6 +28,7 @@ class Feature(StrEnum):
     ADVANCED_METRICS = "advanced_metrics"
     MARKET_COMPARISON = "market_comparison"
     PDF_EXPORT = "pdf_export"
+    BACKTESTING = "backtesting"
 
 
 class PlanLimits(BaseModel):
@@ -42,6 +43,8 @@ class PlanLimits(BaseModel):
     max_bots: int | None
     chat_messages_per_day: int | None
     history_days: int | None
+    backtests_per_day: int  # counted per day in America/Sao_Paulo
+    backtest_days: int  # the longest period one backtest covers
     features: frozenset[Feature]
 
     def allows(self, feature: Feature) -> bool:
@@ -58,6 +61,7 @@ _PRO_FEATURES = _FREE_FEATURES | {
     Feature.DCA_BOTS,
     Feature.STANDARD_INDICATORS,
     Feature.MARKET_COMPARISON,
+    Feature.BACKTESTING,
 }
 _MAX_FEATURES = _PRO_FEATURES | {
     Feature.ADVANCED_INDICATORS,
@@ -66,7 +70,8 @@ _MAX_FEATURES = _PRO_FEATURES | {
 }
 
 # Bots per plan (our choice, documented in the README): enough for a context's strategies at
-# each tier, bounded so one account cannot flood the workers.
+# each tier, bounded so one account cannot flood the workers. Backtests likewise (our choice):
+# each runs up to a few seconds of a worker's CPU per year of minute candles.
 PLANS: dict[Plan, PlanLimits] = {
     Plan.FREE: PlanLimits(
         plan=Plan.FREE,
@@ -76,6 +81,8 @@ PLANS: dict[Plan, PlanLimits] = {
         max_bots=2,
         chat_messages_per_day=10,
         history_days=30,
+        backtests_per_day=0,
+        backtest_days=0,
         features=_FREE_FEATURES,
     ),
     Plan.PRO: PlanLimits(
@@ -86,6 +93,8 @@ PLANS: dict[Plan, PlanLimits] = {
         max_bots=15,
         chat_messages_per_day=100,
         history_days=90,
+        backtests_per_day=20,
+        backtest_days=92,
         features=_PRO_FEATURES,
     ),
     Plan.MAX: PlanLimits(
@@ -96,6 +105,8 @@ PLANS: dict[Plan, PlanLimits] = {
         max_bots=100,
         chat_messages_per_day=None,
         history_days=None,
+        backtests_per_day=200,
+        backtest_days=731,
         features=_MAX_FEATURES,
     ),
 }

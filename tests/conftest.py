@@ -324,6 +324,7 @@ def settings(
     api_socket: socket.socket,
     binance_sim: Any,
     mb_sim_session: RunningSim,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     from tests.payments.conftest_mercadopago import MP_SECRET, MP_TOKEN
     from tests.payments.conftest_stripe import STRIPE_KEY, STRIPE_SECRET
@@ -349,6 +350,7 @@ def settings(
         market_feed_seconds=1,
         account_sync_seconds=1,
         watch_run_seconds=20,
+        backtest_data_dir=str(tmp_path_factory.mktemp("candles")),
     )
 
 

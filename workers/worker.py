@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.account_sync import AccountSyncActivities
+from activities.backtests import BacktestActivities
 from activities.bot_orders import OrderActivities
 from activities.bots import BotActivities
 from activities.credentials import CredentialActivities
@@ -35,6 +37,7 @@ from adapters.vault import Vault
 from domain.market import Venue
 from workers.schedules import ensure_schedules
 from workflows import TaskQueue
+from workflows.backtests import BacktestWorkflow
 from workflows.bots.feeds import AccountSyncWorkflow, MarketFeedWorkflow
 from workflows.bots.smart import CandleBotWorkflow, DcaBotWorkflow, SmartBotWorkflow
 from workflows.maintenance import CredentialRevalidationWorkflow
@@ -131,7 +134,14 @@ def order_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
 
 def report_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
     reports = ReportActivities(deps.sessions)
-    return [reports.produce_report, reports.fail_report]
+    data = Path(deps.settings.backtest_data_dir)
+    backtests = BacktestActivities(deps.sessions, deps.exchanges, data)
+    return [
+        reports.produce_report,
+        reports.fail_report,
+        backtests.run_backtest,
+        backtests.fail_backtest,
+    ]
 
 
 def market_feed_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
@@ -166,7 +176,7 @@ ROLES = (
         bot_activities,
     ),
     QueueRole(TaskQueue.MARKET_FEEDS, [MarketFeedWorkflow], market_feed_activities),
-    QueueRole(TaskQueue.REPORTS, [ReportWorkflow], report_activities),
+    QueueRole(TaskQueue.REPORTS, [ReportWorkflow, BacktestWorkflow], report_activities),
     *(
         QueueRole(TaskQueue.orders(venue), activities=order_activities, venue=venue)
         for venue in Venue

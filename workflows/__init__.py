@@ -11,7 +11,7 @@ class TaskQueue(StrEnum):
     MAINTENANCE = "maintenance"  # schedules: credential revalidation, purges
     BOTS = "bots"  # the bot workflows: woken by a feed or a command, idle otherwise
     MARKET_FEEDS = "market-feeds"  # one feed per (venue, symbol): reads and triggers
-    REPORTS = "reports"  # the users' exports: rendering never holds up the other queues
+    REPORTS = "reports"  # exports and backtests: CPU-heavy work never holds up the other queues
     # Order activities per venue, so each queue can carry its venue's order rate as its limit.
     ORDERS_BINANCE = "orders-binance"
     ORDERS_MERCADO_BITCOIN = "orders-mercadobitcoin"

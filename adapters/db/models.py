@@ -297,6 +297,7 @@ class TradingContext(Base):
 
 
 from adapters.db import alerts as alerts  # noqa: E402  (the users' alerts)
+from adapters.db import backtests as backtests  # noqa: E402  (backtests asked through the API)
 from adapters.db import models_bots as models_bots  # noqa: E402  (bot tables on this Base)
 from adapters.db import models_paper as models_paper  # noqa: E402  (paper venue tables)
 from adapters.db import reports as reports  # noqa: E402  (the exports users asked for)

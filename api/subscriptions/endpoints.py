@@ -56,6 +56,8 @@ class PlanPublic(BaseModel):
     max_bots: int | None
     chat_messages_per_day: int | None
     history_days: int | None
+    backtests_per_day: int
+    backtest_days: int = Field(description="the longest period one backtest covers")
     features: list[Feature]
 
 
