@@ -132,16 +132,14 @@ class Backtest:
         resting orders changed (the bot's work there is done), or None."""
         while point < until:
             end = min(4 * (point // 4 + _CHUNK), until)
-            for candidate in self._candidates(point, end):
-                if await self._look(candidate):
-                    return candidate
+            first = point // 4
+            flagged = first + np.flatnonzero(self._could_fire(first, -(-end // 4)))
+            for index in flagged.tolist():
+                for candidate in range(max(4 * index, point), min(4 * index + 4, end)):
+                    if await self._look(candidate):
+                        return candidate
             point = end
         return None
-
-    def _candidates(self, point: int, end: int) -> list[int]:
-        first, last = point // 4, -(-end // 4)
-        flagged = (first + np.flatnonzero(self._could_fire(first, last))).tolist()
-        return [p for i in flagged for p in range(4 * i, 4 * i + 4) if point <= p < end]
 
     def _could_fire(self, first: int, last: int) -> np.ndarray:
         """Which candles in [first, last) could fire the published triggers or fill a resting

@@ -1,11 +1,13 @@
 """How long a backtest of a year of one-minute candles takes (issue 14: under 2 s on 2 cores).
 
-`.venv/bin/python -m benchmarks.backtest [--candles 525600] [--seed 7]`
+`.venv/bin/python -m benchmarks.backtest [--kind smart|candle] [--candles 525600] [--seed 7]`
 
 The candles are a seeded random walk (0.1 % a minute, BTC-BRL from R$ 350,000), made with
 numpy and turned into exact candles first (timed apart: it is the file's reading, not the
 backtest's). The SmartBot buys R$ 100 every 30 minutes out of R$ 10,000 with every risk
 mechanism on: take profit, soft and hard stop, trailing stop, circuit breaker, sanity check.
+The Candle bot buys R$ 100 on an RSI (14) and Bollinger (20) signal of each minute's close and
+sells on its take profit or a SELL signal.
 Printed: the load time, the run time (the bot's decisions and the paper venue's matching),
 orders, trades, the wake-ups the loop looked at, and the process's peak memory.
 """
@@ -27,7 +29,16 @@ from backtest.runner import Backtest, BacktestMarket
 from domain.bots.kinds import parse_config
 from domain.bots.state import BotKind
 
-CONFIG = {
+CANDLE = {
+    "symbol": "BTC-BRL",
+    "strategy": {"timeframe": "1m", "rsi": {"period": 14}, "bollinger": {"period": 20}},
+    "order_amount": "100",
+    "allocated_balance": "10000",
+    "auto_execute": True,
+    "min_confidence": "MEDIUM",
+    "risk": {"take_profit": {"percent": "1"}},
+}
+SMART = {
     "symbol": "BTC-BRL",
     "order_amount": "100",
     "allocated_balance": "10000",
@@ -65,6 +76,7 @@ def walk(count: int, seed: int) -> pl.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kind", choices=("smart", "candle"), default="smart")
     parser.add_argument("--candles", type=int, default=525_600)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -72,14 +84,15 @@ def main() -> None:
     candles = candles_of(walk(args.candles, args.seed), "random walk")
     loaded = time.perf_counter() - began
     rules = next(rules for rules, _ in DEFAULT_MARKETS if rules.symbol == "BTC-BRL")
-    config = parse_config(BotKind.SMART, CONFIG)
+    kind = BotKind(args.kind)
+    config = parse_config(kind, SMART if kind is BotKind.SMART else CANDLE)
     began = time.perf_counter()
-    run = Backtest(BotKind.SMART, config, candles, BacktestMarket(rules))
+    run = Backtest(kind, config, candles, BacktestMarket(rules))
     asyncio.run(run.run())
     ran = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"candles {len(candles.rows):,}  load {loaded:.2f} s  backtest {ran:.2f} s  "
+        f"{kind.value}: candles {len(candles.rows):,}  load {loaded:.2f} s  backtest {ran:.2f} s  "
         f"orders {len(run.host.orders):,}  trades {len(run.host.trades):,}  "
         f"wake-ups {len(run.funds_at):,}  peak RSS {peak:,.0f} MiB"
     )

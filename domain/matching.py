@@ -106,6 +106,10 @@ class MatchingEngine:
         self._prices: dict[str, Decimal] = {}
         self._wallets: dict[str, dict[str, Wallet]] = {}
         self._orders: dict[str, list[OrderState]] = {}  # by account, oldest first
+        # The same orders by account and client order id (oldest first: an id may be reused
+        # once final), and by account and venue id: a lookup never walks an account's history.
+        self._by_client: dict[str, dict[str, list[OrderState]]] = {}
+        self._by_id: dict[str, dict[str, OrderState]] = {}
         self._resting: dict[str, list[OrderState]] = {}  # open limit orders by symbol
         self._stops: dict[str, list[OrderState]] = {}  # stop orders waiting, by symbol
         self._fee_assets: dict[str, FeeAsset] = {}  # by account
@@ -185,10 +189,8 @@ class MatchingEngine:
     def place(self, account: str, request: OrderRequest, at: datetime) -> Order:
         symbol = self.key(request.symbol)
         rules = self.markets[symbol]
-        if any(
-            o.client_order_id == request.client_order_id and not o.status.is_final
-            for o in self._orders.get(account, [])
-        ):
+        same_id = self._by_client.get(account, {}).get(request.client_order_id, [])
+        if any(not o.status.is_final for o in same_id):
             raise DuplicateClientOrderId(request.client_order_id)
         with localcontext(_CONTEXT):
             quantity, limit, taker_price = self._terms(symbol, rules, request)
@@ -232,6 +234,7 @@ class MatchingEngine:
                 locked=lock,
             )
             self._orders.setdefault(account, []).append(order)
+            self._track(order)
             if stop is not None:
                 self._stops.setdefault(symbol, []).append(order)
             elif taker_price is not None:
@@ -306,7 +309,9 @@ class MatchingEngine:
         of matching, whether the state lives here or in a database)."""
         self._wallets[account] = state.wallets
         self._orders[account] = state.orders
+        self._by_client[account], self._by_id[account] = {}, {}
         for order in state.orders:
+            self._track(order)
             if not order.status.is_final:
                 waiting = self._stops if order.working_since is None else self._resting
                 waiting.setdefault(order.symbol, []).append(order)
@@ -449,14 +454,26 @@ class MatchingEngine:
             return None
         return chosen.asset, charged
 
+    def _track(self, order: OrderState) -> None:
+        self._by_client.setdefault(order.account, {}).setdefault(order.client_order_id, []).append(
+            order
+        )
+        self._by_id.setdefault(order.account, {})[order.order_id] = order
+
     def _find(
         self, account: str, symbol: str, order_id: str | None, client_order_id: str | None
     ) -> OrderState:
         if order_id is None and client_order_id is None:
             raise InvalidRequest("give order_id or client_order_id")
         wanted = self.key(symbol)
+        if client_order_id is not None:
+            candidates = self._by_client.get(account, {}).get(client_order_id, [])
+        else:
+            assert order_id is not None
+            found = self._by_id.get(account, {}).get(order_id)
+            candidates = [] if found is None else [found]
         # Newest first: a client id may be reused once its earlier order is final.
-        for order in reversed(self._orders.get(account, [])):
+        for order in reversed(candidates):
             if order.symbol != wanted:
                 continue
             if order_id is not None and order.order_id != order_id:
