@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -23,11 +23,12 @@ from adapters.market_data import OHLCV_DIR
 from backtest.candles import Candles, read_candles
 from backtest.report import summary
 from backtest.runner import Backtest, BacktestMarket
-from domain.bots.candle import indicator_values
+from domain.bots.candle import CandleBotConfig, indicator_values
 from domain.bots.kinds import parse_config
 from domain.bots.risk import SellReason
 from domain.bots.state import BotKind, BotStatus
-from domain.market import Candle, Side, epoch_ms
+from domain.market import Candle, MarketRules, Side, epoch_ms
+from domain.matching import Fees
 from domain.signals import SignalAction, analyse, candles_needed
 from tests.workflows.conftest import Tally, assert_funds_match
 from workers.cli import main
@@ -162,7 +163,7 @@ def test_a_candle_bot_acts_on_the_signals_the_feed_would_make(candles: Candles) 
     }
     head = Candles(candles.rows[:4000], candles.interval)
     run = backtest(head, config, BotKind.CANDLE)
-    strategy = parse_config(BotKind.CANDLE, config).strategy
+    strategy = CandleBotConfig.model_validate(config).strategy
     buys = [p for p in run.host.orders if p.request.request.side is Side.BUY]
     assert buys and len(run.host.trades) >= 1
     assert_funds_match(run.trader.state.funds, Tally.of(run.host.fills, "ETH", "BTC"))
@@ -179,3 +180,38 @@ def test_a_candle_bot_acts_on_the_signals_the_feed_would_make(candles: Candles) 
     last = run.trader.state.signal
     assert last is not None
     assert last.candle_open_ms == (epoch_ms(head.rows[-1].open_time) // 300_000 - 1) * 300_000
+
+
+def test_the_dca_seed_example_backtests_to_its_average_price() -> None:
+    """The seed's DCA example (tests/unit/test_bot_dca.py): R$ 100 an hour at 200,000, 210,000
+    and 190,000, on Binance's BTC lot step, without fees or slippage: the average cost is the
+    prices' harmonic mean, 199,666.39, to the lot step's rounding."""
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    prices = [200_000, 210_000, 190_000, 190_000]
+    hours = tuple(
+        Candle.model_construct(
+            open_time=start + timedelta(hours=n),
+            open=Decimal(p),
+            high=Decimal(p),
+            low=Decimal(p),
+            close=Decimal(p),
+            volume=Decimal(1),
+        )
+        for n, p in enumerate(prices)
+    )
+    rules = MarketRules(
+        symbol="BTC-BRL", price_tick=Decimal(1), lot_step=Decimal("1e-8"),
+        min_quantity=Decimal("1e-8"), max_quantity=Decimal(9000), min_notional=Decimal(10),
+    )  # fmt: skip
+    config = {"symbol": "BTC-BRL", "purchase_amount": "100", "frequency": "1h",
+              "allocated_balance": "300", "max_cycles": 3}  # fmt: skip
+    market = BacktestMarket(rules, Fees(maker=Decimal(0), taker=Decimal(0)), Decimal(0))
+    run = Backtest(BotKind.DCA, parse_config(BotKind.DCA, config),
+                   Candles(hours, timedelta(hours=1)), market)  # fmt: skip
+    asyncio.run(run.run())
+    assert [p.at - start for p in run.host.orders] == [timedelta(hours=n) for n in range(3)]
+    funds = run.trader.state.funds
+    assert funds.position_quantity == Decimal("0.0015025")
+    assert funds.average_price is not None
+    assert abs(funds.average_price - Decimal("199666.39")) < Decimal("0.1")
+    assert run.trader.state.status is BotStatus.STOPPED
