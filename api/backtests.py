@@ -1,8 +1,9 @@
-"""Backtests through the API (PRO and MAX): `POST /api/backtests` asks for one of the caller's
-bot configurations over a venue's past candles and answers 202; a Temporal workflow downloads
-the candles and runs it (`workflows/backtests.py`); `GET /api/backtests/{id}` returns its
-status and, when ready, the summary (the dashboard's metrics) and the result (daily equity,
-orders with their creation context, closed trades). `GET /api/backtests` lists the newest.
+"""Backtests through the API (PRO and MAX): `POST /api/backtests` asks for a bot configuration
+(or one of the caller's bots) over a venue's past candles and answers 202; a Temporal workflow
+downloads the candles and runs it (`workflows/backtests.py`); `GET /api/backtests/{id}`
+returns its status and, when ready, the summary (the dashboard's metrics) and the result
+(daily equity, orders with their creation context, closed trades). `GET /api/backtests` lists
+the newest.
 
 Checked before anything runs: the plan (403 plan_feature), the period against the plan's
 longest (403 plan_limit), the config as bot creation checks it (422 invalid_config), the
@@ -15,18 +16,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from adapters.db.backtests import BacktestRecord, BacktestStatus, BacktestStore
 from adapters.db.models import User
 from adapters.exchanges.errors import ExchangeError, UnknownSymbol
 from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.bots.creation import bot_config, check_plan, check_strategy, invalid_config
+from api.bots.endpoints import owned_bot
 from api.bots.workflow_calls import TEMPORAL_RPC_TIMEOUT, temporal_unavailable
 from api.dashboard.plans import plan_window, require
 from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep
@@ -50,14 +52,26 @@ QUOTA_ZONE = ZoneInfo("America/Sao_Paulo")  # the users' day, as the chat's quot
 
 
 class BacktestRequest(BaseModel):
+    """A config (`kind` and `config`) or one of the caller's bots (`bot_id`: its kind, config
+    and venue), over the candles of `venue` from `from` to `to`."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    kind: BotKind
-    config: dict[str, Any] = Field(description="the bot's config, as bot creation takes it")
-    venue: Venue = Venue.PAPER
+    kind: BotKind | None = None
+    config: dict[str, Any] | None = Field(None, description="as bot creation takes it")
+    bot_id: uuid.UUID | None = Field(None, description="instead of kind and config")
+    venue: Venue | None = Field(None, description="default: the bot's venue, else paper")
     timeframe: str = Field("1m", max_length=4, description="of the candles replayed")
     period_from: AwareDatetime = Field(alias="from")
     period_to: AwareDatetime = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _one_config(self) -> Self:
+        if (self.bot_id is None) == (self.kind is None or self.config is None):
+            raise ValueError("give kind and config, or bot_id")
+        if self.bot_id is not None and (self.kind is not None or self.config is not None):
+            raise ValueError("give kind and config, or bot_id, not both")
+        return self
 
 
 class BacktestOut(BaseModel):
@@ -105,12 +119,18 @@ async def request_backtest(
     window = await plan_window(session, user)
     plan = window.plan
     require(plan, Feature.BACKTESTING, "backtesting")
-    await check_plan(session, user, body.kind)
+    if body.bot_id is not None:
+        bot, bot_venue = await owned_bot(session, user.id, body.bot_id, include_deleted=True)
+        kind, raw, venue = BotKind(bot.kind), bot.config, body.venue or bot_venue
+    else:
+        assert body.kind is not None and body.config is not None  # the model's validator
+        kind, raw, venue = body.kind, body.config, body.venue or Venue.PAPER
+    await check_plan(session, user, kind)
     _check_period(body, plan.plan, window.now)
-    symbol = _symbol(body.config)
-    config = bot_config(body.kind, body.config, symbol)
-    await check_strategy(session, user, config, body.venue)
-    refusal = timeframe_refusal(body.venue, body.timeframe)
+    symbol = _symbol(raw)
+    config = bot_config(kind, raw, symbol)
+    await check_strategy(session, user, config, venue)
+    refusal = timeframe_refusal(venue, body.timeframe)
     if refusal is not None or body.timeframe == "1M":
         message = refusal.message if refusal else "monthly candles vary in length"
         raise ApiError(422, "timeframe_unsupported", message, {"timeframe": body.timeframe})
@@ -122,15 +142,15 @@ async def request_backtest(
             f"At most {MAX_CANDLES:,} candles a backtest: pick a longer timeframe.",
             {"max_candles": MAX_CANDLES},
         )
-    await _check_market(exchanges, body.venue, symbol)
+    await _check_market(exchanges, venue, symbol)
     store = BacktestStore(session)
     await _check_quota(store, user, plan.plan, window.now)
     backtest = BacktestRecord(
         id=uuid.uuid4(),
         user_id=user.id,
-        kind=body.kind.value,
+        kind=kind.value,
         config=config.model_dump(mode="json"),
-        venue=body.venue.value,
+        venue=venue.value,
         symbol=symbol,
         timeframe=body.timeframe,
         period_from=body.period_from,

@@ -22,7 +22,7 @@ from backtest.runner import Backtest, BacktestMarket
 from domain.bots.kinds import parse_config
 from domain.bots.state import BotKind
 from domain.plans import PLANS, Plan
-from tests.api.bot_helpers import Sessions, Trader, set_plan, trader
+from tests.api.bot_helpers import Sessions, Trader, add_bot_row, add_context, set_plan, trader
 from tests.conftest import assert_error
 from tests.exchanges.conftest_binance import BinanceSim
 
@@ -164,3 +164,25 @@ async def test_the_daily_quota_and_the_backtests_in_the_making_are_bounded(
     error = assert_error(response, 429, "backtest_quota")
     assert error["details"]["per_day"] == PLANS[Plan.PRO].backtests_per_day
     assert int(response.headers["retry-after"]) > 0
+
+
+async def test_one_of_the_callers_bots_is_backtested_on_its_own_venue(
+    api: httpx.AsyncClient, trader: MakeTrader, sessions: Sessions
+) -> None:
+    t = await trader()
+    await set_plan(sessions, t.id, Plan.MAX)
+    bot = await add_bot_row(sessions, t.id, await add_context(sessions, t.id))  # paper, BTC-BRL
+    body = {"bot_id": str(bot), **period(2)}
+    response = await api.post("/api/backtests", json=body, headers=t.headers)
+    assert response.status_code == 202, response.text
+    made = response.json()
+    assert (made["kind"], made["venue"], made["symbol"]) == ("smart", "paper", "BTC-BRL")
+    done = await finished(api, t, made["id"])
+    assert done["status"] == "ready" and done["summary"]["candles"] == 120, done
+    # One way or the other, not both; another user's bot is not found.
+    both = await api.post("/api/backtests", json={**body, **asked()}, headers=t.headers)
+    assert both.status_code == 422
+    other = await trader()
+    await set_plan(sessions, other.id, Plan.MAX)
+    response = await api.post("/api/backtests", json=body, headers=other.headers)
+    assert_error(response, 404, "bot_not_found")
