@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from adapters.db.backtests import BacktestRecord, BacktestStatus, BacktestStore
 from adapters.db.models import User
@@ -51,27 +51,29 @@ MAX_CANDLES = 1_100_000  # two years of minute candles: what one run may hold in
 QUOTA_ZONE = ZoneInfo("America/Sao_Paulo")  # the users' day, as the chat's quota counts it
 
 
-class BacktestRequest(BaseModel):
-    """A config (`kind` and `config`) or one of the caller's bots (`bot_id`: its kind, config
-    and venue), over the candles of `venue` from `from` to `to`."""
-
+class _Period(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    kind: BotKind | None = None
-    config: dict[str, Any] | None = Field(None, description="as bot creation takes it")
-    bot_id: uuid.UUID | None = Field(None, description="instead of kind and config")
     venue: Venue | None = Field(None, description="default: the bot's venue, else paper")
     timeframe: str = Field("1m", max_length=4, description="of the candles replayed")
     period_from: AwareDatetime = Field(alias="from")
     period_to: AwareDatetime = Field(alias="to")
 
-    @model_validator(mode="after")
-    def _one_config(self) -> Self:
-        if (self.bot_id is None) == (self.kind is None or self.config is None):
-            raise ValueError("give kind and config, or bot_id")
-        if self.bot_id is not None and (self.kind is not None or self.config is not None):
-            raise ValueError("give kind and config, or bot_id, not both")
-        return self
+
+class ConfigBacktest(_Period):
+    """A config, as bot creation takes it."""
+
+    kind: BotKind
+    config: dict[str, Any]
+
+
+class BotBacktest(_Period):
+    """One of the caller's bots: its kind, config and venue."""
+
+    bot_id: uuid.UUID
+
+
+BacktestRequest = ConfigBacktest | BotBacktest
 
 
 class BacktestOut(BaseModel):
@@ -119,11 +121,10 @@ async def request_backtest(
     window = await plan_window(session, user)
     plan = window.plan
     require(plan, Feature.BACKTESTING, "backtesting")
-    if body.bot_id is not None:
+    if isinstance(body, BotBacktest):
         bot, bot_venue = await owned_bot(session, user.id, body.bot_id, include_deleted=True)
         kind, raw, venue = BotKind(bot.kind), bot.config, body.venue or bot_venue
     else:
-        assert body.kind is not None and body.config is not None  # the model's validator
         kind, raw, venue = body.kind, body.config, body.venue or Venue.PAPER
     await check_plan(session, user, kind)
     _check_period(body, plan.plan, window.now)
@@ -208,7 +209,7 @@ def _symbol(config: dict[str, Any]) -> str:
     )
 
 
-def _check_period(body: BacktestRequest, plan: Plan, now: datetime) -> None:
+def _check_period(body: _Period, plan: Plan, now: datetime) -> None:
     start, end = body.period_from, body.period_to
     if not start < end <= now:
         raise ApiError(
