@@ -87,7 +87,7 @@ def add_parser(commands: Any) -> None:
         metavar="SHARE",
         help="rank on this share of the period (e.g. 0.7), then run the best on the rest",
     )
-    sweep.add_argument("--processes", type=int, help="default: one per core")
+    sweep.add_argument("--processes", type=_count, help="default: one per core")
     parser.set_defaults(handler=run)
 
 
@@ -203,6 +203,16 @@ def _moment(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text} is not an ISO date or time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 64")
+    return count
 
 
 def _share(text: str) -> float:

@@ -20,7 +20,7 @@ from activities.market_analysis import candle_frame
 from adapters.exchanges.paper import DEFAULT_MARKETS, SLIPPAGE
 from adapters.exchanges.paper_klines import klines
 from adapters.market_data import OHLCV_DIR
-from backtest.candles import Candles, read_candles
+from backtest.candles import CandleDataError, Candles, read_candles
 from backtest.report import summary
 from backtest.runner import Backtest, BacktestMarket
 from domain.bots.candle import CandleBotConfig, indicator_values
@@ -34,6 +34,7 @@ from tests.workflows.conftest import Tally, assert_funds_match
 from workers.cli import main
 
 DATA = OHLCV_DIR / "ETH_BTC-1m.parquet"
+HEADER = "open_time_ms,open,high,low,close,volume\n"
 RULES = next(rules for rules, _ in DEFAULT_MARKETS if rules.symbol == "ETH-BTC")
 SMART: dict[str, Any] = {
     "symbol": "ETH-BTC",
@@ -215,3 +216,22 @@ def test_the_dca_seed_example_backtests_to_its_average_price() -> None:
     assert funds.average_price is not None
     assert abs(funds.average_price - Decimal("199666.39")) < Decimal("0.1")
     assert run.trader.state.status is BotStatus.STOPPED
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("open_time_ms,open,high,low,close\n1,1,1,1,1\n2,1,1,1,1\n", "columns"),
+        (f"{HEADER}1,1,1,1,1,1\n2,1,x,1,1,1\n", "not a number"),
+        (f"{HEADER}1,1,1,1,1,1\n60001,2,1,1,2,1\n", "is not a candle"),
+        (f"{HEADER}1,1,1,1,1,1\n1,1,1,1,1,1\n", "same time"),
+        (f"{HEADER}1,1,1,1,1,1\n", "fewer than two"),
+    ],
+)
+def test_candles_that_cannot_be_backtested_are_refused_saying_why(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    path = tmp_path / "candles.csv"
+    path.write_text(text)
+    with pytest.raises(CandleDataError, match=says):
+        read_candles(path)
