@@ -9,6 +9,7 @@ that did not trade, an outage) are kept as gaps: `Candles.gaps` reports them.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -74,7 +75,10 @@ async def download(
 def _read(path: Path) -> list[Candle]:
     if not path.is_file():
         return []
-    frame = pl.read_parquet(path)
+    try:
+        frame = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError):
+        return []  # unreadable: read from the venue again, and written over
     return [
         Candle.model_construct(
             open_time=from_epoch_ms(ms),
@@ -90,6 +94,7 @@ def _read(path: Path) -> list[Candle]:
 
 def _write(path: Path, rows: list[Candle]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    # A name of this writer's own: workers of one machine share the cache.
+    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
     frame_of(rows).write_parquet(partial)
     partial.replace(path)  # whole or not at all: a crash leaves the previous file

@@ -82,3 +82,17 @@ def test_the_cli_backtests_on_the_venues_candles(
     # Without a period nothing can be downloaded: said plainly.
     assert main(argv) == 2
     assert "--from and --to" in capsys.readouterr().out
+
+
+async def test_an_unreadable_cache_is_read_again_from_the_venue(
+    binance_sim: BinanceSim, tmp_path: Path
+) -> None:
+    start, end = window(60)
+    path = cache_path(tmp_path, "binance", SYMBOL, "1m")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not parquet")  # a crash, a full disk, another writer's half
+    async with binance_sim.exchange(*await binance_sim.account()) as venue:
+        got = await download(venue, SYMBOL, "1m", start, end, tmp_path)
+        again = await download(venue, SYMBOL, "1m", start, end, tmp_path)
+    assert len(got.rows) == 60 and got.rows == again.rows
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left

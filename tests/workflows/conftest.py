@@ -137,8 +137,12 @@ class RunningBot:
         enough.__name__ = f"{count} {side.value} orders filled"
         try:
             return await until(enough)
-        except AssertionError as error:  # what the bot decided says why
-            raise AssertionError(f"{error}; the bot's last view: {await self.view()}") from None
+        except AssertionError as error:  # what the bot decided, and the database pool, say why
+            engine = self.sessions.kw["bind"]
+            raise AssertionError(
+                f"{error}; the bot's last view: {await self.view()}; "
+                f"the database pool: {engine.pool.status()}"
+            ) from None
 
     async def orders(self) -> list[BotOrderRecord]:
         """The bot's recorded orders, oldest first."""
