@@ -39,7 +39,7 @@ from domain.bots.kinds import KindConfig, engine_config
 from domain.bots.risk import Observation
 from domain.bots.smart import timer_due
 from domain.bots.state import BotKind, BotTriggers, SmartBotState
-from domain.market import MarketRules, Order, Side, Symbol, Venue, from_epoch_ms
+from domain.market import MarketRules, Side, Symbol, Venue, from_epoch_ms
 from domain.matching import Fees, MatchingEngine
 from domain.price_paths import CandleReplay, candle_walk
 from workflows.bots import candle
@@ -91,7 +91,6 @@ class Backtest:
         )
         self.trader = Trader(self.bot, state, self.host)
         self._triggers = BotTriggers()
-        self._known: dict[str, Order] = {}  # the resting orders as last reported
         self._quarter = candles.interval / 4
         self._quarter_ms = int(self._quarter.total_seconds() * 1000)
         self.funds_at: list[tuple[datetime, BotFunds]] = []
@@ -155,8 +154,11 @@ class Backtest:
             risk.soft_stop_at_or_below,
             risk.orders_band_low,
         ]
-        above = [t.warn.at_or_above if t.warn else None, risk.sell_at_or_above]
-        above.append(risk.orders_band_high)
+        above = [
+            t.warn.at_or_above if t.warn else None,
+            risk.sell_at_or_above,
+            risk.orders_band_high,
+        ]
         for order in self.trader.state.resting.values():
             (below if order.side is Side.BUY else above).append(order.price)
         for level in below:
@@ -230,7 +232,7 @@ class Backtest:
         ticker = await self.host.venue.ticker(self.bot.symbol)
         at = self.now - _FEED_READ
         previous = Observation(price=self.path.price_at(at), at=at)
-        return observation(ticker, previous).model_copy(update={"at": self.now})
+        return observation(ticker, previous)  # the paper venue's ticker is stamped now
 
     def _price(self, point: int) -> Decimal:
         """The path's price at a point: the candle's walk (`CandleReplay`'s own)."""
@@ -241,8 +243,7 @@ class Backtest:
         changed = False
         for cid in list(self.trader.state.resting):
             order = await self.host.venue.get_order(self.bot.symbol, client_order_id=cid)
-            known = self._known.get(cid) or self.host.sent(cid)
-            self._known[cid] = order
+            known = self.host.sent(cid)  # as last reported to the bot
             if known is not None and (known.status, known.filled_quantity) == (
                 order.status,
                 order.filled_quantity,
