@@ -12,7 +12,17 @@ from rich.console import Console
 from rich.table import Table
 
 from backtest.candles import Candles
-from backtest.sweep import OVERFIT_WARNING, TOP, Axis, Job, check, configs, ranked, sweep
+from backtest.sweep import (
+    OVERFIT_WARNING,
+    TOP,
+    Axis,
+    Job,
+    SweepError,
+    check,
+    configs,
+    ranked,
+    sweep,
+)
 
 if TYPE_CHECKING:
     from backtest.cli import Prepared
@@ -29,7 +39,7 @@ def run_sweep(args: argparse.Namespace, prepared: Prepared, console: Console) ->
     if args.walk_forward is not None:
         seen = int(seen * args.walk_forward)
         if seen < 2 or len(candles.rows) - seen < 2:
-            raise argparse.ArgumentTypeError("the walk-forward split leaves a part too short")
+            raise SweepError("the walk-forward split leaves a part of fewer than two candles")
     jobs = [Job(prepared.kind, raw, prepared.market, 0, seen) for raw in grid]
     results = sweep(candles, jobs, args.processes)
     order = ranked(results, args.rank)

@@ -87,3 +87,6 @@ def test_the_cli_ranks_warns_and_walks_forward(tmp_path: Path, capsys: Any) -> N
     # A value the bot refuses stops the sweep, named, before anything runs.
     bad = [*argv[:-2], "--grid", "order_amount=-1"]
     assert main(bad) == 2 and "order_amount" in capsys.readouterr().out
+    # A split that leaves a part too short to backtest is refused the same way.
+    short = [*argv[:-2], "--from", "2017-11-07T23:40", "--walk-forward", "0.99"]
+    assert main(short) == 2 and "walk-forward" in capsys.readouterr().out
