@@ -13,23 +13,20 @@ resets) and at most `MAX_PENDING` in the making (429 too_many_backtests).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import structlog
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from adapters.db.backtests import BacktestRecord, BacktestStatus, BacktestStore
 from adapters.db.models import User
 from adapters.exchanges.errors import ExchangeError, UnknownSymbol
-from adapters.temporal import TEMPORAL_CALL_ERRORS
 from api.bots.creation import bot_config, check_plan, check_strategy, invalid_config
 from api.bots.endpoints import owned_bot
-from api.bots.workflow_calls import TEMPORAL_RPC_TIMEOUT, temporal_unavailable
+from api.bots.workflow_calls import start_job
 from api.dashboard.plans import plan_window, require
 from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep
 from api.errors import ApiError, error_responses
@@ -37,10 +34,7 @@ from domain.bots.state import BotKind
 from domain.indicators.availability import timeframe_refusal, timeframe_seconds
 from domain.market import Symbol, Venue
 from domain.plans import PLANS, Feature, Plan
-from workflows import TaskQueue
 from workflows.backtests import BacktestWorkflow, backtest_workflow_id
-
-log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/api/backtests", tags=["backtests"], responses=error_responses(401, 422, 500)
@@ -161,18 +155,7 @@ async def request_backtest(
     )
     store.add(backtest)
     await session.flush()  # committed when the route returns; the activity waits for it
-    try:
-        async with asyncio.timeout(TEMPORAL_RPC_TIMEOUT.total_seconds()):
-            await temporal.start_workflow(
-                BacktestWorkflow.run,
-                backtest.id,
-                id=backtest_workflow_id(backtest.id),
-                task_queue=TaskQueue.REPORTS,
-                rpc_timeout=TEMPORAL_RPC_TIMEOUT,
-            )
-    except (TimeoutError, *TEMPORAL_CALL_ERRORS) as exc:
-        log.warning("backtest workflow not started", backtest_id=str(backtest.id), error=str(exc))
-        raise temporal_unavailable() from None
+    await start_job(temporal, BacktestWorkflow.run, backtest.id, backtest_workflow_id(backtest.id))
     return BacktestOut.of(backtest)
 
 

@@ -1,10 +1,12 @@
 """Every API call to a bot's workflow (`bot:<id>`): its start, its Updates (the user's commands
 and config changes) and its `view` query, each with a time limit, and the Temporal errors
-mapped to the API's refusals by their type and status code, never by their message."""
+mapped to the API's refusals by their type and status code, never by their message. The
+one-off jobs' workflows (reports, backtests) are started here too, with the same limit."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.types import MethodAsyncSingleParam
 
 from activities.bot_models import BotProjection, BotRef, SmartBotInput
 from adapters.temporal import TEMPORAL_CALL_ERRORS, ensure_search_attributes
@@ -53,6 +56,28 @@ def temporal_unavailable() -> ApiError:
 # Namespaces whose search attributes this process has made sure of: a start with an undefined
 # attribute is refused, and the API may start a bot before any worker registered them.
 _ATTRIBUTES_READY: set[str] = set()
+
+
+async def start_job(
+    temporal: Client,
+    run: MethodAsyncSingleParam[Any, uuid.UUID, None],
+    job_id: uuid.UUID,
+    workflow_id: str,
+) -> None:
+    """Start a one-off job's workflow (a report, a backtest) on the reports queue; 503 when
+    Temporal does not answer in time (the job's row rolls back with the request)."""
+    try:
+        async with asyncio.timeout(TEMPORAL_RPC_TIMEOUT.total_seconds()):
+            await temporal.start_workflow(
+                run,
+                job_id,
+                id=workflow_id,
+                task_queue=TaskQueue.REPORTS,
+                rpc_timeout=TEMPORAL_RPC_TIMEOUT,
+            )
+    except (TimeoutError, *TEMPORAL_CALL_ERRORS) as exc:
+        log.warning("job workflow not started", workflow_id=workflow_id, error=str(exc))
+        raise temporal_unavailable() from None
 
 
 async def start_bot(temporal: Client, smart: SmartBotInput) -> None:

@@ -6,12 +6,10 @@ read and the file rendered by the activity, so a long history never holds up a r
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from decimal import Decimal
 
-import structlog
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,8 +17,7 @@ from adapters.db.models import User
 from adapters.db.reports import ReportFormat, ReportRecord, ReportStatus, ReportStore
 from adapters.exchanges.prices import MarketPrices
 from adapters.reports.document import EquityPoint, EquitySeries, Report, StrategyRow, SummaryLine
-from adapters.temporal import TEMPORAL_CALL_ERRORS
-from api.bots.workflow_calls import TEMPORAL_RPC_TIMEOUT, temporal_unavailable
+from api.bots.workflow_calls import start_job
 from api.dashboard.performance import read_curves
 from api.dashboard.plans import Window, plan_window, require
 from api.dashboard.summary import Summary, summarise
@@ -28,10 +25,7 @@ from api.deps import CurrentUser, PricesDep, SessionDep, TemporalDep
 from api.errors import ApiError, error_responses
 from domain.analytics import Period
 from domain.plans import Feature
-from workflows import TaskQueue
 from workflows.reports import ReportWorkflow, report_workflow_id
-
-log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/api/dashboard/reports", tags=["dashboard"], responses=error_responses(401, 422, 500)
@@ -94,18 +88,7 @@ async def request_report(
     )
     store.add(report)
     await session.flush()  # committed when the route returns; the activity waits for it
-    try:
-        async with asyncio.timeout(TEMPORAL_RPC_TIMEOUT.total_seconds()):
-            await temporal.start_workflow(
-                ReportWorkflow.run,
-                report.id,
-                id=report_workflow_id(report.id),
-                task_queue=TaskQueue.REPORTS,
-                rpc_timeout=TEMPORAL_RPC_TIMEOUT,
-            )
-    except (TimeoutError, *TEMPORAL_CALL_ERRORS) as exc:
-        log.warning("report workflow not started", report_id=str(report.id), error=str(exc))
-        raise temporal_unavailable() from None
+    await start_job(temporal, ReportWorkflow.run, report.id, report_workflow_id(report.id))
     return ReportOut.of(report)
 
 
