@@ -1,6 +1,5 @@
-"""A backtest a user asked for, run once: the activity downloads the candles and runs it
-(retried while the venue, the database or a worker is away); one it cannot run is marked
-failed, with the reason, instead of staying pending forever."""
+"""A backtest a user asked for, run once (workflows/jobs.py): the activity downloads the
+candles and runs it; one it cannot run is marked failed, with the reason."""
 
 from __future__ import annotations
 
@@ -8,8 +7,8 @@ import uuid
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+
+from workflows.jobs import do_once
 
 with workflow.unsafe.imports_passed_through():
     from activities.backtests import BacktestActivities, FailedBacktest
@@ -26,18 +25,11 @@ def backtest_workflow_id(backtest_id: uuid.UUID) -> str:
 class BacktestWorkflow:
     @workflow.run
     async def run(self, backtest_id: uuid.UUID) -> None:
-        try:
-            await workflow.execute_activity_method(
-                BacktestActivities.run_backtest,
-                backtest_id,
-                start_to_close_timeout=RUN_ATTEMPT,
-                schedule_to_close_timeout=RUN_GIVE_UP,
-                retry_policy=RetryPolicy(maximum_attempts=5),
-            )
-        except ActivityError as error:
-            await workflow.execute_activity_method(
-                BacktestActivities.fail_backtest,
-                FailedBacktest(backtest_id=backtest_id, reason=str(error.cause or error)),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-            )
+        await do_once(
+            BacktestActivities.run_backtest,
+            backtest_id,
+            BacktestActivities.fail_backtest,
+            lambda reason: FailedBacktest(backtest_id=backtest_id, reason=reason),
+            attempt=RUN_ATTEMPT,
+            give_up=RUN_GIVE_UP,
+        )

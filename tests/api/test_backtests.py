@@ -186,3 +186,17 @@ async def test_one_of_the_callers_bots_is_backtested_on_its_own_venue(
     await set_plan(sessions, other.id, Plan.MAX)
     response = await api.post("/api/backtests", json=body, headers=other.headers)
     assert_error(response, 404, "bot_not_found")
+
+
+async def test_a_backtest_without_candles_fails_saying_why(
+    api: httpx.AsyncClient, trader: MakeTrader, sessions: Sessions
+) -> None:
+    t = await trader()
+    await set_plan(sessions, t.id, Plan.PRO)
+    end = datetime.now(UTC) - timedelta(days=3)  # before the simulator's day of candles
+    body = asked(**{"from": (end - timedelta(hours=2)).isoformat(), "to": end.isoformat()})
+    response = await api.post("/api/backtests", json=body, headers=t.headers)
+    assert response.status_code == 202, response.text
+    done = await finished(api, t, response.json()["id"])
+    assert done["status"] == "failed" and done["summary"] is None
+    assert "fewer than two candles" in done["error"]
