@@ -1,4 +1,13 @@
 # One image for the API, the worker and the migrations; the command picks the role.
+
+# The web app, built from its lock file; the API serves the files at /app.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN npm run build
+
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -10,6 +19,9 @@ COPY activities activities
 COPY adapters adapters
 COPY simulators simulators
 COPY workers workers
+COPY backtest backtest
+COPY --from=web /web/dist web/dist
+ENV WEB_DIST_DIR=/app/web/dist
 # The candles the paper venue replays (data/README.md); read from here, not from site-packages.
 COPY data data
 ENV PAPER_DATA_DIR=/app/data/ohlcv

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     paper_data_dir: str | None = None
     # The venues' candles backtests downloaded (Parquet), shared by a machine's workers.
     backtest_data_dir: str = ".crypteras/candles"
+    # The built web app (scripts/web.sh) the API serves at /app; empty: the repository's web/dist.
+    web_dist_dir: str = ""
 
     # Payments. Webhook signing secrets and API keys come from configuration, never from code;
     # the *_API_BASE settings point the SDKs at the local simulators (crypteras up does).

@@ -17,6 +17,7 @@ from api.auth.endpoints import router as auth_router
 from api.backtests import router as backtests_router
 from api.bots.endpoints import router as bots_router
 from api.bots.history import router as bot_history_router
+from api.contexts.candles import router as candles_router
 from api.contexts.endpoints import router as contexts_router
 from api.credentials.endpoints import router as credentials_router
 from api.dashboard.balances import router as balances_router
@@ -35,6 +36,7 @@ from api.orders.endpoints import router as orders_router
 from api.pages import pages_router
 from api.subscriptions.endpoints import router as subscriptions_router
 from api.users.endpoints import router as users_router
+from api.webapp import webapp_router
 from api.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
@@ -91,6 +93,7 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         subscriptions_router,
         webhooks_router,
         contexts_router,
+        candles_router,
         bots_router,
         bot_history_router,
         orders_router,
@@ -101,6 +104,7 @@ def routers(settings: Settings) -> tuple[APIRouter, ...]:
         reports_router,
         backtests_router,
         pages_router(settings.docs_enabled),
+        webapp_router(settings),
     )
 
 

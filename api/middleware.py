@@ -111,6 +111,14 @@ _DOCS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# The web app (api/webapp.py): its own scripts and styles, data: and blob: images (charts'
+# exports), API calls to its own origin; nothing inline, nothing from elsewhere.
+_APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+_CSP = {"api": _API_CSP, "docs": _DOCS_CSP, "app": _APP_CSP}
 _HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
@@ -120,36 +128,39 @@ Headers = tuple[tuple[bytes, bytes], ...]
 def _security_headers(kind: str, https: bool) -> tuple[Headers, frozenset[bytes]]:
     """The headers a response gets, and the names dropped from what the app sent (ours replace
     them; `server` never leaves: uvicorn's own is off with `server_header=False`). nosniff,
-    frame denial, a strict CSP (a looser one for the docs page), no-referrer, and
-    `Cache-Control: no-store` on everything but the docs' static assets: tokens and personal
-    data must not sit in a browser or proxy cache. HSTS when served over HTTPS (directly, or
-    behind a proxy that terminates TLS as `https_only` says)."""
-    csp = _API_CSP if kind == "api" else _DOCS_CSP
+    frame denial, a strict CSP (looser ones for the docs page and the web app), no-referrer,
+    and `Cache-Control: no-store` on everything but static assets: tokens and personal data
+    must not sit in a browser or proxy cache. HSTS when served over HTTPS (directly, or behind
+    a proxy that terminates TLS as `https_only` says)."""
+    csp = _CSP[kind.removesuffix("-assets")]
     headers = [
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"no-referrer"),
         (b"content-security-policy", csp.encode()),
     ]
-    if kind != "docs-assets":
+    if not kind.endswith("-assets"):
         headers.append((b"cache-control", b"no-store"))
     if https:
         headers.append(_HSTS)
     return tuple(headers), frozenset(name for name, _ in headers) | {b"server"}
 
 
-# The six header sets there are, computed once.
+# The ten header sets there are, computed once.
 _SECURITY_HEADERS = {
     (kind, https): _security_headers(kind, https)
-    for kind in ("api", "docs", "docs-assets")
+    for kind in ("api", "docs", "docs-assets", "app", "app-assets")
     for https in (False, True)
 }
 
 
 def _page_kind(path: str) -> str:
-    if path.startswith("/docs/assets/"):
-        return "docs-assets"
-    return "docs" if path == "/docs" or path.startswith("/docs/") else "api"
+    for page in ("docs", "app"):
+        if path.startswith(f"/{page}/assets/"):
+            return f"{page}-assets"
+        if path == f"/{page}" or path.startswith(f"/{page}/"):
+            return page
+    return "api"
 
 
 class ApiMiddleware:

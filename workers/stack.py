@@ -303,8 +303,9 @@ class Stack:
                 "Demo (paper trading, ETH-BTC replayed from real candles):",
                 f"  E-mail         {account.email}",
                 f"  Password       {account.password}",
-                f"  Bot            {api}/api/bots/{account.bot_id}  (buys every 10 s; "
-                f"orders: /api/bots/{account.bot_id}/orders)",
+                f"  Watch it       {api}/app/bots/{account.bot_id}  (log in as above; "
+                "it buys every 10 s)",
+                f"  Its API        {api}/api/bots/{account.bot_id}",
                 f"  Kept in        {(o.state_dir / 'demo.json').resolve()}",
             ]
         )
@@ -317,6 +318,7 @@ class Stack:
         return "\n".join(
             [
                 "Crypteras is up.",
+                f"  Web app        http://{o.host}:{o.api_port}/app/",
                 f"  API            http://{o.host}:{o.api_port}"
                 "  (docs: /docs, health: /api/health)",
                 f"  Temporal UI    http://{o.host}:{o.ui_port}",

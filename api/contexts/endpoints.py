@@ -119,14 +119,14 @@ def context_public(context: ContextFields) -> ContextPublic:
     )
 
 
-def _not_found() -> ApiError:
+def context_not_found() -> ApiError:
     return ApiError(404, "context_not_found", "No such trading context.")
 
 
 async def _owned(session: SessionDep, user_id: uuid.UUID, context_id: uuid.UUID) -> TradingContext:
     context = await ContextRepository(session).get(user_id, context_id)
     if context is None:
-        raise _not_found()
+        raise context_not_found()
     return context
 
 
@@ -136,7 +136,7 @@ async def _written(session: SessionDep, context: TradingContext) -> ContextPubli
     try:
         await session.flush()
     except StaleDataError:
-        raise _not_found() from None
+        raise context_not_found() from None
     return context_public(context)
 
 
@@ -316,5 +316,5 @@ async def delete_context(context_id: uuid.UUID, user: CurrentUser, session: Sess
         )
     # One conditional DELETE: of two racing deletes, one answers 204 and the other 404.
     if not await ContextRepository(session).delete(user.id, context_id):
-        raise _not_found()
+        raise context_not_found()
     return Response(status_code=204)

@@ -177,8 +177,8 @@ async def checkout(
                 str(user.id),
                 user.email,
                 body.plan.value,
-                success_url=f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
-                cancel_url=f"{base}/billing/canceled",
+                success_url=f"{base}/app/plans?checkout=paid&session_id={{CHECKOUT_SESSION_ID}}",
+                cancel_url=f"{base}/app/plans?checkout=canceled",
                 customer_id=state.customer_id if state.provider is PaymentProvider.STRIPE else None,
                 idempotency_key=key,
             )
@@ -188,7 +188,7 @@ async def checkout(
                 user.email,
                 body.plan.value,
                 body.method,
-                back_url=f"{base}/billing/return",
+                back_url=f"{base}/app/plans?checkout=mercadopago",
                 idempotency_key=key,
             )
     except PaymentProviderError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import STRONG_PASSWORD, registration
@@ -46,6 +47,7 @@ async def _access_token(base_url: str) -> str:
         return str(token)
 
 
+@pytest.mark.once  # the API surface: one database is enough
 async def test_schemathesis_finds_nothing(live_api: str, db: AsyncSession, tmp_path: Path) -> None:
     token = await _access_token(live_api)
     exclusions = [arg for operation in EXCLUDED for arg in ("--exclude-operation-id", operation)]

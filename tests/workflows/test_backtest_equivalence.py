@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -62,6 +63,7 @@ def steps(start: datetime) -> list[Candle]:
     ]
 
 
+@pytest.mark.once  # the bots' own rules against themselves: one database is enough
 async def test_a_live_paper_bot_and_its_backtest_make_the_same_orders_and_funds(
     temporal: Client,
     sessions: async_sessionmaker[AsyncSession],

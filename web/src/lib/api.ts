@@ -1,0 +1,171 @@
+// The API client: JSON over fetch, the access token kept in memory and refreshed silently with
+// the refresh token (rotated by the API on every use), every refusal turned into an ApiError
+// carrying the API's own code and message.
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+
+  /** The API's per-field validation messages (code `validation_error` and friends). */
+  get fields(): FieldProblem[] {
+    const fields = this.details.fields;
+    return Array.isArray(fields) ? (fields as FieldProblem[]) : [];
+  }
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+}
+
+const REFRESH_KEY = "crypteras.refresh";
+/** The code of a request that never got an answer (offline, server down). */
+export const NETWORK_ERROR = "network_error";
+
+/** What the app reacts to: a session that can no longer be refreshed. */
+type Listener = () => void;
+
+export class Api {
+  private access: string | null = null;
+  private refreshing: Promise<boolean> | null = null;
+  private expiredListeners: Listener[] = [];
+
+  constructor(
+    private readonly storage: Pick<Storage, "getItem" | "setItem" | "removeItem">,
+    private readonly fetcher: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  get signedIn(): boolean {
+    return this.access !== null || this.storage.getItem(REFRESH_KEY) !== null;
+  }
+
+  onExpired(listener: Listener): void {
+    this.expiredListeners.push(listener);
+  }
+
+  start(tokens: TokenPair): void {
+    this.access = tokens.access_token;
+    this.storage.setItem(REFRESH_KEY, tokens.refresh_token);
+  }
+
+  forget(): void {
+    this.access = null;
+    this.storage.removeItem(REFRESH_KEY);
+  }
+
+  async login(email: string, password: string): Promise<void> {
+    this.start(await this.request<TokenPair>("POST", "/api/auth/login", { email, password }, false));
+  }
+
+  async logout(): Promise<void> {
+    const refresh = this.storage.getItem(REFRESH_KEY);
+    try {
+      if (refresh) await this.request("POST", "/api/auth/logout", { refresh_token: refresh }, false);
+    } finally {
+      this.forget();
+    }
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("POST", path, body);
+  }
+
+  put<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("PUT", path, body);
+  }
+
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>("DELETE", path);
+  }
+
+  /** The session is over: forgotten here, and the app told (it sends the user to log in). */
+  private expired(error?: ApiError): ApiError {
+    this.forget();
+    for (const listener of this.expiredListeners) listener();
+    return error ?? new ApiError(401, "session_expired", "Your session has ended; log in again.");
+  }
+
+  /** One refresh at a time: parallel requests that all met a 401 wait for the same one, since
+   * the API rotates the refresh token and would see a second use as a stolen token. */
+  private refresh(): Promise<boolean> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<boolean> {
+    const refresh = this.storage.getItem(REFRESH_KEY);
+    if (!refresh) return false;
+    try {
+      this.start(
+        await this.request<TokenPair>("POST", "/api/auth/refresh", { refresh_token: refresh }, false),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.status < 500) this.forget();
+      return false;
+    }
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, authed = true): Promise<T> {
+    if (authed && this.access === null && !(await this.refresh())) throw this.expired();
+    let response = await this.send(method, path, body, authed);
+    if (authed && response.status === 401) {
+      if (!(await this.refresh())) throw this.expired(await errorOf(response));
+      response = await this.send(method, path, body, authed);
+      if (response.status === 401) throw this.expired(await errorOf(response));
+    }
+    if (!response.ok) throw await errorOf(response);
+    if (response.status === 204) return undefined as T;
+    const type = response.headers.get("content-type") ?? "";
+    return (type.includes("json") ? await response.json() : await response.blob()) as T;
+  }
+
+  private async send(method: string, path: string, body: unknown, authed: boolean): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (authed && this.access) headers.Authorization = `Bearer ${this.access}`;
+    try {
+      return await this.fetcher(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, NETWORK_ERROR, "The server could not be reached.");
+    }
+  }
+}
+
+/** The API's `{"error": {code, message, details}}`, or a plain description of anything else
+ * (a proxy's HTML page, a dropped connection): never the raw body. */
+export async function errorOf(response: Response): Promise<ApiError> {
+  try {
+    const { error } = await response.json();
+    if (error && typeof error.code === "string" && typeof error.message === "string") {
+      return new ApiError(response.status, error.code, error.message, error.details ?? {});
+    }
+  } catch {
+    // not JSON: described below
+  }
+  return new ApiError(response.status, "http_error", `${response.status} ${response.statusText}`);
+}
+
+export const api = new Api(localStorage);

@@ -1,0 +1,70 @@
+// Turning the API's candles and orders into what the charts draw.
+
+export interface Candle {
+  time: number; // the candle's open, in seconds since the epoch (UTC)
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+}
+
+export interface Trade {
+  side: "buy" | "sell";
+  at: string; // ISO time the order was placed
+  filled: boolean;
+}
+
+export interface Marker {
+  time: number;
+  side: "buy" | "sell";
+}
+
+interface ApiCandle {
+  open_time: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+}
+
+export function candlesOf(rows: ApiCandle[]): Candle[] {
+  return rows.map((row) => ({
+    time: Math.floor(Date.parse(row.open_time) / 1000),
+    open: row.open,
+    high: row.high,
+    low: row.low,
+    close: row.close,
+  }));
+}
+
+/** Decimals for a price axis: a market's prices in the thousands need cents, a coin priced in
+ * another coin needs satoshis. */
+export function pricePrecision(candles: Candle[]): number {
+  const last = Number(candles.at(-1)?.close ?? 0);
+  if (last >= 1000) return 2;
+  if (last >= 1) return 4;
+  return 8;
+}
+
+/** Each filled order on the candle it was placed in (the last candle that opened at or
+ * before it); orders before the first candle shown are left out. Sorted by time, as the
+ * chart needs. */
+export function markersOf(candles: Candle[], trades: Trade[]): Marker[] {
+  if (candles.length === 0) return [];
+  const opens = candles.map((c) => c.time);
+  const marks: Marker[] = [];
+  for (const trade of trades) {
+    if (!trade.filled) continue;
+    const at = Date.parse(trade.at) / 1000;
+    if (at < opens[0]!) continue;
+    let low = 0;
+    let high = opens.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (opens[middle]! <= at) low = middle;
+      else high = middle - 1;
+    }
+    marks.push({ time: opens[low]!, side: trade.side });
+  }
+  return marks.sort((a, b) => a.time - b.time);
+}

@@ -1,0 +1,15 @@
+import { createApp } from "vue";
+import App from "./App.vue";
+import { api } from "./lib/api";
+import { i18n } from "./i18n";
+import { router } from "./router";
+import "./style.css";
+
+// A session that can no longer be refreshed: log in again, then come back here.
+api.onExpired(() => {
+  const here = router.currentRoute.value;
+  if (here.meta.public) return;
+  void router.push({ name: "login", query: { next: here.fullPath, expired: "1" } });
+});
+
+createApp(App).use(i18n).use(router).mount("#app");
