@@ -4,6 +4,7 @@ every chart of a market polling at once costs the venue one request."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Annotated
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from adapters.contexts import ContextRepository
+from adapters.exchanges.catalogue import TIMEFRAMES
 from adapters.exchanges.errors import ExchangeError, UnknownSymbol
 from adapters.exchanges.factory import ExchangeFactory
 from api.deps import CurrentUser, ExchangesDep, SessionDep
@@ -25,9 +27,12 @@ router = APIRouter(
 
 MAX_CANDLES = 500
 FRESH_SECONDS = 5.0
+# Every venue's timeframes; the context's own venue may serve fewer (timeframe_unsupported).
+ANY_TIMEFRAME = "^(" + "|".join(sorted({t for ts in TIMEFRAMES.values() for t in ts})) + ")$"
 
 _Key = tuple[Venue, str, str, int]
-_cache: dict[_Key, tuple[float, list[Candle]]] = {}
+# A market's read, shared by every request that asks while it is fresh (or still running).
+_reads: dict[_Key, tuple[float, asyncio.Task[list[Candle]]]] = {}
 
 
 class CandleList(BaseModel):
@@ -37,18 +42,26 @@ class CandleList(BaseModel):
     candles: list[Candle]  # oldest first; the last may still be open
 
 
-async def _read(exchanges: ExchangeFactory, key: _Key) -> list[Candle]:
-    now = time.monotonic()
-    cached = _cache.get(key)
-    if cached is not None and now - cached[0] < FRESH_SECONDS:
-        return cached[1]
+async def _fetch(exchanges: ExchangeFactory, key: _Key) -> list[Candle]:
     venue, symbol, timeframe, limit = key
     async with exchanges.connect(venue) as exchange:
-        candles = await exchange.candles(symbol, timeframe, limit=limit)
-    for old in [k for k, (at, _) in _cache.items() if now - at >= FRESH_SECONDS]:
-        del _cache[old]
-    _cache[key] = (now, candles)
-    return candles
+        return await exchange.candles(symbol, timeframe, limit=limit)
+
+
+async def _read(exchanges: ExchangeFactory, key: _Key) -> list[Candle]:
+    now = time.monotonic()
+    for old in [k for k, (at, _) in _reads.items() if now - at >= FRESH_SECONDS]:
+        del _reads[old]
+    if key not in _reads or _reads[key][1].get_loop() is not asyncio.get_running_loop():
+        _reads[key] = (now, asyncio.create_task(_fetch(exchanges, key)))
+    at, read = _reads[key]
+    try:
+        # shield: a caller that gives up (client gone) does not cancel the others' read.
+        return await asyncio.shield(read)
+    except Exception:
+        if _reads.get(key) == (at, read):
+            del _reads[key]  # a failed read is not kept: the next request asks again
+        raise
 
 
 @router.get("/{context_id}/candles", response_model=CandleList, responses=error_responses(404, 503))
@@ -57,7 +70,7 @@ async def context_candles(
     user: CurrentUser,
     session: SessionDep,
     exchanges: ExchangesDep,
-    timeframe: Annotated[str, Query(max_length=8)] = "1m",
+    timeframe: Annotated[str, Query(pattern=ANY_TIMEFRAME)] = "1m",
     limit: Annotated[int, Query(ge=1, le=MAX_CANDLES)] = 200,
 ) -> CandleList:
     """The newest `limit` candles of the context's market on its venue, oldest first."""

@@ -55,8 +55,11 @@ async def test_a_timeframe_the_venue_lacks_or_too_many_candles_are_refused(
     t = await trader()
     context = await add_context(sessions, t.id)
     url = f"/api/contexts/{context}/candles"
-    refused = await api.get(url, params={"timeframe": "7m"}, headers=t.headers)
+    # Mercado Bitcoin's 3h is no timeframe of the paper venue's; 7m is no venue's.
+    refused = await api.get(url, params={"timeframe": "3h"}, headers=t.headers)
     assert_error(refused, 422, "timeframe_unsupported")
+    invalid = await api.get(url, params={"timeframe": "7m"}, headers=t.headers)
+    assert_error(invalid, 422, "validation_error")
     assert_error(
         await api.get(url, params={"limit": 501}, headers=t.headers), 422, "validation_error"
     )

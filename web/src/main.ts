@@ -1,6 +1,6 @@
 import { createApp } from "vue";
 import App from "./App.vue";
-import { api } from "./lib/api";
+import { api, REFRESH_KEY } from "./lib/api";
 import { i18n } from "./i18n";
 import { router } from "./router";
 import "./style.css";
@@ -10,6 +10,11 @@ api.onExpired(() => {
   const here = router.currentRoute.value;
   if (here.meta.public) return;
   void router.push({ name: "login", query: { next: here.fullPath, expired: "1" } });
+});
+
+// Logged out in another tab: this one ends too.
+window.addEventListener("storage", (event) => {
+  if (event.key === REFRESH_KEY && event.newValue === null) api.end();
 });
 
 createApp(App).use(i18n).use(router).mount("#app");

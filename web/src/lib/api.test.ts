@@ -54,6 +54,21 @@ describe("Api", () => {
     expect(storage.getItem("crypteras.refresh")).toBeNull();
   });
 
+  it("keeps the session when the API cannot be reached to refresh it", async () => {
+    const storage = memory();
+    const api = new Api(storage, (async () => {
+      throw new TypeError("Failed to fetch");
+    }) as typeof fetch);
+    api.start({ access_token: "stale", refresh_token: "refresh-0", expires_in: 900 });
+    api.forget();
+    storage.setItem("crypteras.refresh", "refresh-0");
+    let expired = 0;
+    api.onExpired(() => (expired += 1));
+    await expect(api.get("/a")).rejects.toMatchObject({ code: NETWORK_ERROR });
+    expect(expired).toBe(0);
+    expect(storage.getItem("crypteras.refresh")).toBe("refresh-0");
+  });
+
   it("turns the API's error body into its code, message and field problems", async () => {
     const fields = [{ field: "config.order_amount", message: "must be positive", type: "value_error" }];
     const api = new Api(memory(), (async () =>

@@ -17,10 +17,14 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** The API's per-field validation messages (code `validation_error` and friends). */
+  /** The API's per-field validation messages (code `validation_error` and friends); some
+   * refusals list bare field names there instead, already said in the message. */
   get fields(): FieldProblem[] {
     const fields = this.details.fields;
-    return Array.isArray(fields) ? (fields as FieldProblem[]) : [];
+    if (!Array.isArray(fields)) return [];
+    return fields.filter(
+      (f): f is FieldProblem => typeof f === "object" && f !== null && "field" in f && "message" in f,
+    );
   }
 }
 
@@ -30,16 +34,20 @@ export interface TokenPair {
   expires_in: number;
 }
 
-const REFRESH_KEY = "crypteras.refresh";
+export const REFRESH_KEY = "crypteras.refresh";
 /** The code of a request that never got an answer (offline, server down). */
 export const NETWORK_ERROR = "network_error";
 
 /** What the app reacts to: a session that can no longer be refreshed. */
 type Listener = () => void;
 
+/** A refresh's outcome: a new access token, the API's refusal (the session is over), or no
+ * answer (offline, the API restarting: the session may well be fine). */
+type Refreshed = "ok" | "refused" | ApiError;
+
 export class Api {
   private access: string | null = null;
-  private refreshing: Promise<boolean> | null = null;
+  private refreshing: Promise<Refreshed> | null = null;
   private expiredListeners: Listener[] = [];
 
   constructor(
@@ -94,43 +102,62 @@ export class Api {
     return this.request<T>("DELETE", path);
   }
 
-  /** The session is over: forgotten here, and the app told (it sends the user to log in). */
-  private expired(error?: ApiError): ApiError {
+  /** The session is over (here, or logged out in another tab): forgotten, and the app told (it
+   * sends the user to log in). */
+  end(error?: ApiError): ApiError {
     this.forget();
     for (const listener of this.expiredListeners) listener();
     return error ?? new ApiError(401, "session_expired", "Your session has ended; log in again.");
   }
 
-  /** One refresh at a time: parallel requests that all met a 401 wait for the same one, since
-   * the API rotates the refresh token and would see a second use as a stolen token. */
-  private refresh(): Promise<boolean> {
-    this.refreshing ??= this.doRefresh().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
+  /** One refresh at a time: the API rotates the refresh token and sees a second use of one as
+   * a stolen token, revoking the whole login. Parallel requests of this tab share one refresh;
+   * other tabs (sharing the token in localStorage) wait on a Web Lock and then read the token
+   * the first one stored. */
+  private refresh(): Promise<Refreshed> {
+    const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+    // The DOM typing nests the callback's promise; the lock resolves to its value.
+    const run = (): Promise<Refreshed> =>
+      locks ? (locks.request("crypteras-refresh", () => this.doRefresh()) as unknown as Promise<Refreshed>) : this.doRefresh();
+    const refreshing =
+      this.refreshing ??
+      run().finally(() => {
+        this.refreshing = null;
+      });
+    this.refreshing = refreshing;
+    return refreshing;
   }
 
-  private async doRefresh(): Promise<boolean> {
+  private async doRefresh(): Promise<Refreshed> {
     const refresh = this.storage.getItem(REFRESH_KEY);
-    if (!refresh) return false;
+    if (!refresh) return "refused";
     try {
       this.start(
         await this.request<TokenPair>("POST", "/api/auth/refresh", { refresh_token: refresh }, false),
       );
-      return true;
+      return "ok";
     } catch (error) {
-      if (error instanceof ApiError && error.status < 500) this.forget();
-      return false;
+      if (!(error instanceof ApiError)) throw error;
+      return error.status === 0 || error.status >= 500 ? error : "refused";
     }
   }
 
+  /** A usable session, or the reason there is none: an ended session is forgotten (and the app
+   * told); an unreachable API leaves it as it is. */
+  private async renewed(refusal?: Response): Promise<void> {
+    const outcome = await this.refresh();
+    if (outcome === "ok") return;
+    if (outcome === "refused") throw this.end(refusal ? await errorOf(refusal) : undefined);
+    throw outcome;
+  }
+
   async request<T>(method: string, path: string, body?: unknown, authed = true): Promise<T> {
-    if (authed && this.access === null && !(await this.refresh())) throw this.expired();
+    if (authed && this.access === null) await this.renewed();
     let response = await this.send(method, path, body, authed);
     if (authed && response.status === 401) {
-      if (!(await this.refresh())) throw this.expired(await errorOf(response));
+      await this.renewed(response);
       response = await this.send(method, path, body, authed);
-      if (response.status === 401) throw this.expired(await errorOf(response));
+      if (response.status === 401) throw this.end(await errorOf(response));
     }
     if (!response.ok) throw await errorOf(response);
     if (response.status === 204) return undefined as T;

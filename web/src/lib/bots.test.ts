@@ -13,7 +13,7 @@ describe("configOf", () => {
       order_type: "market",
       risk: {
         take_profit: { enabled: true, percent: "3" },
-        stop_loss: { enabled: true, soft_percent: "5" },
+        stop_loss: { enabled: true, soft_percent: "5", hard_percent: "10" },
         trailing_stop: { enabled: false },
         circuit_breaker: { enabled: true },
       },
@@ -25,6 +25,18 @@ describe("configOf", () => {
     const config = configOf(form, "ETH-BTC");
     expect(config).toMatchObject({ cron: "0 9 * * *", timezone: "America/Sao_Paulo", limit_offset_percent: "0.1", max_buys: 3 });
     expect(config).not.toHaveProperty("interval_seconds");
+  });
+
+  it("sends a mistyped count as typed, for the API to refuse by name, never as unlimited", () => {
+    const form = { ...newBotForm("smart"), max_buys: "3x", interval_seconds: " 60 " };
+    expect(configOf(form, "BTC-BRL")).toMatchObject({ max_buys: "3x", interval_seconds: 60 });
+    const dca = { ...newBotForm("dca"), max_cycles: "1,5" };
+    expect(configOf(dca, "BTC-BRL")).toMatchObject({ max_cycles: "1,5" });
+  });
+
+  it("switches the stop loss off whole", () => {
+    const form = { ...newBotForm("smart"), stop_loss: false, stop_loss_percent: "12" };
+    expect(configOf(form, "BTC-BRL")).toMatchObject({ risk: { stop_loss: { enabled: false } } });
   });
 
   it("makes a Candle bot with the chosen indicators", () => {

@@ -62,6 +62,7 @@ export interface BotForm {
   take_profit_percent: string;
   stop_loss: boolean;
   stop_loss_percent: string;
+  stop_loss_hard_percent: string;
   trailing_stop: boolean;
   circuit_breaker: boolean;
   timeframe: string;
@@ -90,6 +91,7 @@ export function newBotForm(kind: BotKind = "smart"): BotForm {
     take_profit_percent: "3",
     stop_loss: true,
     stop_loss_percent: "5",
+    stop_loss_hard_percent: "10",
     trailing_stop: false,
     circuit_breaker: true,
     timeframe: "1h",
@@ -104,7 +106,10 @@ export function newBotForm(kind: BotKind = "smart"): BotForm {
 }
 
 const trimmed = (value: string): string => value.trim().replace(",", ".");
-const optionalInt = (value: string): number | null => (value.trim() ? Number(value.trim()) : null);
+/** A whole number as a number; anything else as typed, for the API to refuse by the field's
+ * name (never NaN, which JSON would send as null: "unlimited"). */
+const whole = (value: string): number | string => (/^\d+$/.test(value.trim()) ? Number(value.trim()) : value.trim());
+const optionalInt = (value: string): number | string | null => (value.trim() ? whole(value) : null);
 const optionalAmount = (value: string): string | null => (value.trim() ? trimmed(value) : null);
 
 /** The config the API validates: amounts stay decimal strings (a comma typed as the decimal
@@ -123,7 +128,14 @@ export function configOf(form: BotForm, symbol: string): Record<string, unknown>
   }
   const risk = {
     take_profit: { enabled: form.take_profit, percent: trimmed(form.take_profit_percent) || "3" },
-    stop_loss: { enabled: form.stop_loss, soft_percent: optionalAmount(form.stop_loss_percent) },
+    // The soft stop sells after its confirmation window, the hard one at once (deeper).
+    stop_loss: form.stop_loss
+      ? {
+          enabled: true,
+          soft_percent: optionalAmount(form.stop_loss_percent),
+          hard_percent: optionalAmount(form.stop_loss_hard_percent),
+        }
+      : { enabled: false },
     trailing_stop: { enabled: form.trailing_stop },
     circuit_breaker: { enabled: form.circuit_breaker },
   };
@@ -131,7 +143,7 @@ export function configOf(form: BotForm, symbol: string): Record<string, unknown>
     symbol,
     order_amount: trimmed(form.order_amount),
     allocated_balance: trimmed(form.allocated_balance),
-    ...(form.max_buys.trim() ? { max_buys: Number(form.max_buys.trim()) } : {}),
+    ...(form.max_buys.trim() ? { max_buys: whole(form.max_buys) } : {}),
     risk,
   };
   if (form.kind === "candle") {
@@ -149,7 +161,7 @@ export function configOf(form: BotForm, symbol: string): Record<string, unknown>
   return {
     ...shared,
     mode: form.mode,
-    ...(form.mode === "CONTINUOUS" ? { interval_seconds: optionalInt(form.interval_seconds) } : {}),
+    ...(form.mode === "CONTINUOUS" ? { interval_seconds: whole(form.interval_seconds) } : {}),
     ...(form.mode === "SCHEDULED" ? { cron: form.cron.trim(), timezone: form.timezone.trim() } : {}),
     order_type: form.order_type,
     ...(form.order_type === "limit" ? { limit_offset_percent: trimmed(form.limit_offset_percent) } : {}),

@@ -14,6 +14,10 @@ describe("checkoutOutcome", () => {
     expect(checkoutOutcome({ checkout: "mercadopago" })).toBe("failed");
   });
 
+  it("waits for Mercado Pago's word on a card subscription, which returns with its id only", () => {
+    expect(checkoutOutcome({ checkout: "mercadopago", preapproval_id: "2c938084" })).toBe("pending");
+  });
+
   it("says nothing when the page was not reached from a checkout", () => {
     expect(checkoutOutcome({})).toBeNull();
     expect(checkoutOutcome({ checkout: "<script>" })).toBeNull();

@@ -14,6 +14,9 @@ export function checkoutOutcome(query: Record<string, unknown>): Outcome | null 
   if (checkout !== "mercadopago") return null;
   const raw = query.collection_status ?? query.status;
   const status = typeof raw === "string" ? raw.toLowerCase() : "";
+  // A card subscription (preapproval) comes back with its id only: Mercado Pago's notification
+  // says whether it was authorized.
+  if (!status && typeof query.preapproval_id === "string") return "pending";
   if (MP_PAID.has(status)) return "paid";
   if (MP_WAITING.has(status)) return "pending";
   return "failed";

@@ -8,12 +8,15 @@ export function useCall() {
   const busy = ref(false);
   const error: Ref<ApiError | null> = ref(null);
 
-  /** Runs `action`, keeping its refusal for the page to show; answers undefined when refused. */
+  /** Runs `action`, keeping its refusal for the page to show; answers undefined when refused.
+   * The last refusal stays shown until this call settles: a page that polls does not flicker
+   * (nor re-announce its alert) at every poll. */
   async function run<T>(action: () => Promise<T>): Promise<T | undefined> {
     busy.value = true;
-    error.value = null;
     try {
-      return await action();
+      const result = await action();
+      error.value = null;
+      return result;
     } catch (caught) {
       if (!(caught instanceof ApiError)) throw caught;
       error.value = caught;
@@ -26,12 +29,13 @@ export function useCall() {
   return { busy, error, run };
 }
 
-/** Calls `tick` now and every `seconds` while the page is mounted and visible. */
-export function usePolling(tick: () => Promise<unknown>, seconds: number): void {
+/** Calls `tick` now and every `seconds` while the page is mounted and visible, until it answers
+ * false (what it shows is gone). */
+export function usePolling(tick: () => Promise<boolean | void>, seconds: number): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   const loop = async () => {
-    if (!document.hidden) await tick().catch(() => undefined);
+    if (!document.hidden && (await tick()) === false) return;
     if (!stopped) timer = setTimeout(loop, seconds * 1000);
   };
   onMounted(() => void loop());
