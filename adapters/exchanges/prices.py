@@ -1,7 +1,7 @@
 """Prices the dashboard values positions at, read from the venues' public market data and
 shared by every user: the last price of a market (cached for `ttl`; when the venue cannot be
-read, the last one known, flagged stale) and a market's price at a past hour (the
-buy-and-hold comparison's start; history does not change, so it is kept)."""
+read, the last one known, flagged stale) and a market's opening prices of past hours or days
+(the buy-and-hold comparison; a candle's open never changes once it opened, so each is kept)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from adapters.exchanges.factory import ExchangeFactory
 from domain.market import Venue
 
 PRICE_TTL_SECONDS = 30.0
-_HISTORY_KEPT = 10_000  # past prices remembered (one per market and hour asked)
+_HISTORY_KEPT = 10_000  # past prices remembered (one per market, interval and candle asked)
+STEPS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 
 Market = tuple[Venue, str]  # (venue, BASE-QUOTE)
 
@@ -41,7 +42,7 @@ class MarketPrices:
         self._ttl = ttl
         self._clock = clock
         self._last: dict[Market, tuple[float, Quote]] = {}
-        self._past: dict[tuple[Market, datetime], Decimal | None] = {}
+        self._past: dict[tuple[Market, str, datetime], Decimal] = {}
         self._locks = {venue: asyncio.Lock() for venue in Venue}
 
     async def last(self, markets: set[Market]) -> dict[Market, Quote]:
@@ -90,21 +91,35 @@ class MarketPrices:
         """The market's opening price in the hour `at` falls in; None when the venue has no
         candle for it (the market did not trade yet) or cannot be read."""
         hour = at.replace(minute=0, second=0, microsecond=0)
-        key = (market, hour)
-        if key in self._past:
-            return self._past[key]
-        venue, symbol = market
-        exchange = self._factory.connect(venue)
-        try:
-            candles = await exchange.candles(
-                symbol, "1h", start=hour, end=hour + timedelta(hours=1), limit=1
-            )
-        except ExchangeError:
-            return None  # not remembered: asked again next time
-        finally:
-            await exchange.aclose()
-        price = candles[0].open if candles else None
-        if len(self._past) >= _HISTORY_KEPT:
-            self._past.pop(next(iter(self._past)))
-        self._past[key] = price
-        return price
+        return (await self.opens(market, "1h", [hour])).get(hour)
+
+    async def opens(
+        self, market: Market, interval: str, starts: list[datetime]
+    ) -> dict[datetime, Decimal]:
+        """The opening price of the `interval` ("1h" or "1d") candle opening at each of
+        `starts`, those not remembered read in one request; a candle the venue has not (the
+        market did not trade) or cannot give now is left out, and asked again next time."""
+        missing = sorted(s for s in starts if (market, interval, s) not in self._past)
+        if missing:
+            venue, symbol = market
+            step = STEPS[interval]
+            exchange = self._factory.connect(venue)
+            try:
+                candles = await exchange.candles(
+                    symbol,
+                    interval,
+                    start=missing[0],
+                    end=missing[-1] + step,
+                    limit=int((missing[-1] - missing[0]) / step) + 1,
+                )
+            except ExchangeError:
+                candles = []
+            finally:
+                await exchange.aclose()
+            asked = set(missing)
+            for candle in candles:
+                if candle.open_time in asked:
+                    if len(self._past) >= _HISTORY_KEPT:
+                        self._past.pop(next(iter(self._past)))
+                    self._past[(market, interval, candle.open_time)] = candle.open
+        return {s: p for s in starts if (p := self._past.get((market, interval, s))) is not None}

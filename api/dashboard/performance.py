@@ -73,6 +73,11 @@ class Series(BaseModel):
     points: list[PointOut]
 
 
+class HoldPoint(BaseModel):
+    at: datetime = Field(description="the bucket's start (UTC)")
+    equity: Money = Field(description="the capital, had it bought the coin at the first bucket")
+
+
 class BuyAndHold(BaseModel):
     currency: str
     venue: Venue
@@ -81,6 +86,10 @@ class BuyAndHold(BaseModel):
     to_price: Money
     market_return: Money = Field(description="holding it over the period (0.1 is +10 %)")
     bots_return: Money | None = Field(description="the bots' realized P&L over their capital")
+    points: list[HoldPoint] = Field(
+        description="beside the total's equity: the capital held in the coin, valued at each "
+        "bucket's opening price (buckets the venue has no candle for are left out)"
+    )
 
 
 class Performance(BaseModel):
@@ -205,14 +214,18 @@ async def _performance(
             Series(currency=c, capital=_ZERO, strategy=s, points=_points(p))
             for (s, c), p in sorted(strategies.items(), key=lambda i: str(i[0]))
         ],
-        buy_and_hold=await _bitcoin(session, user, prices, curves.start, total, capital),
+        buy_and_hold=await _bitcoin(session, user, prices, period, curves.start, total, capital),
     )
+
+
+_INTERVAL = {Period.HOUR: "1h", Period.DAY: "1d"}  # a bucket is one candle
 
 
 async def _bitcoin(
     session: AsyncSession,
     user: User,
     prices: MarketPrices,
+    period: Period,
     start: datetime,
     total: dict[str, list[Point]],
     capital: dict[str, Decimal],
@@ -235,6 +248,13 @@ async def _bitcoin(
         if first is None or last is None:
             continue  # the venue has no such market, or cannot be read: nothing to compare
         invested = capital.get(currency, _ZERO)
+        opens = await prices.opens(market, _INTERVAL[period], [p.at for p in points])
+        base = opens.get(points[0].at)
+        held = [
+            HoldPoint(at=p.at, equity=invested * opens[p.at] / base)
+            for p in points
+            if base and invested > 0 and p.at in opens
+        ]
         compared.append(
             BuyAndHold(
                 currency=str(currency),
@@ -244,6 +264,7 @@ async def _bitcoin(
                 to_price=last.price,
                 market_return=buy_and_hold(first, last.price),
                 bots_return=points[-1].cumulative_pnl / invested if invested > 0 else None,
+                points=held,
             )
         )
     return compared

@@ -89,6 +89,18 @@ async def test_equity_day_by_day_per_context_and_strategy_and_its_metrics(
     market = Decimal(compared["to_price"]) / Decimal(compared["from_price"]) - 1
     assert Decimal(compared["market_return"]) == market
     assert compared["bots_return"] == "0.0495"  # 49.5 over 1,000
+    # Beside the equity: the 1,000 held in Bitcoin, at each day's opening price.
+    days = await api.get(
+        f"/api/contexts/{context}/candles", params={"timeframe": "1d"}, headers=t.headers
+    )
+    opens = {
+        datetime.fromisoformat(c["open_time"]): Decimal(c["open"]) for c in days.json()["candles"]
+    }
+    held = {datetime.fromisoformat(p["at"]): Decimal(p["equity"]) for p in compared["points"]}
+    equity_days = [datetime.fromisoformat(p["at"]) for p in result["total"][0]["points"]]
+    assert list(held) == [day for day in equity_days if day in opens] and len(held) >= 2
+    first = opens[equity_days[0]]
+    assert held == {day: Decimal(1000) * opens[day] / first for day in held}
 
     hourly = await get(api, t, "performance", period="hour")
     assert len(hourly["total"][0]["points"]) >= 7 * 24

@@ -1,6 +1,7 @@
 """The trader's journey in a real browser against a real `crypteras up`: sign up, open a paper
 market, start a CONTINUOUS SmartBot and watch it trade on its chart, pause it, upgrade to PRO
-through the Stripe simulator's checkout page, create a DCA bot, log out and in. Then the
+through the Stripe simulator's checkout page, backtest the SmartBot, create a DCA bot, log out
+and in. Then the
 hostile cases: a session that can no longer be refreshed, and another user's bot by URL."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,8 @@ async def log_in(page: Page, email: str) -> None:
 
 async def open_paper_market(page: Page, symbol: str) -> None:
     await page.get_by_role("link", name="Mercados").click()
-    await page.get_by_label("Corretora").select_option("paper")
+    await expect(page.get_by_role("heading", name="Mercados")).to_be_visible()
+    await page.get_by_label("Corretora", exact=True).select_option("paper")
     await page.get_by_label("Mercado", exact=True).select_option(symbol)
     await page.get_by_role("button", name="Abrir mercado").click()
     await expect(page.get_by_role("cell", name=symbol, exact=True)).to_be_visible()
@@ -75,6 +78,7 @@ async def new_bot(
     settings step is shot and checked too."""
     await page.get_by_role("link", name="Robôs").click()
     await page.get_by_role("link", name="Novo robô").click()
+    await expect(page.get_by_role("heading", name="Novo robô")).to_be_visible()
     await page.get_by_label(kind).check()
     await page.get_by_role("button", name="Avançar").click()
     if problems is not None:
@@ -138,6 +142,17 @@ async def test_the_traders_journey(app_url: str) -> None:
         await page.get_by_role("button", name="Pay").click()
         await expect(page).to_have_url(re.compile(r"/app/plans\?checkout=paid"))
         await expect(page.get_by_test_id("current-plan")).to_contain_text("PRO", timeout=WAIT_MS)
+
+        # A backtest of the SmartBot over its market's past week, on the PRO plan.
+        await page.get_by_role("link", name="Backtests").click()
+        await expect(page.get_by_role("heading", name="Backtests")).to_be_visible()
+        await page.get_by_label("Tempo gráfico", exact=True).select_option("15m")
+        await page.get_by_label("De", exact=True).fill(f"{date.today() - timedelta(days=7)}")
+        await page.get_by_role("button", name="Rodar backtest").click()
+        result = page.get_by_role("region", name="Resultado")
+        await expect(result).to_contain_text("Pronto", timeout=WAIT_MS)
+        await expect(result.get_by_role("img", name="Patrimônio")).to_be_visible()
+        problems += await shoot(page, "backtests")
 
         await new_bot(page, "Robô DCA", {"Cada compra": "100", "Alocado (BRL)": "1200"})
         await expect(page.get_by_role("heading", name="Robô DCA BTC-BRL")).to_be_visible()

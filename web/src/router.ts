@@ -18,6 +18,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/bots", name: "bots", component: () => import("./pages/BotsPage.vue") },
   { path: "/bots/new", name: "bot-new", component: () => import("./pages/NewBotPage.vue") },
   { path: "/bots/:id", name: "bot", component: () => import("./pages/BotPage.vue"), props: true },
+  { path: "/backtests", name: "backtests", component: () => import("./pages/BacktestsPage.vue") },
   { path: "/orders", name: "orders", component: () => import("./pages/OrdersPage.vue") },
   { path: "/account", name: "account", component: () => import("./pages/AccountPage.vue") },
   { path: "/:rest(.*)*", name: "missing", component: () => import("./pages/MissingPage.vue") },

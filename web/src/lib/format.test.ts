@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { money, percent, ratio } from "./format";
+import { decimal, money, percent, ratio } from "./format";
 
 describe("money", () => {
   it("formats reais the Brazilian way, keeping every digit the API sent", () => {
@@ -25,6 +25,13 @@ describe("money", () => {
   it("shows a dash for nothing", () => {
     expect(money(null, "BRL", "en")).toBe("—");
     expect(money("", "BRL", "en")).toBe("—");
+  });
+});
+
+describe("decimal", () => {
+  it("shows a ratio to two decimals in the user's format", () => {
+    expect(decimal(6.4733418185211, "pt-BR")).toBe("6,47");
+    expect(decimal(null, "en")).toBe("—");
   });
 });
 

@@ -49,6 +49,12 @@ export function ratio(value: string | null | undefined, locale: string): string 
   );
 }
 
+/** A ratio such as Sharpe's, to two decimals. Display only: through a float. */
+export function decimal(value: unknown, locale: string): string {
+  if (value === null || value === undefined || value === "") return "—";
+  return new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(Number(value));
+}
+
 export function dateTime(iso: string | null | undefined, locale: string): string {
   if (!iso) return "—";
   return new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "medium" }).format(

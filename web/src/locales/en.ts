@@ -4,7 +4,7 @@ export default {
   nav: {
     main: "Main", skip: "Skip to content", menu: "Menu", language: "Language", logout: "Log out",
     dashboard: "Dashboard", bots: "Bots", orders: "Orders", contexts: "Markets", keys: "Exchange keys",
-    plans: "Plan", account: "Account",
+    plans: "Plan", account: "Account", backtests: "Backtests",
   },
   errors: { network: "The server could not be reached. Check your connection and try again." },
   common: { status: "Status", created: "Created", actions: "Actions" },
@@ -23,10 +23,10 @@ export default {
   dashboard: {
     title: "Dashboard", balance: "Total balance", realized: "Realized P&L", unrealized: "Unrealized P&L",
     activity: "Activity", activity_line: "{bots} active bots · {trades} trades · {orders} open orders",
-    win_rate: "Win rate", equity: "Equity", no_trades: "No closed trades yet: the curve starts with the first.",
+    win_rate: "Win rate", equity: "Equity against holding Bitcoin", no_trades: "No closed trades yet: the curve starts with the first.",
     versus_hold: "{symbol}: holding it {market}, your bots {bots}", by_strategy: "By strategy",
     strategy: "Strategy", invested: "Invested", trades: "Trades", alerts: "Alerts", no_alerts: "No alerts.",
-    mark_read: "Mark read", balances: "Balances per exchange", stale: "last known", locked: "in orders",
+    mark_read: "Mark read", bots_line: "Bots ({currency})", hold_line: "Holding {symbol}", balances: "Balances per exchange", stale: "last known", locked: "in orders",
     no_venues: "Connect an exchange key or open a paper market to see balances.",
   },
   contexts: {
@@ -45,11 +45,11 @@ export default {
   plans: {
     title: "Your plan", current: "Current plan: {plan}", renews: "Renews on {at}", ends: "Ends on {at}",
     cancel: "Cancel at the end of the period", confirm_cancel: "Cancel your plan at the end of the paid period?",
-    pay_with: "Pay with", month: "month", choose: "Choose {plan}", contexts: "{n} market | {n} markets",
+    pay_with: "Pay with", method: "by", methods: { card: "card, renewed monthly", boleto: "boleto" }, month: "month", choose: "Choose {plan}", contexts: "{n} market | {n} markets",
     bots: "{n} bot | {n} bots", history: "{n} day of history | {n} days of history", backtests: "{n} backtest a day | {n} backtests a day",
     outcome: {
       paid: "Payment received. Your new plan starts as soon as the provider confirms it, usually within seconds.",
-      pending: "Mercado Pago is confirming your payment; your new plan starts as soon as it does.",
+      pending: "Mercado Pago is confirming your payment (a PIX within minutes, a boleto within three business days); your new plan starts as soon as it does.",
       canceled: "Checkout canceled: nothing was charged and your plan is unchanged.",
       failed: "The payment was not completed. Nothing was charged; you can try again.",
     },
@@ -107,5 +107,12 @@ export default {
     delete_title: "Delete account", delete_help: "Stops your bots, cancels your plan and erases your personal data. This cannot be undone.",
     delete: "Delete my account", confirm_delete: "Delete your account for good?",
   },
+  backtests: {
+    title: "Backtests", intro: "Runs one of your bots, with its exact rules, over a past period of its market's candles (PRO and MAX).",
+    bot: "Bot", run: "Run backtest", result: "Result", none: "No backtests yet.", equity: "Equity",
+    return: "Return", pnl: "P&L", hold: "Holding the coin", drawdown: "Deepest drawdown", asked: "Asked",
+    period: "Period",
+  },
+  backtest_status: { pending: "Running", ready: "Ready", failed: "Failed" },
   missing: { title: "This page does not exist." },
 };

@@ -4,7 +4,7 @@ export default {
   nav: {
     main: "Principal", skip: "Ir para o conteúdo", menu: "Menu", language: "Idioma", logout: "Sair",
     dashboard: "Painel", bots: "Robôs", orders: "Ordens", contexts: "Mercados", keys: "Chaves das corretoras",
-    plans: "Plano", account: "Conta",
+    plans: "Plano", account: "Conta", backtests: "Backtests",
   },
   errors: { network: "Não foi possível falar com o servidor. Verifique sua conexão e tente de novo." },
   common: { status: "Situação", created: "Criado em", actions: "Ações" },
@@ -23,10 +23,10 @@ export default {
   dashboard: {
     title: "Painel", balance: "Saldo total", realized: "Resultado realizado", unrealized: "Resultado não realizado",
     activity: "Atividade", activity_line: "{bots} robôs ativos · {trades} operações · {orders} ordens abertas",
-    win_rate: "Taxa de acerto", equity: "Patrimônio", no_trades: "Nenhuma operação fechada ainda: a curva começa na primeira.",
+    win_rate: "Taxa de acerto", equity: "Patrimônio contra segurar Bitcoin", no_trades: "Nenhuma operação fechada ainda: a curva começa na primeira.",
     versus_hold: "{symbol}: segurar a moeda {market}, seus robôs {bots}", by_strategy: "Por estratégia",
     strategy: "Estratégia", invested: "Investido", trades: "Operações", alerts: "Alertas", no_alerts: "Nenhum alerta.",
-    mark_read: "Marcar como lido", balances: "Saldos por corretora", stale: "último conhecido", locked: "em ordens",
+    mark_read: "Marcar como lido", bots_line: "Robôs ({currency})", hold_line: "Segurando {symbol}", balances: "Saldos por corretora", stale: "último conhecido", locked: "em ordens",
     no_venues: "Conecte uma chave de corretora ou abra um mercado simulado para ver saldos.",
   },
   contexts: {
@@ -45,11 +45,11 @@ export default {
   plans: {
     title: "Seu plano", current: "Plano atual: {plan}", renews: "Renova em {at}", ends: "Termina em {at}",
     cancel: "Cancelar no fim do período", confirm_cancel: "Cancelar seu plano no fim do período pago?",
-    pay_with: "Pagar com", month: "mês", choose: "Assinar {plan}", contexts: "{n} mercado | {n} mercados",
+    pay_with: "Pagar com", method: "por", methods: { card: "cartão, renovado todo mês", boleto: "boleto" }, month: "mês", choose: "Assinar {plan}", contexts: "{n} mercado | {n} mercados",
     bots: "{n} robô | {n} robôs", history: "{n} dia de histórico | {n} dias de histórico", backtests: "{n} backtest por dia | {n} backtests por dia",
     outcome: {
       paid: "Pagamento recebido. Seu novo plano começa assim que o provedor confirmar, em geral em segundos.",
-      pending: "O Mercado Pago está confirmando seu pagamento; seu novo plano começa assim que ele confirmar.",
+      pending: "O Mercado Pago está confirmando seu pagamento (um PIX em minutos, um boleto em até três dias úteis); seu novo plano começa assim que ele confirmar.",
       canceled: "Pagamento cancelado: nada foi cobrado e seu plano não mudou.",
       failed: "O pagamento não foi concluído. Nada foi cobrado; você pode tentar de novo.",
     },
@@ -107,5 +107,12 @@ export default {
     delete_title: "Excluir conta", delete_help: "Para seus robôs, cancela seu plano e apaga seus dados pessoais. Não dá para desfazer.",
     delete: "Excluir minha conta", confirm_delete: "Excluir sua conta de vez?",
   },
+  backtests: {
+    title: "Backtests", intro: "Roda um dos seus robôs, com as mesmas regras, sobre um período passado dos candles do mercado dele (PRO e MAX).",
+    bot: "Robô", run: "Rodar backtest", result: "Resultado", none: "Nenhum backtest ainda.", equity: "Patrimônio",
+    return: "Retorno", pnl: "Resultado", hold: "Segurar a moeda", drawdown: "Maior queda", asked: "Pedido em",
+    period: "Período",
+  },
+  backtest_status: { pending: "Rodando", ready: "Pronto", failed: "Falhou" },
   missing: { title: "Esta página não existe." },
 };
