@@ -170,6 +170,14 @@ async def test_the_traders_journey(app_url: str) -> None:
         await log_in(page, email)
         await expect(page.get_by_role("heading", name="Robôs")).to_be_visible()
         problems += await shoot(page, "login")
+
+        # In English, kept across a reload; reais still in the market's format.
+        await page.get_by_label("Idioma").select_option("en")
+        await expect(page.get_by_role("heading", name="Bots", exact=True)).to_be_visible()
+        await page.reload()
+        await expect(page.get_by_text("Realized: R$0.00").first).to_be_visible()
+        assert await page.evaluate("document.documentElement.lang") == "en"
+        problems += await shoot(page, "bots-english")
         assert problems == []
 
 

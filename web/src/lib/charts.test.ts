@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { candlesOf, markersOf, pricePrecision } from "./charts";
+import { candlesOf, drawdownOf, markersOf, pricePrecision } from "./charts";
 
 const candles = candlesOf(
   ["2026-12-01T10:00:00Z", "2026-12-01T10:01:00Z", "2026-12-01T10:02:00Z"].map((open_time) => ({
@@ -10,6 +10,13 @@ const candles = candlesOf(
     close: "1.5",
   })),
 );
+
+describe("drawdownOf", () => {
+  it("measures each point against the highest before it", () => {
+    const equity = [100, 120, 90, 130, 117].map((value, time) => ({ time, value }));
+    expect(drawdownOf(equity).map((p) => Math.round(p.value * 100) / 100)).toEqual([0, 0, -25, 0, -10]);
+  });
+});
 
 describe("pricePrecision", () => {
   it("gives reais cents and a coin priced in bitcoin its satoshis", () => {

@@ -37,6 +37,16 @@ export function candlesOf(rows: ApiCandle[]): Candle[] {
   }));
 }
 
+/** How far below its highest so far the equity is at each point, in percent (0 at a new high,
+ * -12.5 when 12.5 % under it). */
+export function drawdownOf(points: { time: number; value: number }[]): { time: number; value: number }[] {
+  let peak = -Infinity;
+  return points.map(({ time, value }) => {
+    peak = Math.max(peak, value);
+    return { time, value: peak > 0 ? (value / peak - 1) * 100 : 0 };
+  });
+}
+
 /** Decimals for a price axis: a market's prices in the thousands need cents, a coin priced in
  * another coin needs satoshis. */
 export function pricePrecision(candles: Candle[]): number {

@@ -26,7 +26,7 @@ export default {
     win_rate: "Win rate", equity: "Equity against holding Bitcoin", no_trades: "No closed trades yet: the curve starts with the first.",
     versus_hold: "{symbol}: holding it {market}, your bots {bots}", by_strategy: "By strategy",
     strategy: "Strategy", invested: "Invested", trades: "Trades", alerts: "Alerts", no_alerts: "No alerts.",
-    mark_read: "Mark read", bots_line: "Bots ({currency})", hold_line: "Holding {symbol}", balances: "Balances per exchange", stale: "last known", locked: "in orders",
+    mark_read: "Mark read", drawdown: "Drawdown: the fall from the high so far (%)", bots_line: "Bots ({currency})", hold_line: "Holding {symbol}", balances: "Balances per exchange", stale: "last known", locked: "in orders",
     no_venues: "Connect an exchange key or open a paper market to see balances.",
   },
   contexts: {

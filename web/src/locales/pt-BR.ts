@@ -26,7 +26,7 @@ export default {
     win_rate: "Taxa de acerto", equity: "Patrimônio contra segurar Bitcoin", no_trades: "Nenhuma operação fechada ainda: a curva começa na primeira.",
     versus_hold: "{symbol}: segurar a moeda {market}, seus robôs {bots}", by_strategy: "Por estratégia",
     strategy: "Estratégia", invested: "Investido", trades: "Operações", alerts: "Alertas", no_alerts: "Nenhum alerta.",
-    mark_read: "Marcar como lido", bots_line: "Robôs ({currency})", hold_line: "Segurando {symbol}", balances: "Saldos por corretora", stale: "último conhecido", locked: "em ordens",
+    mark_read: "Marcar como lido", drawdown: "Queda: o recuo desde o maior valor até então (%)", bots_line: "Robôs ({currency})", hold_line: "Segurando {symbol}", balances: "Saldos por corretora", stale: "último conhecido", locked: "em ordens",
     no_venues: "Conecte uma chave de corretora ou abra um mercado simulado para ver saldos.",
   },
   contexts: {
