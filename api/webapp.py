@@ -23,7 +23,7 @@ NOT_BUILT = (
     "<title>Web app not built · Crypteras</title></head><body>"
     "<h1>The web app is not built</h1>"
     "<p>Build it with <code>scripts/web.sh</code> (<code>scripts/up.sh</code> does it for you); "
-    "it needs Node.js 20 or newer. The API is running: "
+    "it needs Node.js 20.19 or newer. The API is running: "
     '<a href="/docs">API documentation</a>.</p></body></html>'
 )
 
