@@ -26,13 +26,16 @@ from tests.workflows.conftest import (
     venue_orders,
 )
 
-SYMBOL, SIM_SYMBOL = "BTC-BRL", "BTCBRL"
+# A market of these tests' own: the worker's market reader keeps each market's previous read
+# as the sanity check's reference, so a price another test left on BTC-BRL minutes ago would
+# make the first purchase here a "price_jump" refusal (and a DCA bot waits a cycle after one).
+SYMBOL, SIM_SYMBOL = "ETH-BRL", "ETHBRL"
 HOUR = timedelta(hours=1)
-LOT = Decimal("0.00001")  # the simulator's BTCBRL lot step: a sale leaves less than this
+LOT = Decimal("0.00001")  # the simulator's ETHBRL lot step: a sale leaves less than this
 
 
 def dca(**overrides: Any) -> dict[str, Any]:
-    """R$ 100 of BTC every hour out of R$ 300."""
+    """R$ 100 of ETH every hour out of R$ 300."""
     config: dict[str, Any] = {
         "symbol": SYMBOL,
         "purchase_amount": "100",
@@ -95,15 +98,15 @@ async def test_three_cycles_average_by_quantity_then_the_bot_without_an_exit_sto
         at_venue = await venue_orders(venue, SYMBOL)
         fills = await venue_fills(venue, SYMBOL, {o.order_id for o in at_venue.values()})
     assert set(at_venue) == {o.client_order_id for o in orders}
-    tally = Tally.of(fills, "BTC", "BRL")
+    tally = Tally.of(fills, "ETH", "BRL")
     assert_funds_match(done.funds, tally)
-    # Weighted by quantity: R$ 300 over the BTC bought, the prices' harmonic mean (under their
+    # Weighted by quantity: R$ 300 over the ETH bought, the prices' harmonic mean (under their
     # plain mean, `start`), to the lot step's rounding.
     bought = sum(fill.quantity for fill in fills)
     harmonic = 3 / sum(1 / price for price in prices)
     assert abs(tally.spent / bought - harmonic) / harmonic < Decimal("0.0005")
     assert harmonic < start
-    # The position's average cost counts what it holds, net of the fees charged in BTC.
+    # The position's average cost counts what it holds, net of the fees charged in ETH.
     average = done.funds.average_price
     assert average is not None and abs(average - tally.spent / tally.position) < Decimal("1e-12")
     # The config reads back as the user wrote it.
@@ -139,7 +142,7 @@ async def test_a_take_profit_sells_everything_and_auto_restart_begins_a_new_accu
     async with lab.venue(bot, key) as venue:
         at_venue = await venue_orders(venue, SYMBOL)
         fills = await venue_fills(venue, SYMBOL, {o.order_id for o in at_venue.values()})
-    assert_funds_match((await bot.view()).funds, Tally.of(fills, "BTC", "BRL"))
+    assert_funds_match((await bot.view()).funds, Tally.of(fills, "ETH", "BRL"))
 
 
 async def test_a_stop_loss_sells_everything_and_stops_the_bot_even_with_auto_restart(
