@@ -9,8 +9,6 @@ read, not many).
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -39,6 +37,7 @@ from adapters.db.repositories import AuditRepository
 from adapters.db.trades import TradeStore
 from adapters.exchanges.errors import ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
+from adapters.exchanges.shared_reads import SharedReads
 from domain.accounts import AuditAction
 from domain.bots.orders import Strategy
 from domain.bots.risk import Observation
@@ -51,8 +50,6 @@ log = structlog.get_logger(__name__)
 
 # How long one read of a market serves every bot of it in this process.
 MARKET_READ_SECONDS = 1.0
-# Past this many markets in the cache, the expired reads are dropped.
-_PRUNE_ABOVE = 512
 
 _MarketKey = tuple[Venue, str]
 
@@ -80,39 +77,8 @@ def observation(ticker: Ticker, previous: Observation | None = None) -> Observat
     )
 
 
-class MarketReads:
-    """One read per market at a time, served to every caller for `ttl` seconds from its
-    start (single flight: callers arriving during the read wait for it). A failed read is not
-    kept: the next caller reads again."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._reads: dict[_MarketKey, tuple[float, asyncio.Task[MarketView]]] = {}
-
-    async def get(self, key: _MarketKey, read: Callable[[], Awaitable[MarketView]]) -> MarketView:
-        now = self._clock()
-        entry = self._reads.get(key)
-        if entry is None or self._stale(entry, now):
-            if len(self._reads) > _PRUNE_ABOVE:
-                self._reads = {k: e for k, e in self._reads.items() if not self._stale(e, now)}
-            entry = (now, asyncio.ensure_future(read()))
-            entry[1].add_done_callback(_retrieve)
-            self._reads[key] = entry
-        # Shielded: a caller cancelled (its activity timed out) leaves the read to the others.
-        return await asyncio.shield(entry[1])
-
-    def _stale(self, entry: tuple[float, asyncio.Task[MarketView]], now: float) -> bool:
-        started, task = entry
-        if not task.done():
-            return False
-        return task.cancelled() or task.exception() is not None or now - started >= self._ttl
-
-
-def _retrieve(task: asyncio.Task[MarketView]) -> None:
-    # Marks a failure seen even when every waiter left, so asyncio does not log it as lost.
-    if not task.cancelled():
-        task.exception()
+# The bots' market views, one read per market shared by every bot for a second.
+MarketReads = SharedReads[_MarketKey, MarketView]
 
 
 class BotActivities:

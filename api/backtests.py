@@ -23,13 +23,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from adapters.db.backtests import BacktestRecord, BacktestStatus, BacktestStore
 from adapters.db.models import User
-from adapters.exchanges.errors import ExchangeError, UnknownSymbol
+from adapters.exchanges.errors import ExchangeError
 from api.bots.creation import bot_config, check_plan, check_strategy, invalid_config
 from api.bots.endpoints import owned_bot
 from api.bots.workflow_calls import start_job
 from api.dashboard.plans import plan_window, require
 from api.deps import CurrentUser, ExchangesDep, SessionDep, TemporalDep
 from api.errors import ApiError, error_responses
+from api.exchanges.endpoints import market_unreadable
 from domain.bots.state import BotKind
 from domain.indicators.availability import timeframe_refusal, timeframe_seconds
 from domain.market import Symbol, Venue
@@ -215,17 +216,8 @@ async def _check_market(exchanges: ExchangesDep, venue: Venue, symbol: str) -> N
     try:
         async with exchanges.connect(venue) as exchange:
             await exchange.market_rules(symbol)
-    except UnknownSymbol:
-        raise ApiError(
-            422,
-            "unknown_market",
-            f"{venue.value} has no market {symbol}.",
-            {"venue": venue.value, "symbol": symbol},
-        ) from None
     except ExchangeError as error:
-        raise ApiError(
-            503, "venue_unavailable", f"{venue.value} could not be read: {error.message}"
-        ) from None
+        raise market_unreadable(venue, symbol, error) from None
 
 
 async def _check_quota(store: BacktestStore, user: User, plan: Plan, now: datetime) -> None:

@@ -1,7 +1,9 @@
 """Prices the dashboard values positions at, read from the venues' public market data and
 shared by every user: the last price of a market (cached for `ttl`; when the venue cannot be
-read, the last one known, flagged stale) and a market's opening prices of past hours or days
-(the buy-and-hold comparison; a candle's open never changes once it opened, so each is kept)."""
+read, the last one known, flagged stale), a market's opening prices of past hours or days
+(the buy-and-hold comparison; a candle's open never changes once it opened, so each is kept)
+and its newest candles (the web app's charts: one read every few seconds, however many charts
+poll it)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from decimal import Decimal
 
 from adapters.exchanges.errors import ExchangeError
 from adapters.exchanges.factory import ExchangeFactory
-from domain.market import Venue
+from adapters.exchanges.shared_reads import SharedReads
+from domain.market import Candle, Venue
 
 PRICE_TTL_SECONDS = 30.0
+CANDLES_TTL_SECONDS = 5.0
 _HISTORY_KEPT = 10_000  # past prices remembered (one per market, interval and candle asked)
 STEPS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 
@@ -44,6 +48,20 @@ class MarketPrices:
         self._last: dict[Market, tuple[float, Quote]] = {}
         self._past: dict[tuple[Market, str, datetime], Decimal] = {}
         self._locks = {venue: asyncio.Lock() for venue in Venue}
+        self._candles: SharedReads[tuple[Market, str, int], list[Candle]] = SharedReads(
+            CANDLES_TTL_SECONDS, clock
+        )
+
+    async def candles(self, market: Market, interval: str, limit: int) -> list[Candle]:
+        """The market's newest `limit` candles, oldest first (the last may still be open).
+        Raises the venue's ExchangeError."""
+
+        async def read() -> list[Candle]:
+            venue, symbol = market
+            async with self._factory.connect(venue) as exchange:
+                return await exchange.candles(symbol, interval, limit=limit)
+
+        return await self._candles.get((market, interval, limit), read)
 
     async def last(self, markets: set[Market]) -> dict[Market, Quote]:
         """The last price of each market: fresh within the TTL, else read (one call per

@@ -119,14 +119,16 @@ def context_public(context: ContextFields) -> ContextPublic:
     )
 
 
-def context_not_found() -> ApiError:
+def _not_found() -> ApiError:
     return ApiError(404, "context_not_found", "No such trading context.")
 
 
-async def _owned(session: SessionDep, user_id: uuid.UUID, context_id: uuid.UUID) -> TradingContext:
+async def owned_context(
+    session: SessionDep, user_id: uuid.UUID, context_id: uuid.UUID
+) -> TradingContext:
     context = await ContextRepository(session).get(user_id, context_id)
     if context is None:
-        raise context_not_found()
+        raise _not_found()
     return context
 
 
@@ -136,7 +138,7 @@ async def _written(session: SessionDep, context: TradingContext) -> ContextPubli
     try:
         await session.flush()
     except StaleDataError:
-        raise context_not_found() from None
+        raise _not_found() from None
     return context_public(context)
 
 
@@ -229,7 +231,7 @@ async def create_context(
 async def get_context(
     context_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ContextPublic:
-    return context_public(await _owned(session, user.id, context_id))
+    return context_public(await owned_context(session, user.id, context_id))
 
 
 async def _tell_bots(
@@ -249,7 +251,7 @@ async def _tell_bots(
 async def pause(
     context_id: uuid.UUID, user: CurrentUser, session: SessionDep, temporal: TemporalDep
 ) -> ContextPublic:
-    context = await _owned(session, user.id, context_id)
+    context = await owned_context(session, user.id, context_id)
     changed = pause_context(context, PauseReason.USER, utcnow())
     public = await _written(session, context)
     if changed:
@@ -267,7 +269,7 @@ async def resume(
 ) -> ContextPublic:
     """Active contexts must fit the plan: a context a downgrade paused resumes on upgrade."""
     repository = ContextRepository(session)
-    context = await _owned(session, user.id, context_id)
+    context = await owned_context(session, user.id, context_id)
     if context.status == ContextStatus.ACTIVE:
         return context_public(context)
     state = await stored_subscription(session, user)
@@ -296,7 +298,7 @@ async def context_signals(
 ) -> SignalList:
     """The signals of every Candle bot of the context (deleted bots' too), newest candle
     first, each naming its bot: bots with one strategy each have their own row."""
-    await _owned(session, user.id, context_id)
+    await owned_context(session, user.id, context_id)
     try:
         page = await SignalStore(session).context_page(context_id, limit=limit, cursor=cursor)
     except ValueError:
@@ -310,11 +312,11 @@ async def context_signals(
 async def delete_context(context_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
     """A context with bots (deleted ones too: their orders are its history) stays; pause it."""
     if await has_bots(session, context_id):
-        await _owned(session, user.id, context_id)  # another user's context stays a 404
+        await owned_context(session, user.id, context_id)  # another user's context stays a 404
         raise ApiError(
             409, "context_has_bots", "This context has bots and their history; pause it instead."
         )
     # One conditional DELETE: of two racing deletes, one answers 204 and the other 404.
     if not await ContextRepository(session).delete(user.id, context_id):
-        raise context_not_found()
+        raise _not_found()
     return Response(status_code=204)

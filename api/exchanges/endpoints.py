@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from adapters.exchanges.catalogue import CatalogueUnavailable, MarketCatalogue
+from adapters.exchanges.errors import ExchangeError, UnknownSymbol
 from api.deps import CatalogueDep
 from api.errors import ApiError, error_responses
 from domain.market import MarketRules, Money, Symbol, Venue
@@ -65,6 +66,19 @@ async def _markets(catalogue: MarketCatalogue, venue: Venue) -> list[MarketRules
             f"The market list of {venue.value} cannot be read right now.",
             {"exchange": venue.value},
         ) from None
+
+
+def market_unreadable(venue: Venue, symbol: str, error: ExchangeError) -> ApiError:
+    """A venue's refusal to give a market's data, as the API answers it: a market the venue
+    does not list is the caller's 422, anything else the venue's 503."""
+    if isinstance(error, UnknownSymbol):
+        return ApiError(
+            422,
+            "unknown_market",
+            f"{venue.value} has no market {symbol}.",
+            {"venue": venue.value, "symbol": symbol},
+        )
+    return ApiError(503, "venue_unavailable", f"{venue.value} could not be read: {error.message}")
 
 
 @router.get("/symbols", response_model=list[VenueSymbols])

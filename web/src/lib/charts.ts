@@ -37,6 +37,11 @@ export function candlesOf(rows: ApiCandle[]): Candle[] {
   }));
 }
 
+/** The API's equity series (`{at, equity}`) as a line's points (display only: floats). */
+export function equityLine(rows: { at: string; equity: string }[]): { time: number; value: number }[] {
+  return rows.map((row) => ({ time: Date.parse(row.at) / 1000, value: Number(row.equity) }));
+}
+
 /** How far below its highest so far the equity is at each point, in percent (0 at a new high,
  * -12.5 when 12.5 % under it). */
 export function drawdownOf(points: { time: number; value: number }[]): { time: number; value: number }[] {
